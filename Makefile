@@ -1,0 +1,85 @@
+# Konferenco — the only set-up a newcomer needs.
+#
+#   make setup   system packages (as root, where missing), services, .venv, JS test client
+#   make run     a demo appliance on http://127.0.0.1:8080 (data in ./var/demo)
+#   make test    setup, then the whole test suite
+#   make bench   the benchmarks, written to docs/benchmarks.md
+#   make lint    ruff + mypy
+#
+# Every step is idempotent and cheap when its result is already there: stamps
+# under .venv/ remember what was installed, and are redone when their inputs change.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= var/demo
+PORT ?= 8080
+
+# Debian packages the project and its tests use (real components, not mocks).
+APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium
+
+.PHONY: setup system-packages services run test bench lint clean
+
+setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
+
+system-packages:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "warning: missing Debian packages:$$missing (run 'make setup' as root to install them)"; exit 0; \
+	fi; \
+	echo "installing Debian packages:$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+services:
+	@if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		if [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null 2>&1; then \
+			echo "starting PostgreSQL"; \
+			pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n1) main start; \
+		else echo "warning: PostgreSQL is not answering on 127.0.0.1:5432"; fi; \
+	fi
+	@if command -v mosquitto >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then echo "starting Mosquitto"; mosquitto -d -c /etc/mosquitto/mosquitto.conf; \
+		else echo "warning: Mosquitto is not answering on 127.0.0.1:1883"; fi; \
+	fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# pyscard (extra "pcsc") builds against libpcsclite with swig: only where they are present.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	@extras=dev; \
+	if command -v swig >/dev/null 2>&1 && [ -e /usr/include/PCSC/winscard.h ]; then extras=dev,pcsc; fi; \
+	echo "installing konferenco[$$extras] into $(VENV)"; \
+	$(PY) -m pip install -q -e ".[$$extras]"
+	@touch $@
+
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/js && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "warning: npm missing; the y-websocket interoperability test will be skipped"; fi
+
+run: setup
+	@$(VENV)/bin/konferenco demo seed --data $(DATA) --if-missing
+	@$(VENV)/bin/konferenco demo credentials --data $(DATA) --port $(PORT)
+	@$(VENV)/bin/konferenco appliance serve --data $(DATA) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench.run
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy appliance hub drivers sync kiosk_ui talos images
+
+clean:
+	rm -rf $(VENV) var tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""The appliance's Litestar application.
+
+For now it serves health, metrics, sync status and the sync endpoint; the
+check-in API (issue #3) mounts beside them.  Everything the app needs is
+built in :func:`create_app` and handed to handlers through Litestar's
+dependency injection and ``app.state`` — no module globals, so a test can
+run two appliances in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import OpenAPIConfig
+
+from appliance.config import ApplianceConfig, DataDir
+from appliance.metrics import render_metrics
+from sync.client import SyncClient
+from sync.names import DocName
+from sync.projection import RecordProjection
+from sync.records import now_ms
+from sync.replica import Replica
+from sync.server import SyncService, presented_token, sync_router
+from sync.sqlite_store import SQLiteUpdateStore
+from sync.sqlite_writer import Synchronous
+from sync.tokens import InvalidToken
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A peer this appliance connects to: the hub or another appliance."""
+
+    url: str
+    token: str
+    peer: str = "hub"
+
+
+@dataclass
+class ApplianceState:
+    data: DataDir
+    config: ApplianceConfig
+    replica: Replica
+    service: SyncService
+    clients: list[SyncClient] = field(default_factory=list)
+    started_at: int = field(default_factory=now_ms)
+
+
+def create_app(
+    data: DataDir, *, upstreams: list[Upstream] | None = None, synchronous: Synchronous = "FULL"
+) -> Litestar:
+    config = data.load()
+    signer = data.signer()
+    store = SQLiteUpdateStore(data.database, projector=RecordProjection(), synchronous=synchronous)
+    replica = Replica(store)
+    service = SyncService(replica, signer.verify, events=lambda: set(config.events))
+    state = ApplianceState(data, config, replica, service)
+    identity = data.identity(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await replica.start()
+        for event in config.events:
+            await replica.open(DocName.control(event))
+            await replica.open(DocName.device(event, config.device_id))
+        for upstream in upstreams or []:
+            client = SyncClient(replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer)
+            client.start()
+            state.clients.append(client)
+        log.info("appliance %s serving events %s", config.device_id, ", ".join(config.events))
+        try:
+            yield
+        finally:
+            for client in state.clients:
+                await client.stop()
+            await service.shutdown()
+            await replica.close()
+
+    return Litestar(
+        route_handlers=[healthz, metrics, sync_status, sync_router(service)],
+        lifespan=[lifespan],
+        state={"appliance": state},  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(title="Konferenco appliance", version="1", path="/schema"),
+    )
+
+
+def _state(request: Request[Any, Any, Any]) -> ApplianceState:
+    state: ApplianceState = request.app.state["appliance"]
+    return state
+
+
+@get("/healthz", summary="Liveness and a one-line summary", tags=["ops"])
+async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state = _state(request)
+    return {
+        "status": "ok",
+        "device_id": state.config.device_id,
+        "events": state.config.events,
+        "documents": len(state.replica.loaded()),
+        "uptime_s": (now_ms() - state.started_at) // 1000,
+    }
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type="text/plain; version=0.0.4")
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return Response(render_metrics(_state(request)), media_type="text/plain; version=0.0.4")
+
+
+@get("/api/v1/sync/status", summary="What each peer has not yet acknowledged", tags=["sync"])
+async def sync_status(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state = _state(request)
+    try:
+        state.service.authenticate(presented_token(request))
+    except InvalidToken as exc:
+        raise NotAuthorizedException(detail=str(exc)) from None
+    now = now_ms()
+    return {
+        "device_id": state.config.device_id,
+        "unacknowledged": {
+            peer: {
+                doc: {"count": p.count, "oldest_age_s": round(p.age_seconds(now), 1)}
+                for doc, p in state.replica.acks.pending_all(peer).items()
+            }
+            for peer in sorted({*state.replica.acks.peers(), *(c.remote_peer for c in state.clients)})
+        },
+        "connected_peers": state.service.connected(),
+        "upstreams": [
+            {
+                "url": c.url,
+                "peer": c.remote_peer,
+                "documents": {
+                    name: {"state": s.state, "attempts": s.attempts, "last_error": s.last_error}
+                    for name, s in c.status.items()
+                },
+            }
+            for c in state.clients
+        ],
+    }

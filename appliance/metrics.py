@@ -1,0 +1,47 @@
+"""Prometheus metrics, computed when scraped from the live state (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from appliance.app import ApplianceState
+
+
+class _SyncCollector(Collector):
+    def __init__(self, state: ApplianceState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        replica = self.state.replica
+        docs = GaugeMetricFamily("konferenco_sync_documents", "Documents loaded in memory")
+        docs.add_metric([], len(replica.loaded()))
+        yield docs
+        sessions = GaugeMetricFamily("konferenco_sync_sessions", "Connected sync peers", labels=["document"])
+        for doc, peers in self.state.service.connected().items():
+            sessions.add_metric([doc], len(peers))
+        yield sessions
+        pending = GaugeMetricFamily(
+            "konferenco_sync_unacknowledged_updates",
+            "Local updates a peer has not acknowledged",
+            labels=["peer"],
+        )
+        for peer in replica.acks.peers():
+            pending.add_metric([peer], sum(p.count for p in replica.acks.pending_all(peer).values()))
+        yield pending
+        writer = replica.store.writer if hasattr(replica.store, "writer") else None
+        if writer is not None:
+            commits = GaugeMetricFamily("konferenco_sqlite_commits", "Commits by the SQLite writer")
+            commits.add_metric([], writer.commits)
+            yield commits
+
+
+def render_metrics(state: ApplianceState) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SyncCollector(state))
+    return generate_latest(registry)

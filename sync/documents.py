@@ -1,0 +1,276 @@
+"""Typed views of an event's two kinds of CRDT document.
+
+* :class:`DeviceLog` — ``event/{id}/device/{device}``: one append-only
+  ``Array`` named ``log`` of :data:`~sync.records.DeviceRecord`.
+* :class:`ControlDoc` — ``event/{id}/control``: an append-only ``log`` of
+  :data:`~sync.records.ControlRecord` (revocations, amendments, grassroots
+  decisions) plus three maps for what really is "current value" state and
+  changes rarely: ``settings``, ``rooms`` and ``sessions``.
+
+Append-only arrays, because overwritten map keys leave tombstones forever
+(research/crdt-sync.md §4) and because "first scan wins" must be decided
+from data, not from Yjs' higher-client-id-wins rule.
+
+:func:`observe` turns what a transaction changed (local or remote) into
+typed :class:`Change` values for projections.  A value that fails
+validation becomes a :class:`Quarantined` change: reported and stored
+aside, never raised into the code that applies an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from pycrdt import Array, ArrayEvent, Doc, Map, MapEvent, Subscription
+
+from sync.names import DocName
+from sync.records import (
+    Amendment,
+    ControlRecord,
+    Decision,
+    DeviceRecord,
+    Id,
+    Revocation,
+    Room,
+    Scan,
+    Session,
+    from_json_value,
+    to_json_value,
+)
+
+JSON = Any
+
+
+@dataclass(frozen=True, slots=True)
+class RootSpec:
+    kind: Literal["log", "map"]
+    type: Any  # the msgspec type each item/value must satisfy
+
+
+DEVICE_ROOTS: dict[str, RootSpec] = {"log": RootSpec("log", DeviceRecord)}
+CONTROL_ROOTS: dict[str, RootSpec] = {
+    "log": RootSpec("log", ControlRecord),
+    "settings": RootSpec("map", Any),
+    "rooms": RootSpec("map", Room),
+    "sessions": RootSpec("map", Session),
+}
+
+
+def roots_of(name: DocName) -> dict[str, RootSpec]:
+    return CONTROL_ROOTS if name.kind == "control" else DEVICE_ROOTS
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A record appended to a log (by us or, after sync, by its writer)."""
+
+    doc: DocName
+    root: str
+    record: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """A map entry set (``value``) or removed (``value is None``)."""
+
+    doc: DocName
+    root: str
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A value in a document that does not validate; kept aside for staff."""
+
+    doc: DocName
+    root: str
+    key: str | None
+    raw: JSON
+    error: str
+
+
+Change = Appended | Assigned | Quarantined
+
+
+def validate(spec: RootSpec, value: JSON) -> Any:
+    if spec.type is Any:
+        msgspec.json.encode(value)  # settings must at least be JSON
+        return value
+    return from_json_value(value, spec.type)
+
+
+def _checked(record: msgspec.Struct, type_: Any) -> dict[str, JSON]:
+    """Round-trip a record through validation before it enters a document."""
+    value = to_json_value(record)
+    from_json_value(value, type_)
+    return value
+
+
+def changes_of(name: DocName, root: str, spec: RootSpec, event: ArrayEvent | MapEvent) -> Iterator[Change]:
+    if isinstance(event, ArrayEvent):
+        delta: list[dict[str, Any]] = event.delta  # type: ignore[attr-defined]
+        for op in delta:
+            for raw in op.get("insert", ()):
+                try:
+                    yield Appended(name, root, validate(spec, raw))
+                except (msgspec.ValidationError, TypeError) as exc:
+                    yield Quarantined(name, root, None, _jsonable(raw), str(exc))
+        return
+    keys: dict[str, dict[str, Any]] = event.keys  # type: ignore[attr-defined]
+    for key, change in keys.items():
+        if change["action"] == "delete":
+            yield Assigned(name, root, key, None)
+            continue
+        raw = change["newValue"]
+        try:
+            yield Assigned(name, root, key, validate(spec, raw))
+        except (msgspec.ValidationError, TypeError) as exc:
+            yield Quarantined(name, root, key, _jsonable(raw), str(exc))
+
+
+def _jsonable(raw: Any) -> JSON:
+    """Shared types (a nested Map an outsider wrote) become plain JSON for the report."""
+    to_py = getattr(raw, "to_py", None)
+    return to_py() if callable(to_py) else raw
+
+
+def observe(name: DocName, doc: Doc[Any], sink: Callable[[Change], None]) -> list[Subscription]:
+    """Report every change to the document's roots, typed, to ``sink``."""
+
+    def handler(root: str, spec: RootSpec) -> Callable[[Any], None]:
+        def on_event(event: Any) -> None:
+            for change in changes_of(name, root, spec, event):
+                sink(change)
+
+        return on_event
+
+    subscriptions = []
+    for root, spec in roots_of(name).items():
+        shared = doc.get(root, type=Array if spec.kind == "log" else Map)
+        subscriptions.append(shared.observe(handler(root, spec)))
+    return subscriptions
+
+
+def read_all(name: DocName, doc: Doc[Any]) -> Iterator[Change]:
+    """Every value currently in the document, as changes (rebuilding a projection)."""
+    for root, spec in roots_of(name).items():
+        if spec.kind == "log":
+            for raw in doc.get(root, type=Array).to_py() or ():
+                try:
+                    yield Appended(name, root, validate(spec, raw))
+                except (msgspec.ValidationError, TypeError) as exc:
+                    yield Quarantined(name, root, None, raw, str(exc))
+        else:
+            for key, raw in (doc.get(root, type=Map).to_py() or {}).items():
+                try:
+                    yield Assigned(name, root, key, validate(spec, raw))
+                except (msgspec.ValidationError, TypeError) as exc:
+                    yield Quarantined(name, root, key, raw, str(exc))
+
+
+def _valid(log: Array[Any], type_: Any) -> list[Any]:
+    out = []
+    for raw in log.to_py() or ():
+        try:
+            out.append(from_json_value(raw, type_))
+        except msgspec.ValidationError:
+            continue
+    return out
+
+
+class DeviceLog:
+    """``event/{id}/device/{device}``: what one device saw and did, in order."""
+
+    def __init__(self, doc: Doc[Any]) -> None:
+        self.doc = doc
+        self._log = doc.get("log", type=Array)
+
+    def append(self, record: DeviceRecord) -> DeviceRecord:
+        self._log.append(_checked(record, DeviceRecord))
+        return record
+
+    def append_scan(self, **fields: Any) -> Scan:
+        scan = Scan(**fields)
+        self.append(scan)
+        return scan
+
+    def __len__(self) -> int:
+        return len(self._log)
+
+    def records(self) -> list[DeviceRecord]:
+        """Valid records in log order (invalid ones are reported by :func:`observe`)."""
+        return _valid(self._log, DeviceRecord)
+
+
+class ControlDoc:
+    """``event/{id}/control``: what the hub and organizers decide for the event."""
+
+    def __init__(self, doc: Doc[Any]) -> None:
+        self.doc = doc
+        self._log = doc.get("log", type=Array)
+        self._settings = doc.get("settings", type=Map)
+        self._rooms = doc.get("rooms", type=Map)
+        self._sessions = doc.get("sessions", type=Map)
+
+    def append(self, record: ControlRecord) -> ControlRecord:
+        self._log.append(_checked(record, ControlRecord))
+        return record
+
+    def revoke(
+        self,
+        target: Literal["badge", "attendee", "key", "device"],
+        value: str,
+        reason: str = "",
+        by: str | None = None,
+    ) -> Revocation:
+        record = Revocation(target=target, value=value, reason=reason, by=by)
+        self.append(record)
+        return record
+
+    def amend(self, attendee_id: str, field: Any, value: str, by: str | None = None) -> Amendment:
+        record = Amendment(attendee_id=attendee_id, field=field, value=value, by=by)
+        self.append(record)
+        return record
+
+    def decide(self, proposal_id: str, decision: Any, **fields: Any) -> Decision:
+        record = Decision(proposal_id=proposal_id, decision=decision, **fields)
+        self.append(record)
+        return record
+
+    def set_setting(self, key: str, value: JSON) -> None:
+        msgspec.json.encode(value)
+        self._settings[key] = value
+
+    def put_room(self, room: Room) -> None:
+        self._rooms[room.id] = _checked(room, Room)
+
+    def put_session(self, session: Session) -> None:
+        self._sessions[session.id] = _checked(session, Session)
+
+    def remove_session(self, session_id: Id) -> None:
+        self._sessions.pop(session_id, None)
+
+    def _log_of(self, type_: type[Any]) -> list[Any]:
+        return [r for r in _valid(self._log, ControlRecord) if isinstance(r, type_)]
+
+    def revocations(self) -> list[Revocation]:
+        return self._log_of(Revocation)
+
+    def amendments(self) -> list[Amendment]:
+        return self._log_of(Amendment)
+
+    def decisions(self) -> list[Decision]:
+        return self._log_of(Decision)
+
+    def settings(self) -> dict[str, JSON]:
+        return dict(self._settings.to_py() or {})
+
+    def rooms(self) -> dict[str, Room]:
+        return {k: from_json_value(v, Room) for k, v in (self._rooms.to_py() or {}).items()}
+
+    def sessions(self) -> dict[str, Session]:
+        return {k: from_json_value(v, Session) for k, v in (self._sessions.to_py() or {}).items()}

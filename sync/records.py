@@ -1,0 +1,179 @@
+"""The records that live in an event's CRDT documents, as msgspec structs.
+
+Every record is validated twice: when a local writer appends it (a bug
+fails loudly, before anything is stored) and when it is read back from a
+document, because remote peers and third-party Yjs clients can put any JSON
+in an array.  Records are stored as plain JSON objects so a JavaScript
+``yjs`` reader sees ordinary data; ``kind`` tags the variant.
+
+Times are integer milliseconds since the epoch.  Yjs hands numbers back as
+floats, so decoding runs in msgspec's lax mode, which turns an integral
+float back into an ``int`` and still rejects ``5.5``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from base64 import b32encode
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+ShortText = Annotated[str, msgspec.Meta(max_length=120)]
+Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+BadgeCode = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+
+
+def new_id() -> str:
+    """A 128-bit random record id, short enough to read aloud to support."""
+    return b32encode(os.urandom(16)).decode().rstrip("=").lower()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Record(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind"):
+    """Common to every logged record: a unique id and the writer's clock."""
+
+    id: Id = msgspec.field(default_factory=new_id)
+    at: Millis = msgspec.field(default_factory=now_ms)
+
+
+# --- device log records (written by one device alone) -----------------------------------
+
+ScanResult = Literal[
+    "admitted",
+    "already_admitted",
+    "invalid",
+    "revoked",
+    "not_yet_valid",
+    "expired",
+    "wrong_list",
+    "unknown_badge",
+    "room_full",
+]
+
+
+class Scan(Record, kw_only=True, frozen=True, tag="scan"):
+    """One badge presented at a gate, admitted or not (every scan is kept)."""
+
+    nonce: Id
+    gate: ShortText
+    direction: Literal["entry", "exit"] = "entry"
+    result: ScanResult
+    reason: Text = ""
+    code: BadgeCode | None = None
+    nfc_uid: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    attendee_id: Id | None = None
+    list_id: Id | None = None
+    device_time: Millis | None = None
+    staff: Id | None = None
+
+
+class Annulment(Record, kw_only=True, frozen=True, tag="annulment"):
+    """Staff undid a check-in; the scan itself stays in the log."""
+
+    scan_id: Id
+    reason: Text = ""
+    staff: Id | None = None
+
+
+class BadgePrint(Record, kw_only=True, frozen=True, tag="print"):
+    job_id: Id
+    attendee_id: Id
+    printer: ShortText
+    status: Literal["done", "failed", "uncertain"]
+    reason: Text = ""
+
+
+class WalkIn(Record, kw_only=True, frozen=True, tag="walk_in"):
+    """An attendee registered at the desk; their badge is signed by the device key."""
+
+    attendee_id: Id
+    name: Text
+    company: Text = ""
+    email: Text = ""
+    ticket_type_id: Id
+    badge_code: BadgeCode | None = None
+    staff: Id | None = None
+
+
+class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
+    """A grassroots session an attendee proposed at this device."""
+
+    proposal_id: Id
+    title: Text
+    host: Text
+    description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+
+
+DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal
+
+
+# --- control document records (hub and organizer devices) --------------------------------
+
+
+class Revocation(Record, kw_only=True, frozen=True, tag="revocation"):
+    """A badge, an attendee or a signing key that must no longer be admitted."""
+
+    target: Literal["badge", "attendee", "key", "device"]
+    value: Id
+    reason: Text = ""
+    by: Id | None = None
+
+
+class Amendment(Record, kw_only=True, frozen=True, tag="amendment"):
+    """A roster correction made on site (e.g. a name's spelling)."""
+
+    attendee_id: Id
+    field: Literal["name", "company", "email", "ticket_type_id"]
+    value: Text
+    by: Id | None = None
+
+
+class Decision(Record, kw_only=True, frozen=True, tag="decision"):
+    """An organizer's decision on a grassroots proposal."""
+
+    proposal_id: Id
+    decision: Literal["accepted", "rejected", "scheduled"]
+    room_id: Id | None = None
+    starts_at: Millis | None = None
+    ends_at: Millis | None = None
+    by: Id | None = None
+
+
+class Room(msgspec.Struct, kw_only=True, frozen=True):
+    id: Id
+    name: ShortText
+    capacity: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class Session(msgspec.Struct, kw_only=True, frozen=True):
+    id: Id
+    title: Text
+    room_id: Id
+    starts_at: Millis
+    ends_at: Millis
+    speakers: list[ShortText] = []
+    grassroots: bool = False
+
+
+ControlRecord = Revocation | Amendment | Decision
+
+R = TypeVar("R")
+
+
+def to_json_value(record: msgspec.Struct) -> dict[str, Any]:
+    """The JSON object stored in the document (what a Yjs client sees)."""
+    value = msgspec.to_builtins(record)
+    assert isinstance(value, dict)
+    return value
+
+
+def from_json_value(value: Any, type_: type[R] | Any) -> R:
+    """Validate a value read from a document; raise ``msgspec.ValidationError``."""
+    return msgspec.convert(value, type_, strict=False)

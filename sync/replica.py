@@ -1,0 +1,312 @@
+"""A replica: the event's documents in memory, backed by an update store.
+
+This is the one place where CRDT state changes, on the appliance and on the
+hub alike.  It enforces the order that makes acknowledgements honest:
+
+* **local write** — mutate the in-memory document, then store the update,
+  its author clock and its projection in one transaction; only then tell
+  the caller (and the peers) about it.  If the store fails, the in-memory
+  copy is dropped and reloaded from disk with a new client id, so no clock
+  that was never stored is ever reused or built upon.
+* **remote update** — check it decodes, skip it if it adds nothing, store
+  it, apply it, project what it changed, then relay it.  Our state vector
+  therefore only ever covers updates that are on disk, which is what lets a
+  peer treat it as an acknowledgement.
+
+Each in-memory copy gets a fresh random Yjs client id (pycrdt's default):
+reusing an id after a crash silently and permanently diverges replicas
+(research/crdt-sync.md §7.9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pycrdt import Doc, Subscription, TransactionEvent, get_state, get_update, merge_updates
+
+from sync.acks import AckTracker
+from sync.documents import Change, observe, read_all
+from sync.names import DocName
+from sync.protocol import (
+    ProtocolError,
+    decode_state_vector,
+    delete_set_covers,
+    delete_set_of_diff,
+)
+from sync.records import now_ms
+from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteGuard
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+#: Called after an update is durable: (document name, update, source).  ``source`` is
+#: whatever the receiver passed (a session, to avoid echoing back), or None if local.
+Listener = Callable[[str, bytes, object], None]
+
+_FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+
+
+@dataclass(eq=False)
+class _Live:
+    name: DocName
+    doc: Doc[Any]
+    guard: WriteGuard = field(default_factory=WriteGuard)
+    changes: list[Change] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    since_compaction: int = 0
+
+    def take_changes(self) -> list[Change]:
+        changes = self.changes[:]
+        self.changes.clear()  # in place: the observers hold this very list
+        return changes
+
+
+def check_update(update: bytes) -> None:
+    """Reject bytes that are not a v1 update before they get near the store."""
+    try:
+        get_state(update)
+    except _FATAL:
+        raise
+    except BaseException:  # pycrdt raises ValueError; Yrs may panic (a BaseException)
+        raise ProtocolError("bad_update", "the update is not a valid Yjs v1 update") from None
+
+
+class Replica:
+    """The documents of one or more events, as held by this process."""
+
+    def __init__(self, store: UpdateStore, *, compact_every: int = 2000) -> None:
+        self.store = store
+        self.acks = AckTracker()
+        self.compact_every = compact_every
+        self._docs: dict[str, _Live] = {}
+        self._loading: dict[str, asyncio.Future[_Live]] = {}
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        """Open the store, load every stored document, restore peers' acknowledgements."""
+        await self.store.open()
+        for (peer, doc), sv in (await self.store.peer_states()).items():
+            self.acks.peer_state(peer, doc, decode_state_vector(sv))
+        for doc in await self.store.documents():
+            await self.open(doc)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            await task
+        await self.store.close()
+
+    # --- documents in memory --------------------------------------------------------------
+
+    async def open(self, name: str | DocName) -> _Live:
+        key = str(name)
+        live = self._docs.get(key)
+        if live is not None:
+            return live
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[_Live] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            live = await self._load(name if isinstance(name, DocName) else DocName.parse(name))
+            self._docs[key] = live
+            future.set_result(live)
+            return live
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters re-raise it themselves
+            raise
+        finally:
+            del self._loading[key]
+
+    async def _load(self, name: DocName) -> _Live:
+        key = str(name)
+        stored = await self.store.load(key)
+        live = _Live(name, Doc())
+        base = [u.update for u in stored.base]
+        if base:
+            try:
+                live.doc.apply_update(merge_updates(*base) if len(base) > 1 else base[0])
+            except _FATAL:
+                raise
+            except BaseException:
+                log.exception("%s: stored updates do not merge; applying them one by one", key)
+                live.doc = Doc()
+                for u in stored.base:
+                    self._apply_stored(live, u)
+        live.subscriptions = observe(name, live.doc, live.changes.append)
+        for entry in stored.authored:
+            self.acks.authored(key, entry)
+        for u in stored.unprojected:
+            # Stored but not projected before the last stop: project it now.
+            self._apply_stored(live, u)
+            await self.store.mark_projected(key, u.seq, live.take_changes())
+        return live
+
+    @staticmethod
+    def _apply_stored(live: _Live, stored: StoredUpdate) -> None:
+        try:
+            live.doc.apply_update(stored.update)
+        except _FATAL:
+            raise
+        except BaseException:
+            log.error("%s: stored update #%d cannot be applied; skipped", live.name, stored.seq)
+
+    def _evict(self, live: _Live) -> None:
+        """Drop an in-memory copy that may hold unstored state; the next use reloads it."""
+        live.guard.broken = True
+        if self._docs.get(str(live.name)) is live:
+            del self._docs[str(live.name)]
+        log.warning("%s: reloading from the store after a failed write", live.name)
+
+    def loaded(self) -> list[str]:
+        return sorted(self._docs)
+
+    def doc(self, name: str | DocName) -> Doc[Any]:
+        """The in-memory document (read it; write only through :meth:`write`)."""
+        return self._docs[str(name)].doc
+
+    # --- local writes ------------------------------------------------------------------
+
+    async def write(self, name: str | DocName, mutate: Callable[[Doc[Any]], T]) -> T:
+        """Apply ``mutate`` as one local transaction and return once it is durable."""
+        live = await self.open(name)
+        key = str(live.name)
+        captured: list[bytes] = []
+
+        def capture(event: TransactionEvent) -> None:
+            captured.append(event.update)
+
+        sub = live.doc.observe(capture)
+        try:
+            with live.doc.transaction(origin=LOCAL_ORIGIN):
+                result = mutate(live.doc)
+        except BaseException:
+            live.doc.unobserve(sub)
+            live.take_changes()
+            if captured:  # half a mutation is in memory and nowhere else
+                self._evict(live)
+            raise
+        live.doc.unobserve(sub)
+        changes = live.take_changes()
+        if not captured:
+            return result
+        update = captured[0] if len(captured) == 1 else merge_updates(*captured)
+        client = live.doc.client_id
+        authored = Authored(client, decode_state_vector(live.doc.get_state()).get(client, 0), now_ms())
+        try:
+            await self.store.append(
+                key, update, LOCAL_ORIGIN, guard=live.guard, authored=authored, changes=changes
+            )
+        except BaseException:
+            self._evict(live)
+            raise
+        self.acks.authored(key, authored)
+        self._after_append(live, update, None)
+        return result
+
+    # --- remote updates ----------------------------------------------------------------
+
+    def covers(self, name: str | DocName, update: bytes) -> bool:
+        """True if applying ``update`` would change nothing here.
+
+        Checked from bytes alone: the part of the update our state vector
+        lacks must be empty, and its delete set must already be ours.  Used
+        to drop duplicates without storing them, and to tell a read-only
+        peer echoing our own state from one trying to change it.
+        """
+        doc = self._docs[str(name)].doc
+        diff = get_update(update, doc.get_state())
+        theirs = delete_set_of_diff(diff)
+        if theirs is None:
+            return False
+        if not any(theirs.values()):
+            return True
+        ours = delete_set_of_diff(doc.get_update(doc.get_state())) or {}
+        return delete_set_covers(ours, theirs)
+
+    async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
+        """Store, apply, project and relay a peer's update; False if it added nothing."""
+        check_update(update)
+        live = await self.open(name)
+        key = str(live.name)
+        if self.covers(key, update):
+            return False
+        # If this fails nothing was applied: the doc is intact and the peer resends later.
+        seq = await self.store.append(key, update, origin)
+        live = await self.open(key)  # it may have been reloaded meanwhile (and then holds the update)
+        try:
+            with live.doc.transaction(origin=origin):
+                live.doc.apply_update(update)
+        except _FATAL:
+            raise
+        except BaseException:
+            self._evict(live)
+            raise ProtocolError("bad_update", "the update could not be applied") from None
+        try:
+            await self.store.mark_projected(key, seq, live.take_changes())
+        except BaseException:
+            self._evict(live)  # reloading re-projects the stored, unprojected row
+            raise
+        self._after_append(live, update, source)
+        return True
+
+    # --- state for the protocol ----------------------------------------------------------
+
+    def state_vector(self, name: str | DocName) -> bytes:
+        return self._docs[str(name)].doc.get_state()
+
+    def diff(self, name: str | DocName, state_vector: bytes | None = None) -> bytes:
+        doc = self._docs[str(name)].doc
+        return doc.get_update(state_vector) if state_vector is not None else doc.get_update()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def peer_reported(self, peer: str, name: str | DocName, state_vector: bytes) -> None:
+        """A peer told us its state vector (sync step 1): our acknowledgement."""
+        if self.acks.peer_state(peer, str(name), decode_state_vector(state_vector)):
+            await self.store.save_peer_state(peer, str(name), state_vector)
+
+    # --- maintenance ---------------------------------------------------------------------
+
+    def _after_append(self, live: _Live, update: bytes, source: object) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(str(live.name), update, source)
+            except Exception:
+                log.exception("sync listener failed")
+        live.since_compaction += 1
+        if live.since_compaction >= self.compact_every:
+            live.since_compaction = 0
+            self._spawn(self.compact(live.name))
+
+    async def compact(self, name: str | DocName) -> int:
+        """Fold the projected log of a document into its snapshot; return rows merged."""
+        total = 0
+        while True:
+            result = await self.store.compact(str(name))
+            total += result.merged_updates
+            if result.merged_updates < 5000:
+                return total
+
+    async def rebuild_projections(self) -> None:
+        """Replay every stored update of every document into fresh projections."""
+        docs: dict[str, list[Change]] = {}
+        for key in await self.store.documents():
+            doc: Doc[Any] = Doc()
+            for update in await self.store.all_updates(key):
+                doc.apply_update(update)
+            docs[key] = list(read_all(DocName.parse(key), doc))
+        await self.store.rebuild(docs)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

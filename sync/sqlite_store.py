@@ -1,0 +1,300 @@
+"""The update log in SQLite (the appliance's store).
+
+Tables (all prefixed ``sync_``; the projections own the others):
+
+* ``sync_update(seq, doc, origin, update, received_at, projected)`` —
+  the append-only log.
+* ``sync_snapshot(doc, state, merged, updated_at)`` — the compacted
+  prefix, zlib-compressed (5-10x on these documents).
+* ``sync_authored(doc, client_id, clock_end, at)`` — the clocks this
+  replica wrote, for acknowledgement counts; kept across compaction.
+* ``sync_quarantine`` — values from remote peers that failed validation.
+* ``sync_peer_state(peer, doc, state_vector)`` — the last state vector each
+  peer reported, so "not yet acknowledged by the hub" survives a restart.
+
+Every method is one job on the :class:`~sync.sqlite_writer.SQLiteWriter`,
+so its effects commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from pycrdt import merge_updates
+
+from sync.documents import Change, Quarantined
+from sync.records import now_ms
+from sync.sqlite_writer import SQLiteWriter, Synchronous, execute_script
+from sync.store import Authored, Compaction, LoadedDoc, StoredUpdate, WriteGuard
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_update (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    update_bytes BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    projected INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sync_update_doc ON sync_update (doc, projected, seq);
+CREATE TABLE IF NOT EXISTS sync_snapshot (
+    doc TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    merged INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_authored (
+    doc TEXT NOT NULL,
+    client_id INTEGER NOT NULL,
+    clock_end INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (doc, client_id, clock_end)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL,
+    root TEXT NOT NULL,
+    key TEXT,
+    raw TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_peer_state (
+    peer TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    state_vector BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (peer, doc)
+) WITHOUT ROWID;
+"""
+
+
+class Projector(Protocol):
+    """Turns document changes into query tables, inside the store's transaction.
+
+    Must be idempotent per record id: :meth:`SQLiteUpdateStore.rebuild`
+    calls ``reset`` and then projects every document again.
+    """
+
+    def setup(self, conn: sqlite3.Connection) -> None: ...
+
+    def project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None: ...
+
+    def reset(self, conn: sqlite3.Connection) -> None: ...
+
+
+class NoProjection:
+    def setup(self, conn: sqlite3.Connection) -> None:
+        pass
+
+    def project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        pass
+
+    def reset(self, conn: sqlite3.Connection) -> None:
+        pass
+
+
+def _quarantine(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    rows = [
+        (str(c.doc), c.root, c.key, json.dumps(c.raw, default=repr), c.error, now_ms())
+        for c in changes
+        if isinstance(c, Quarantined)
+    ]
+    if rows:
+        conn.executemany(
+            "INSERT INTO sync_quarantine (doc, root, key, raw, error, at) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+
+class SQLiteUpdateStore:
+    """:class:`~sync.store.UpdateStore` on one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        projector: Projector | None = None,
+        synchronous: Synchronous = "FULL",
+        writer: SQLiteWriter | None = None,
+    ) -> None:
+        self.projector: Projector = projector or NoProjection()
+        self.writer = writer or SQLiteWriter(path, synchronous=synchronous)
+        self.path = self.writer.path
+        self._opened = False
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self.writer.run(self._setup)
+            self._opened = True
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        execute_script(conn, SCHEMA)
+        self.projector.setup(conn)
+
+    def _project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        _quarantine(conn, changes)
+        self.projector.project(conn, changes)
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def append(
+        self,
+        doc: str,
+        update: bytes,
+        origin: str,
+        *,
+        guard: WriteGuard | None = None,
+        authored: Authored | None = None,
+        changes: Sequence[Change] | None = None,
+    ) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            return self.append_in(conn, doc, update, origin, authored=authored, changes=changes)
+
+        return await self.writer.run(job, guard)
+
+    def append_in(
+        self,
+        conn: sqlite3.Connection,
+        doc: str,
+        update: bytes,
+        origin: str,
+        *,
+        authored: Authored | None = None,
+        changes: Sequence[Change] | None = None,
+    ) -> int:
+        """Append inside the caller's transaction (for callers already on the writer)."""
+        cur = conn.execute(
+            "INSERT INTO sync_update (doc, origin, update_bytes, received_at, projected)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (doc, origin, update, now_ms(), int(changes is not None)),
+        )
+        seq = cur.lastrowid
+        assert seq is not None
+        if authored is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO sync_authored (doc, client_id, clock_end, at) VALUES (?, ?, ?, ?)",
+                (doc, authored.client_id, authored.clock_end, authored.at),
+            )
+        if changes:
+            self._project(conn, changes)
+        return seq
+
+    async def mark_projected(self, doc: str, seq: int, changes: Sequence[Change]) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            self._project(conn, changes)
+            conn.execute("UPDATE sync_update SET projected = 1 WHERE seq = ?", (seq,))
+
+        await self.writer.run(job)
+
+    async def save_peer_state(self, peer: str, doc: str, state_vector: bytes) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO sync_peer_state (peer, doc, state_vector, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (peer, doc) DO UPDATE SET state_vector = excluded.state_vector,"
+                " updated_at = excluded.updated_at",
+                (peer, doc, state_vector, now_ms()),
+            )
+
+        await self.writer.run(job)
+
+    async def compact(self, doc: str, *, limit: int = 5000) -> Compaction:
+        """Merge up to ``limit`` projected updates into the snapshot.
+
+        Bounded so one compaction never holds the writer for long; call again
+        while ``merged_updates`` comes back equal to ``limit``.
+        """
+
+        def job(conn: sqlite3.Connection) -> Compaction:
+            rows = conn.execute(
+                "SELECT seq, update_bytes FROM sync_update"
+                " WHERE doc = ? AND projected = 1 ORDER BY seq LIMIT ?",
+                (doc, limit),
+            ).fetchall()
+            snap = conn.execute("SELECT state, merged FROM sync_snapshot WHERE doc = ?", (doc,)).fetchone()
+            if not rows:
+                return Compaction(doc, 0, len(snap[0]) if snap else 0)
+            parts = [zlib.decompress(snap[0])] if snap else []
+            parts += [row[1] for row in rows]
+            merged = merge_updates(*parts) if len(parts) > 1 else parts[0]
+            packed = zlib.compress(merged, 6)
+            conn.execute(
+                "INSERT INTO sync_snapshot (doc, state, merged, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (doc) DO UPDATE SET state = excluded.state,"
+                " merged = sync_snapshot.merged + excluded.merged, updated_at = excluded.updated_at",
+                (doc, packed, len(rows), now_ms()),
+            )
+            conn.executemany("DELETE FROM sync_update WHERE seq = ?", [(row[0],) for row in rows])
+            return Compaction(doc, len(rows), len(packed))
+
+        return await self.writer.run(job)
+
+    async def rebuild(self, docs: dict[str, list[Change]]) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            self.projector.reset(conn)
+            conn.execute("DELETE FROM sync_quarantine")
+            for changes in docs.values():
+                self._project(conn, changes)
+            conn.execute("UPDATE sync_update SET projected = 1 WHERE projected = 0")
+
+        await self.writer.run(job)
+
+    # --- reads (on the writer thread too: they are rare and must see every commit) -----
+
+    async def load(self, doc: str) -> LoadedDoc:
+        def job(conn: sqlite3.Connection) -> LoadedDoc:
+            loaded = LoadedDoc()
+            snap = conn.execute("SELECT state FROM sync_snapshot WHERE doc = ?", (doc,)).fetchone()
+            if snap:
+                loaded.base.append(StoredUpdate(0, zlib.decompress(snap[0]), "snapshot"))
+            for seq, update, origin, projected in conn.execute(
+                "SELECT seq, update_bytes, origin, projected FROM sync_update WHERE doc = ? ORDER BY seq",
+                (doc,),
+            ):
+                (loaded.base if projected else loaded.unprojected).append(StoredUpdate(seq, update, origin))
+            loaded.authored = [
+                Authored(*row)
+                for row in conn.execute(
+                    "SELECT client_id, clock_end, at FROM sync_authored WHERE doc = ? ORDER BY at", (doc,)
+                )
+            ]
+            return loaded
+
+        return await self.writer.run(job)
+
+    async def all_updates(self, doc: str) -> list[bytes]:
+        loaded = await self.load(doc)
+        return [u.update for u in loaded.base + loaded.unprojected]
+
+    async def documents(self) -> list[str]:
+        def job(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT doc FROM sync_update UNION SELECT doc FROM sync_snapshot ORDER BY 1"
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self.writer.run(job)
+
+    async def peer_states(self) -> dict[tuple[str, str], bytes]:
+        def job(conn: sqlite3.Connection) -> dict[tuple[str, str], bytes]:
+            rows = conn.execute("SELECT peer, doc, state_vector FROM sync_peer_state").fetchall()
+            return {(peer, doc): sv for peer, doc, sv in rows}
+
+        return await self.writer.run(job)
+
+    async def quarantined(self) -> list[dict[str, Any]]:
+        def job(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT id, doc, root, key, raw, error, at FROM sync_quarantine ORDER BY id"
+            ).fetchall()
+            keys = ("id", "doc", "root", "key", "raw", "error", "at")
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+
+        return await self.writer.run(job)
+
+    async def close(self) -> None:
+        await self.writer.close()

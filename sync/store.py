@@ -1,0 +1,130 @@
+"""The update log: what every replica keeps durable, whatever its database.
+
+Every document is an append-only log of v1 updates plus a compacted
+snapshot.  The rules that make a replica crash-safe live here, in the
+interface, so the SQLite (appliance) and PostgreSQL (hub) stores obey the
+same ones:
+
+* **A local write is one transaction**: the update, the author's clock and
+  the projection of what it changed commit together, or none of them do.
+* **A remote update is stored before it is applied** (unprojected), then
+  applied, then projected with ``mark_projected`` in a second transaction.
+  A crash between the two leaves an unprojected row, which :meth:`load`
+  hands back separately so the replica applies it with observers and
+  projects it again.  No cursor: updates commute, so "projected" is a flag
+  per row, not a position.
+* **Compaction** merges projected rows into the snapshot with Yrs'
+  bytes-only ``merge_updates`` and deletes them in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sync.documents import Change
+
+LOCAL_ORIGIN = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class Authored:
+    """Which Yjs client wrote a local update, and its clock after the update.
+
+    Kept so a replica can count its updates a peer has not acknowledged,
+    across restarts (each process start is a new client id).
+    """
+
+    client_id: int
+    clock_end: int
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpdate:
+    seq: int
+    update: bytes
+    origin: str
+
+
+@dataclass(slots=True)
+class LoadedDoc:
+    """Everything needed to rebuild a document in memory."""
+
+    base: list[StoredUpdate] = field(default_factory=list)  # snapshot (seq 0) + projected updates
+    unprojected: list[StoredUpdate] = field(default_factory=list)
+    authored: list[Authored] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    doc: str
+    merged_updates: int
+    snapshot_bytes: int
+
+
+class WriteGuard:
+    """Shared by the writes made from one in-memory copy of a document.
+
+    If one of them fails to commit, every later write from the same copy
+    would refer to clocks that were never stored (a gap no peer can fill),
+    so the store refuses them too and the replica reloads the document.
+    """
+
+    __slots__ = ("broken",)
+
+    def __init__(self) -> None:
+        self.broken = False
+
+
+class StorageError(RuntimeError):
+    """The store could not make a write durable (disk full, I/O error, …)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UpdateStore(Protocol):
+    async def open(self) -> None:
+        """Create or migrate the tables; idempotent."""
+        ...
+
+    async def append(
+        self,
+        doc: str,
+        update: bytes,
+        origin: str,
+        *,
+        guard: WriteGuard | None = None,
+        authored: Authored | None = None,
+        changes: Sequence[Change] | None = None,
+    ) -> int:
+        """Store one update durably; with ``changes`` project them in the same
+        transaction and mark the row projected.  Returns the row's sequence."""
+        ...
+
+    async def mark_projected(self, doc: str, seq: int, changes: Sequence[Change]) -> None: ...
+
+    async def load(self, doc: str) -> LoadedDoc: ...
+
+    async def compact(self, doc: str, *, limit: int = 5000) -> Compaction: ...
+
+    async def documents(self) -> list[str]: ...
+
+    async def all_updates(self, doc: str) -> list[bytes]:
+        """Snapshot and every stored update, for rebuilding projections."""
+        ...
+
+    async def rebuild(self, docs: dict[str, list[Change]]) -> None:
+        """Reset the projections and project ``docs`` afresh, in one transaction."""
+        ...
+
+    async def save_peer_state(self, peer: str, doc: str, state_vector: bytes) -> None: ...
+
+    async def peer_states(self) -> dict[tuple[str, str], bytes]: ...
+
+    async def quarantined(self) -> list[dict[str, object]]: ...
+
+    async def close(self) -> None: ...

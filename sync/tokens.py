@@ -1,0 +1,87 @@
+"""Signed peer tokens: how a replica proves who it is when it connects.
+
+``kp1.<payload>.<mac>``: the payload is the :class:`PeerIdentity` plus an
+expiry, as JSON, base64url; the MAC is HMAC-SHA256 with the issuing
+replica's secret.  Verification needs no database, so it works offline.
+
+This is the default authentication hook of an appliance (it can hand a
+token to a peer appliance, a kiosk page or a viewer).  Hub-issued device
+credentials plug into the same hook (``Authenticator``) later.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from sync.permissions import PeerIdentity
+
+PREFIX = "kp1"
+
+#: Turns the token a peer presented (or None) into its identity, or raises
+#: :class:`InvalidToken`.  Called once per connection.
+Authenticator = Callable[[str | None], PeerIdentity]
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+class _Claims(msgspec.Struct, frozen=True):
+    identity: PeerIdentity
+    exp: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the token secret must be at least 32 bytes")
+        self._secret = secret
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenSigner:
+        """Load the secret, creating it (mode 0600) on first use."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(32))
+        return cls(path.read_bytes())
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+    def issue(self, identity: PeerIdentity, ttl_seconds: int = 30 * 24 * 3600) -> str:
+        payload = _b64(msgspec.json.encode(_Claims(identity, int(time.time()) + ttl_seconds)))
+        return f"{PREFIX}.{payload}.{self._mac(payload)}"
+
+    def verify(self, token: str | None) -> PeerIdentity:
+        if not token:
+            raise InvalidToken("no token: send 'Authorization: Bearer <token>' or '?token=<token>'")
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise InvalidToken("malformed token")
+        if not hmac.compare_digest(self._mac(parts[1]), parts[2]):
+            raise InvalidToken("token signature does not match")
+        try:
+            claims = msgspec.json.decode(_unb64(parts[1]), type=_Claims)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+            raise InvalidToken("malformed token payload") from None
+        if claims.exp < time.time():
+            raise InvalidToken("token expired")
+        return claims.identity

@@ -1,0 +1,234 @@
+"""The replica and its SQLite update log: durability, idempotence, recovery, compaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from pycrdt import Array, Doc
+
+from sync.documents import ControlDoc, DeviceLog
+from sync.names import DocName
+from sync.projection import FIRST_ADMISSIONS, RecordProjection
+from sync.protocol import ProtocolError
+from sync.replica import Replica
+from sync.sqlite_store import SQLiteUpdateStore
+from sync.store import StorageError
+
+LOG = DocName.device("e1", "d1")
+CONTROL = DocName.control("e1")
+
+
+async def open_replica(path: Path) -> Replica:
+    replica = Replica(SQLiteUpdateStore(path, projector=RecordProjection()))
+    await replica.start()
+    return replica
+
+
+def scan(i: int, attendee: str | None = None) -> dict[str, object]:
+    return {"nonce": f"n{i}", "gate": "A", "result": "admitted", "attendee_id": attendee or f"att{i}"}
+
+
+def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def test_local_writes_survive_a_restart_with_their_projection(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    for i in range(20):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    first_client = replica.doc(LOG).client_id
+    await replica.close()
+
+    again = await open_replica(db)
+    records = DeviceLog(again.doc(LOG)).records()
+    assert [r.nonce for r in records] == [f"n{i}" for i in range(20)]
+    assert rows(db, "SELECT count(*) FROM sync_record WHERE kind = 'scan'") == [(20,)]
+    # a new process start never reuses the Yjs client id
+    assert again.doc(LOG).client_id != first_client
+    await again.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(20)))
+    assert len(DeviceLog(again.doc(LOG))) == 21
+    await again.close()
+
+
+async def test_a_failed_mutation_leaves_nothing_behind(tmp_path: Path) -> None:
+    replica = await open_replica(tmp_path / "a.db")
+    await replica.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(0)))
+
+    def half_then_fail(doc: Doc) -> None:
+        DeviceLog(doc).append_scan(**scan(1))
+        raise RuntimeError("the decision failed after touching the document")
+
+    with pytest.raises(RuntimeError):
+        await replica.write(LOG, half_then_fail)
+    # the half-written scan was only in memory: the replica reloaded from the store
+    assert [r.nonce for r in DeviceLog((await replica.open(LOG)).doc).records()] == ["n0"]
+    await replica.close()
+
+
+async def test_remote_update_is_stored_once_and_duplicates_are_ignored(tmp_path: Path) -> None:
+    a = await open_replica(tmp_path / "a.db")
+    b = await open_replica(tmp_path / "b.db")
+    for i in range(5):
+        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await b.open(LOG)
+    update = a.diff(LOG, b.state_vector(LOG))
+    assert await b.receive(LOG, update, "a") is True
+    assert await b.receive(LOG, update, "a") is False
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update") == [(1,)]
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(5,)]
+    assert a.state_vector(LOG) == b.state_vector(LOG)
+    await a.close()
+    await b.close()
+
+
+async def test_garbage_update_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    b = await open_replica(tmp_path / "b.db")
+    for garbage in (b"", b"\x01", b"\x01\x02garbage", b"\xff" * 32):
+        with pytest.raises(ProtocolError) as info:
+            await b.receive(LOG, garbage, "mallory")
+        assert info.value.code == "bad_update"
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update") == [(0,)]
+    await b.close()
+
+
+async def test_an_invalid_remote_record_is_quarantined_and_the_rest_projected(tmp_path: Path) -> None:
+    b = await open_replica(tmp_path / "b.db")
+    rogue = Doc()
+    log = rogue.get("log", type=Array)
+    with rogue.transaction():
+        log.append({"kind": "scan", "nonce": "ok1", "gate": "A", "result": "admitted", "id": "r1", "at": 1})
+        log.append({"kind": "scan", "nonce": 5})
+        log.append("not even an object")
+        log.append({"kind": "teleport", "id": "r2", "at": 2})
+    assert await b.receive(LOG, rogue.get_update(), "rogue") is True
+    assert rows(tmp_path / "b.db", "SELECT id FROM sync_record") == [("r1",)]
+    quarantined = await b.store.quarantined()
+    assert len(quarantined) == 3
+    assert all(q["doc"] == str(LOG) and q["error"] for q in quarantined)
+    assert "Expected `str`" in str(quarantined[0]["error"]) or "nonce" in str(quarantined[0]["error"])
+    await b.close()
+
+
+async def test_an_update_stored_but_not_projected_is_projected_on_restart(tmp_path: Path) -> None:
+    a = await open_replica(tmp_path / "a.db")
+    for i in range(3):
+        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    update = a.diff(LOG)
+    await a.close()
+
+    # A crash between "stored" and "projected": the row is there, unprojected.
+    store = SQLiteUpdateStore(tmp_path / "b.db", projector=RecordProjection())
+    await store.open()
+    await store.append(str(LOG), update, "a")
+    await store.close()
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(0,)]
+
+    b = await open_replica(tmp_path / "b.db")
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(3,)]
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update WHERE projected = 0") == [(0,)]
+    await b.close()
+
+
+async def test_disk_full_refuses_the_write_loses_nothing_acknowledged_and_recovers(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    await replica.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(0)))
+    pages = rows(db, "PRAGMA page_count")[0][0]
+    writer = replica.store.writer  # type: ignore[attr-defined]
+    await writer.run(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+
+    acknowledged = ["n0"]
+    refused = 0
+    for i in range(1, 400):
+        try:
+            await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i, "x" * 60)))
+            acknowledged.append(f"n{i}")
+        except StorageError as exc:
+            assert exc.code == "disk_full"
+            assert "full" in str(exc)
+            refused += 1
+    assert refused > 0
+    # the in-memory document holds exactly what was acknowledged
+    live = await replica.open(LOG)
+    assert [r.nonce for r in DeviceLog(live.doc).records()] == acknowledged
+
+    await writer.run(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    await replica.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(999)))
+    await replica.close()
+    again = await open_replica(db)
+    assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == [*acknowledged, "n999"]
+    assert rows(db, "SELECT count(*) FROM sync_record") == [(len(acknowledged) + 1,)]
+    await again.close()
+
+
+async def test_compaction_keeps_content_and_shrinks_the_log(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    for i in range(300):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 1))
+    await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 2))
+    assert await replica.compact(LOG) == 300
+    assert await replica.compact(CONTROL) == 2
+    assert rows(db, "SELECT count(*) FROM sync_update") == [(0,)]
+    before = replica.doc(LOG).get_update()
+    await replica.close()
+
+    again = await open_replica(db)
+    assert len(DeviceLog(again.doc(LOG))) == 300
+    assert ControlDoc(again.doc(CONTROL)).settings() == {"k": 2}
+    probe = Doc()
+    probe.apply_update(before)
+    assert again.doc(LOG).get_state() == probe.get_state()
+    # writes after compaction go to the log again and survive
+    await again.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(300)))
+    await again.close()
+    third = await open_replica(db)
+    assert len(DeviceLog(third.doc(LOG))) == 301
+    await third.close()
+
+
+async def test_rebuilding_projections_reproduces_them(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    for i in range(30):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i, f"att{i % 7}")))
+    await replica.write(CONTROL, lambda doc: ControlDoc(doc).revoke("badge", "b1", "lost"))
+    await replica.compact(LOG)
+    expected = rows(db, "SELECT * FROM sync_record ORDER BY doc, id")
+    admissions = rows(db, FIRST_ADMISSIONS)
+    assert len(admissions) == 7
+    await replica.store.writer.run(lambda conn: conn.execute("DELETE FROM sync_record"))  # type: ignore[attr-defined]
+    assert rows(db, "SELECT count(*) FROM sync_record") == [(0,)]
+    await replica.rebuild_projections()
+    assert rows(db, "SELECT * FROM sync_record ORDER BY doc, id") == expected
+    assert rows(db, FIRST_ADMISSIONS) == admissions
+    await replica.close()
+
+
+async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(tmp_path: Path) -> None:
+    a = await open_replica(tmp_path / "a.db")
+    b = await open_replica(tmp_path / "b.db")
+    for i in range(10):
+        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    assert a.acks.pending("hub", str(LOG)).count == 10
+    await b.open(LOG)
+    await b.receive(LOG, a.diff(LOG, b.state_vector(LOG)), "a")
+    # the peer's state vector is the only acknowledgement
+    await a.peer_reported("hub", LOG, b.state_vector(LOG))
+    assert a.acks.pending("hub", str(LOG)).count == 0
+    await a.close()
+
+    a2 = await open_replica(tmp_path / "a.db")
+    assert a2.acks.pending("hub", str(LOG)).count == 0
+    for i in range(10, 13):
+        await a2.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    pending = a2.acks.pending("hub", str(LOG))
+    assert pending.count == 3
+    assert pending.oldest_at is not None
+    await a2.close()
+    await b.close()
