@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from pycrdt import Array, ArrayEvent, Doc, Map, MapEvent, Subscription
@@ -38,10 +38,13 @@ from sync.records import (
     Scan,
     Session,
     from_json_value,
+    logged_record,
+    normalise,
     to_json_value,
 )
 
 JSON = Any
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,9 @@ Change = Appended | Assigned | Quarantined
 def validate(spec: RootSpec, value: JSON) -> Any:
     if spec.type is Any:
         msgspec.json.encode(value)  # settings must at least be JSON
-        return value
+        return normalise(value)
+    if spec.kind == "log":
+        return logged_record(value, spec.type)
     return from_json_value(value, spec.type)
 
 
@@ -172,12 +177,23 @@ def read_all(name: DocName, doc: Doc[Any]) -> Iterator[Change]:
                     yield Quarantined(name, root, key, raw, str(exc))
 
 
-def _valid(log: Array[Any], type_: Any) -> list[Any]:
+def _valid(items: Any, type_: Any) -> list[Any]:
+    """The log records that validate (the others are reported by :func:`observe`)."""
     out = []
-    for raw in log.to_py() or ():
+    for raw in items or ():
         try:
-            out.append(from_json_value(raw, type_))
-        except msgspec.ValidationError:
+            out.append(logged_record(raw, type_))
+        except (msgspec.ValidationError, TypeError):
+            continue
+    return out
+
+
+def _valid_map(shared: Map[Any], type_: type[R]) -> dict[str, R]:
+    out = {}
+    for key, raw in (shared.to_py() or {}).items():
+        try:
+            out[key] = from_json_value(raw, type_)
+        except (msgspec.ValidationError, TypeError):
             continue
     return out
 
@@ -203,7 +219,7 @@ class DeviceLog:
 
     def records(self) -> list[DeviceRecord]:
         """Valid records in log order (invalid ones are reported by :func:`observe`)."""
-        return _valid(self._log, DeviceRecord)
+        return _valid(self._log.to_py(), DeviceRecord)
 
 
 class ControlDoc:
@@ -255,7 +271,7 @@ class ControlDoc:
         self._sessions.pop(session_id, None)
 
     def _log_of(self, type_: type[Any]) -> list[Any]:
-        return [r for r in _valid(self._log, ControlRecord) if isinstance(r, type_)]
+        return [r for r in _valid(self._log.to_py(), ControlRecord) if isinstance(r, type_)]
 
     def revocations(self) -> list[Revocation]:
         return self._log_of(Revocation)
@@ -267,10 +283,10 @@ class ControlDoc:
         return self._log_of(Decision)
 
     def settings(self) -> dict[str, JSON]:
-        return dict(self._settings.to_py() or {})
+        return {k: normalise(v) for k, v in (self._settings.to_py() or {}).items()}
 
     def rooms(self) -> dict[str, Room]:
-        return {k: from_json_value(v, Room) for k, v in (self._rooms.to_py() or {}).items()}
+        return _valid_map(self._rooms, Room)
 
     def sessions(self) -> dict[str, Session]:
-        return {k: from_json_value(v, Session) for k, v in (self._sessions.to_py() or {}).items()}
+        return _valid_map(self._sessions, Session)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-_ID_RE = re.compile(rf"^{_ID}$")
-_NAME_RE = re.compile(rf"^event/(?P<event>{_ID})/(?:(?P<control>control)|device/(?P<device>{_ID}))$")
+_ID_RE = re.compile(_ID)
+_NAME_RE = re.compile(rf"event/(?P<event>{_ID})/(?:(?P<control>control)|device/(?P<device>{_ID}))")
 
 
 class UnknownDocument(ValueError):
@@ -37,7 +37,7 @@ class DocName:
 
     @classmethod
     def parse(cls, name: str) -> DocName:
-        match = _NAME_RE.match(name)
+        match = _NAME_RE.fullmatch(name)
         if match is None:
             raise UnknownDocument(
                 f"unknown document {name!r}: expected event/<id>/control or event/<id>/device/<id>"
@@ -53,6 +53,6 @@ class DocName:
 
 
 def check_id(value: str) -> str:
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         raise ValueError(f"invalid id {value!r}: use 1-64 letters, digits, '.', '_' or '-'")
     return value

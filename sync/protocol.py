@@ -226,13 +226,19 @@ def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
         clock, pos = read_var_uint(payload, pos)
         raw, pos = read_var_bytes(payload, pos)
         try:
-            state = json.loads(raw)
+            # lib0 strings are UTF-8 and JSON.parse knows no NaN: be exactly as strict,
+            # since this payload is relayed verbatim to JavaScript peers.
+            state = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ProtocolError("bad_awareness", f"awareness state is not JSON: {exc}") from None
         entries.append(AwarenessEntry(client, clock, state))
     if pos != len(payload):
         raise ProtocolError("trailing_bytes", "unexpected bytes after the awareness update")
     return entries
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 DeleteSet = dict[int, list[tuple[int, int]]]

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 ShortText = Annotated[str, msgspec.Meta(max_length=120)]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
@@ -174,6 +174,31 @@ def to_json_value(record: msgspec.Struct) -> dict[str, Any]:
     return value
 
 
+def normalise(value: Any) -> Any:
+    """Undo Yjs' numbers-are-doubles for free-form JSON: ``5.0`` becomes ``5``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
 def from_json_value(value: Any, type_: type[R] | Any) -> R:
     """Validate a value read from a document; raise ``msgspec.ValidationError``."""
     return msgspec.convert(value, type_, strict=False)
+
+
+def logged_record(value: Any, type_: Any) -> Any:
+    """Validate a record read from a log.
+
+    ``id`` and ``at`` have defaults for writers, but a stored record must
+    carry them: filled in on read they would change at every read, and a
+    projection keyed by id would count the record again each time.
+    """
+    record = from_json_value(value, type_)
+    missing = [field for field in ("id", "at") if field not in value]
+    if missing:
+        raise msgspec.ValidationError(f"Object missing required field `{missing[0]}`")
+    return record

@@ -76,7 +76,7 @@ class TokenSigner:
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != PREFIX:
             raise InvalidToken("malformed token")
-        if not hmac.compare_digest(self._mac(parts[1]), parts[2]):
+        if not hmac.compare_digest(self._mac(parts[1]).encode(), parts[2].encode("utf-8", "replace")):
             raise InvalidToken("token signature does not match")
         try:
             claims = msgspec.json.decode(_unb64(parts[1]), type=_Claims)
