@@ -189,7 +189,7 @@ def _valid(items: Any, type_: Any) -> list[Any]:
 
 
 def _valid_map(shared: Map[Any], type_: type[R]) -> dict[str, R]:
-    out = {}
+    out: dict[str, R] = {}
     for key, raw in (shared.to_py() or {}).items():
         try:
             out[key] = from_json_value(raw, type_)
