@@ -122,8 +122,9 @@ class SQLiteWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(fn, future, loop, guard))
-        # Shield: a caller that gives up must not cancel a write already queued.
-        return await asyncio.shield(future)
+        # A caller that gives up (cancelled) cancels only its wait: the job is queued
+        # and runs all the same, so the document and the store never disagree.
+        return await future
 
     async def close(self) -> None:
         if self._thread is None:
@@ -167,15 +168,13 @@ class SQLiteWriter:
             conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
+        # A lone job needs no savepoint: on error the whole transaction is its own.
+        savepoints = len(batch) > 1
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            error = storage_error(exc)
-            for job in batch:
-                if job.guard is not None:
-                    job.guard.broken = True
-                self._deliver(job, False, error)
+            self._fail_batch(conn, batch, exc)
             return
         for job in batch:
             if job.guard is not None and job.guard.broken:
@@ -183,22 +182,24 @@ class SQLiteWriter:
                     (False, StorageError("stale", "an earlier write to this document failed; retry"))
                 )
                 continue
-            conn.execute("SAVEPOINT job")
+            if savepoints:
+                conn.execute("SAVEPOINT job")
             try:
                 result = job.fn(conn)
             except BaseException as exc:
                 if job.guard is not None:
                     job.guard.broken = True
-                if not conn.in_transaction:
-                    # SQLite rolled the whole transaction back (SQLITE_FULL can): the
-                    # jobs before this one are lost too.
+                if not savepoints or not conn.in_transaction:
+                    # Either the job was alone, or SQLite rolled the whole transaction
+                    # back (SQLITE_FULL can): every job of the batch is lost.
                     self._fail_batch(conn, batch, exc)
                     return
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
                 outcomes.append((False, storage_error(exc) if isinstance(exc, sqlite3.Error) else exc))
                 continue
-            conn.execute("RELEASE job")
+            if savepoints:
+                conn.execute("RELEASE job")
             outcomes.append((True, result))
         try:
             conn.execute("COMMIT")
@@ -211,10 +212,13 @@ class SQLiteWriter:
             self._deliver(job, ok, value)
 
     def _fail_batch(self, conn: sqlite3.Connection, batch: list[_Job[Any]], exc: BaseException) -> None:
-        log.error("write batch failed, %d writes rolled back: %s", len(batch), exc)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        error = storage_error(exc)
+        if not isinstance(exc, sqlite3.Error) and len(batch) == 1:
+            error: BaseException = exc  # the job's own error (e.g. a bug), not the storage's
+        else:
+            log.error("write batch failed, %d writes rolled back: %s", len(batch), exc)
+            error = storage_error(exc)
         for job in batch:
             if job.guard is not None:
                 job.guard.broken = True
