@@ -119,11 +119,9 @@ def changes_of(name: DocName, root: str, spec: RootSpec, event: ArrayEvent | Map
     if isinstance(event, ArrayEvent):
         delta: list[dict[str, Any]] = event.delta  # type: ignore[attr-defined]
         for op in delta:
-            for raw in op.get("insert", ()):
-                try:
-                    yield Appended(name, root, validate(spec, raw))
-                except (msgspec.ValidationError, TypeError) as exc:
-                    yield Quarantined(name, root, None, _jsonable(raw), str(exc))
+            inserted = op.get("insert")
+            if inserted:
+                yield from _appended(name, root, spec, inserted)
         return
     keys: dict[str, dict[str, Any]] = event.keys  # type: ignore[attr-defined]
     for key, change in keys.items():
@@ -135,6 +133,30 @@ def changes_of(name: DocName, root: str, spec: RootSpec, event: ArrayEvent | Map
             yield Assigned(name, root, key, validate(spec, raw))
         except (msgspec.ValidationError, TypeError) as exc:
             yield Quarantined(name, root, key, _jsonable(raw), str(exc))
+
+
+def _appended(name: DocName, root: str, spec: RootSpec, items: list[Any]) -> Iterator[Change]:
+    """Validate inserted log items, all at once when they are all valid.
+
+    A device's Step 2 inserts tens of thousands of records in one event;
+    one msgspec call over the list is several times faster than one per
+    item.  Only if that fails are the items checked one by one, so the
+    invalid ones can be quarantined and the rest kept.
+    """
+    if spec.type is not Any and all(isinstance(i, dict) and "id" in i and "at" in i for i in items):
+        try:
+            records = from_json_value(items, list[spec.type])  # type: ignore[name-defined]
+        except (msgspec.ValidationError, TypeError):
+            pass
+        else:
+            for record in records:
+                yield Appended(name, root, record)
+            return
+    for raw in items:
+        try:
+            yield Appended(name, root, validate(spec, raw))
+        except (msgspec.ValidationError, TypeError) as exc:
+            yield Quarantined(name, root, None, _jsonable(raw), str(exc))
 
 
 def _jsonable(raw: Any) -> JSON:

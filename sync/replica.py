@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pycrdt import Doc, Subscription, TransactionEvent, get_state, get_update, merge_updates
+from pycrdt import Doc, Subscription, TransactionEvent, get_update, merge_updates
 
 from sync.acks import AckTracker
 from sync.documents import Change, observe, read_all
@@ -63,16 +63,6 @@ class _Live:
         changes = self.changes[:]
         self.changes.clear()  # in place: the observers hold this very list
         return changes
-
-
-def check_update(update: bytes) -> None:
-    """Reject bytes that are not a v1 update before they get near the store."""
-    try:
-        get_state(update)
-    except _FATAL:
-        raise
-    except BaseException:  # pycrdt raises ValueError; Yrs may panic (a BaseException)
-        raise ProtocolError("bad_update", "the update is not a valid Yjs v1 update") from None
 
 
 class Replica:
@@ -218,10 +208,16 @@ class Replica:
         Checked from bytes alone: the part of the update our state vector
         lacks must be empty, and its delete set must already be ours.  Used
         to drop duplicates without storing them, and to tell a read-only
-        peer echoing our own state from one trying to change it.
+        peer echoing our own state from one trying to change it.  Raises
+        :class:`ProtocolError` if the bytes are not a valid update.
         """
         doc = self._docs[str(name)].doc
-        diff = get_update(update, doc.get_state())
+        try:
+            diff = get_update(update, doc.get_state())  # decodes the whole update: validates it too
+        except _FATAL:
+            raise
+        except BaseException:  # pycrdt raises ValueError; Yrs may panic (a BaseException)
+            raise ProtocolError("bad_update", "the update is not a valid Yjs v1 update") from None
         theirs = delete_set_of_diff(diff)
         if theirs is None:
             return False
@@ -232,7 +228,6 @@ class Replica:
 
     async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
         """Store, apply, project and relay a peer's update; False if it added nothing."""
-        check_update(update)
         live = await self.open(name)
         key = str(live.name)
         if self.covers(key, update):
@@ -248,12 +243,14 @@ class Replica:
         except BaseException:
             self._evict(live)
             raise ProtocolError("bad_update", "the update could not be applied") from None
+        changes = live.take_changes()
+        # Relay as soon as the update is durable: peers need not wait for our projection.
+        self._after_append(live, update, source)
         try:
-            await self.store.mark_projected(key, seq, live.take_changes())
+            await self.store.mark_projected(key, seq, changes)
         except BaseException:
             self._evict(live)  # reloading re-projects the stored, unprojected row
             raise
-        self._after_append(live, update, source)
         return True
 
     # --- state for the protocol ----------------------------------------------------------

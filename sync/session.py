@@ -43,7 +43,7 @@ from sync.protocol import (
     step2,
     update_message,
 )
-from sync.replica import Replica, check_update
+from sync.replica import Replica
 from sync.store import StorageError
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,6 @@ class SyncSession:
 
     async def _receive_update(self, update: bytes) -> bool:
         if not self.accept:
-            check_update(update)
             if self.replica.covers(self.key, update):
                 return False
             raise _Refused(self.accept.reason)
