@@ -145,7 +145,7 @@ def _appended(name: DocName, root: str, spec: RootSpec, items: list[Any]) -> Ite
     """
     if spec.type is not Any and all(isinstance(i, dict) and "id" in i and "at" in i for i in items):
         try:
-            records = from_json_value(items, list[spec.type])  # type: ignore[name-defined]
+            records: list[Any] = from_json_value(items, list[spec.type])  # type: ignore[name-defined]
         except (msgspec.ValidationError, TypeError):
             pass
         else:
