@@ -164,7 +164,13 @@ class Replica:
     # --- local writes ------------------------------------------------------------------
 
     async def write(self, name: str | DocName, mutate: Callable[[Doc[Any]], T]) -> T:
-        """Apply ``mutate`` as one local transaction and return once it is durable."""
+        """Apply ``mutate`` as one local transaction and return once it is durable.
+
+        Keep each transaction small (one scan, one print): pycrdt's memory
+        grows with the square of the inserts in one transaction (4,000
+        appends in one transaction peak at ~390 MB; 50,000 exhaust 24 GB),
+        while the same appends as separate transactions stay at ~40 MB.
+        """
         live = await self.open(name)
         key = str(live.name)
         captured: list[bytes] = []

@@ -187,6 +187,9 @@ class SyncSession:
             await self._close(CloseCode.INTERNAL, f"not stored, retry later: {exc.code}")
         except _Refused as exc:
             await self._close(CloseCode.FORBIDDEN, str(exc))
+        except TooLargeToSync as exc:
+            log.error("%s", exc)
+            await self._close(CloseCode.INTERNAL, "document too large for one message")
         finally:
             unsubscribe()
             if self._ack is not None:
@@ -211,6 +214,11 @@ class SyncSession:
         match message:
             case SyncMessage(SyncType.STEP1, state_vector):
                 reply = self.replica.diff(self.key, state_vector) if self.send_content else EMPTY_UPDATE
+                if len(reply) + 16 > self.max_message:
+                    # The peer would refuse it and we would retry forever: say why, once.
+                    raise TooLargeToSync(
+                        f"{self.key} needs {len(reply)} bytes in one Step 2, over the {self.max_message} limit"
+                    )
                 self.send(step2(reply))
                 await self.replica.peer_reported(self.remote_peer, self.key, state_vector)
             case SyncMessage(kind, update):
@@ -237,3 +245,7 @@ class SyncSession:
 
 class _Refused(Exception):
     pass
+
+
+class TooLargeToSync(Exception):
+    """Our Step 2 would exceed the message cap (a device log past ~130,000 scans)."""

@@ -1,0 +1,58 @@
+"""A sync session over an in-memory channel: behaviour that needs no network to show."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sync.documents import DeviceLog
+from sync.names import DocName
+from sync.permissions import Decision
+from sync.projection import RecordProjection
+from sync.protocol import step1
+from sync.replica import Replica
+from sync.session import ChannelClosed, CloseCode, SyncSession
+from sync.sqlite_store import SQLiteUpdateStore
+
+LOG = DocName.device("e1", "d1")
+
+
+class MemoryChannel:
+    """One end of a pair: what we send, the test reads; what the test puts, we receive."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.sent: list[bytes] = []
+        self.closed: tuple[int, str] | None = None
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def recv(self) -> bytes:
+        data = await self.inbox.get()
+        if data is None:
+            raise ChannelClosed(CloseCode.NORMAL, "test closed")
+        return data
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        self.inbox.put_nowait(None)
+
+
+async def test_a_diff_over_the_message_cap_is_refused_once_with_a_reason(tmp_path: Path) -> None:
+    replica = Replica(SQLiteUpdateStore(tmp_path / "a.db", projector=RecordProjection()))
+    await replica.start()
+    for i in range(100):
+        await replica.write(
+            LOG, lambda doc, i=i: DeviceLog(doc).append_scan(nonce=f"n{i}", gate="A", result="admitted")
+        )
+    channel = MemoryChannel()
+    session = SyncSession(replica, LOG, channel, remote_peer="p", accept=Decision(True), max_message=2000)
+    channel.inbox.put_nowait(step1(b"\x00"))  # "I have nothing": the whole log would be the answer
+    async with asyncio.timeout(5):
+        await session.run()
+    assert channel.closed is not None
+    assert channel.closed[0] == CloseCode.INTERNAL
+    assert "too large" in channel.closed[1]
+    assert all(len(frame) <= 2000 for frame in channel.sent)
+    await replica.close()
