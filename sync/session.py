@@ -217,7 +217,8 @@ class SyncSession:
                 if len(reply) + 16 > self.max_message:
                     # The peer would refuse it and we would retry forever: say why, once.
                     raise TooLargeToSync(
-                        f"{self.key} needs {len(reply)} bytes in one Step 2, over the {self.max_message} limit"
+                        f"{self.key} needs {len(reply)} bytes in one Step 2,"
+                        f" over the {self.max_message} limit"
                     )
                 self.send(step2(reply))
                 await self.replica.peer_reported(self.remote_peer, self.key, state_vector)
