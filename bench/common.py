@@ -1,0 +1,116 @@
+"""What every benchmark shares: result structures, statistics, progress, sample data.
+
+A benchmark module returns a :class:`BenchResult`; ``bench.run`` renders it.
+Each reported value is a :class:`Series` — one number per repetition — so
+the report can never show a single timing as the result: it shows the
+median and the spread.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.records import new_id
+
+EVENT = "bench"
+_started = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """Tell the person waiting what is happening (stderr, so stdout stays clean)."""
+    print(f"[bench {time.monotonic() - _started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One measured quantity, one value per repetition."""
+
+    values: tuple[float, ...]
+    unit: str
+
+    @classmethod
+    def of(cls, values: list[float], unit: str) -> Series:
+        if not values:
+            raise ValueError("a series needs at least one value")
+        return cls(tuple(values), unit)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A line of a result table: the value, and what it is compared with."""
+
+    metric: str
+    value: Series
+    baseline: Series | None = None
+    baseline_label: str = ""
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A target from the issue and whether this run met it."""
+
+    target: str
+    measured: str
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A free-form detail table (already formatted cells)."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass
+class BenchResult:
+    title: str
+    method: str  # markdown: what was measured and how
+    repetitions: int
+    rows: list[Row]
+    verdicts: list[Verdict]
+    details: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of raw samples."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def scan_fields(device: str, i: int, rng: random.Random) -> dict[str, Any]:
+    """Keyword arguments of a plausible scan (for ``DeviceLog.append_scan``).
+
+    Shaped like production scans — a signed badge code, an attendee id shared
+    across gates, mostly admissions — so byte counts mean something.
+    """
+    attendee = f"att-{rng.randrange(20_000):05d}"
+    return {
+        "nonce": f"{device}-{i}",
+        "gate": f"gate-{rng.randrange(4)}",
+        "result": "admitted" if rng.random() < 0.9 else "already_admitted",
+        "attendee_id": attendee,
+        "code": f"kb1.{attendee}.{new_id()}",
+        "list_id": "general",
+    }
