@@ -107,6 +107,9 @@ class Replica:
             self._docs[key] = live
             future.set_result(live)
             return live
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: the waiters re-raise it themselves
@@ -172,7 +175,6 @@ class Replica:
         while the same appends as separate transactions stay at ~40 MB.
         """
         live = await self.open(name)
-        key = str(live.name)
         captured: list[bytes] = []
 
         def capture(event: TransactionEvent) -> None:
@@ -195,6 +197,14 @@ class Replica:
         update = captured[0] if len(captured) == 1 else merge_updates(*captured)
         client = live.doc.client_id
         authored = Authored(client, decode_state_vector(live.doc.get_state()).get(client, 0), now_ms())
+        # Shielded: a caller that gives up must not leave a stored update unannounced.
+        await asyncio.shield(self._persist_local(live, update, authored, changes))
+        return result
+
+    async def _persist_local(
+        self, live: _Live, update: bytes, authored: Authored, changes: list[Change]
+    ) -> None:
+        key = str(live.name)
         try:
             await self.store.append(
                 key, update, LOCAL_ORIGIN, guard=live.guard, authored=authored, changes=changes
@@ -204,7 +214,6 @@ class Replica:
             raise
         self.acks.authored(key, authored)
         self._after_append(live, update, None)
-        return result
 
     # --- remote updates ----------------------------------------------------------------
 
@@ -238,6 +247,11 @@ class Replica:
         key = str(live.name)
         if self.covers(key, update):
             return False
+        # Shielded: once stored, the update is applied, relayed and projected even if
+        # the session that brought it is torn down meanwhile.
+        return await asyncio.shield(self._persist_remote(key, update, origin, source))
+
+    async def _persist_remote(self, key: str, update: bytes, origin: str, source: object) -> bool:
         # If this fails nothing was applied: the doc is intact and the peer resends later.
         seq = await self.store.append(key, update, origin)
         live = await self.open(key)  # it may have been reloaded meanwhile (and then holds the update)

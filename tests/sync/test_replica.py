@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -232,3 +233,21 @@ async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(tmp_path
     assert pending.oldest_at is not None
     await a2.close()
     await b.close()
+
+
+async def test_a_cancelled_writer_still_stores_and_announces_its_write(tmp_path: Path) -> None:
+    replica = await open_replica(tmp_path / "a.db")
+    announced: list[str] = []
+    replica.subscribe(lambda doc, update, source: announced.append(doc))
+    await replica.open(LOG)
+    task = asyncio.create_task(replica.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(0))))
+    await asyncio.sleep(0)  # the scan is in the document and queued for the store
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await replica.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(1)))
+    assert announced == [str(LOG), str(LOG)]  # peers hear of both
+    await replica.close()
+    again = await open_replica(tmp_path / "a.db")
+    assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == ["n0", "n1"]
+    await again.close()
