@@ -93,7 +93,7 @@ async def _prepare_device(data: Path, device: str, seed: int) -> _PreparedDevice
                     log.append_scan(**kw)
 
             await replica.write(name, append)
-        await replica.compact(name)
+        await replica.compact(name, full=True)
         return _PreparedDevice(str(name), decode_state_vector(replica.state_vector(name)), replica.diff(name))
     finally:
         await replica.close()

@@ -304,13 +304,19 @@ class Replica:
             live.since_compaction = 0
             self._spawn(self.compact(live.name))
 
-    async def compact(self, name: str | DocName) -> int:
-        """Fold the projected log of a document into its snapshot; return rows merged."""
+    async def compact(self, name: str | DocName, *, full: bool = False) -> int:
+        """Merge the projected log of a document; return how many updates were merged.
+
+        ``full`` folds everything into the snapshot (an operator's or a test's
+        choice); the automatic compaction after every ``compact_every`` updates
+        is the cheap, tiered kind.
+        """
         total = 0
+        limit = 5000
         while True:
-            result = await self.store.compact(str(name))
+            result = await self.store.compact(str(name), limit=limit, full=full)
             total += result.merged_updates
-            if result.merged_updates < 5000:
+            if result.merged_updates < limit:
                 return total
 
     async def rebuild_projections(self) -> None:

@@ -13,8 +13,9 @@ same ones:
   hands back separately so the replica applies it with observers and
   projects it again.  No cursor: updates commute, so "projected" is a flag
   per row, not a position.
-* **Compaction** merges projected rows into the snapshot with Yrs'
-  bytes-only ``merge_updates`` and deletes them in the same transaction.
+* **Compaction** merges projected rows with Yrs' bytes-only
+  ``merge_updates`` and deletes them in the same transaction: small rows
+  into segments often, segments into the snapshot rarely.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ class UpdateStore(Protocol):
 
     async def load(self, doc: str) -> LoadedDoc: ...
 
-    async def compact(self, doc: str, *, limit: int = 5000) -> Compaction: ...
+    async def compact(self, doc: str, *, limit: int = 5000, full: bool = False) -> Compaction:
+        """Merge projected updates (bounded work per call); ``full`` folds all into the snapshot."""
+        ...
 
     async def documents(self) -> list[str]: ...
 

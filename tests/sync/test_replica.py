@@ -173,8 +173,8 @@ async def test_compaction_keeps_content_and_shrinks_the_log(tmp_path: Path) -> N
         await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
     await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 1))
     await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 2))
-    assert await replica.compact(LOG) == 300
-    assert await replica.compact(CONTROL) == 2
+    assert await replica.compact(LOG, full=True) == 300
+    assert await replica.compact(CONTROL, full=True) == 2
     assert rows(db, "SELECT count(*) FROM sync_update") == [(0,)]
     before = replica.doc(LOG).get_update()
     await replica.close()
@@ -199,7 +199,7 @@ async def test_rebuilding_projections_reproduces_them(tmp_path: Path) -> None:
     for i in range(30):
         await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i, f"att{i % 7}")))
     await replica.write(CONTROL, lambda doc: ControlDoc(doc).revoke("badge", "b1", "lost"))
-    await replica.compact(LOG)
+    await replica.compact(LOG, full=True)
     expected = rows(db, "SELECT * FROM sync_record ORDER BY doc, id")
     admissions = rows(db, FIRST_ADMISSIONS)
     assert len(admissions) == 7
@@ -250,4 +250,50 @@ async def test_a_cancelled_writer_still_stores_and_announces_its_write(tmp_path:
     await replica.close()
     again = await open_replica(tmp_path / "a.db")
     assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == ["n0", "n1"]
+    await again.close()
+
+
+async def test_tiered_compaction_merges_segments_and_folds_them_rarely(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    for i in range(70):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    store = replica.store
+    # pairs of updates become segments; the snapshot is not touched...
+    for _ in range(20):
+        result = await store.compact(str(LOG), limit=2)
+        assert result.merged_updates == 2
+    assert rows(db, "SELECT origin, count(*) FROM sync_update GROUP BY origin") == [
+        ("local", 30),
+        ("segment", 20),
+    ]
+    assert rows(db, "SELECT count(*) FROM sync_snapshot") == [(0,)]
+    # ...until there are more than MAX_SEGMENTS (32) of them
+    for _ in range(13):
+        await store.compact(str(LOG), limit=2)
+    assert rows(db, "SELECT count(*) FROM sync_snapshot") == [(1,)]
+    assert rows(db, "SELECT origin, count(*) FROM sync_update GROUP BY origin") == [("local", 4)]
+    await replica.close()
+    again = await open_replica(db)
+    assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == [f"n{i}" for i in range(70)]
+    await again.close()
+
+
+async def test_a_large_received_update_is_not_remerged_by_routine_compaction(tmp_path: Path) -> None:
+    db = tmp_path / "b.db"
+    peer = Doc()
+    for i in range(800):  # one transaction each, as a device writes them
+        DeviceLog(peer).append_scan(**scan(i))
+    big = peer.get_update()
+    assert len(big) > 64 * 1024
+    replica = await open_replica(db)
+    await replica.receive(LOG, big, "peer")
+    for i in range(800, 810):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    assert await replica.compact(LOG) == 10
+    sizes = sorted(size for (size,) in rows(db, "SELECT length(update_bytes) FROM sync_update"))
+    assert len(sizes) == 2 and sizes[1] == len(big)  # the received update is untouched, beside one segment
+    await replica.close()
+    again = await open_replica(db)
+    assert len(DeviceLog(again.doc(LOG))) == 810
     await again.close()
