@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from pycrdt import Doc, Subscription, TransactionEvent, get_update, merge_updates
 
 from sync.acks import AckTracker
-from sync.documents import Change, observe, read_all
+from sync.documents import Change, Quarantined, observe, read_all
 from sync.names import DocName
 from sync.protocol import (
     ProtocolError,
@@ -264,6 +264,9 @@ class Replica:
             self._evict(live)
             raise ProtocolError("bad_update", "the update could not be applied") from None
         changes = live.take_changes()
+        bad = sum(isinstance(c, Quarantined) for c in changes)
+        if bad:
+            log.warning("%s: %d invalid values from %s quarantined (see sync_quarantine)", key, bad, origin)
         # Relay as soon as the update is durable: peers need not wait for our projection.
         self._after_append(live, update, source)
         try:
