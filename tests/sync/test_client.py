@@ -41,7 +41,7 @@ async def client_status(appliance: ApplianceProcess, tmp_path: Path, token: str,
     client.start()
     try:
         async with asyncio.timeout(10):
-            while client.status.get(doc) is None or client.status[doc].state not in ("refused", "synced"):
+            while client.status.get(doc) is None or client.status[doc].state not in ("refused", "synced"):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         return client.status[doc].state, client.status[doc].last_error
     finally:
