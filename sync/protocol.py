@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass
 from enum import IntEnum
 
-#: The default cap on one message (y-websocket has none).  A scan is ~122
-#: bytes in a device log, so 16 MiB carries a Step 2 of ~135,000 scans;
-#: docs/architecture.md, "Limits", says what happens past that.
+#: The default cap on one message (y-websocket has none).  A scan takes
+#: 120-190 bytes in a device log, so 16 MiB carries a Step 2 of roughly
+#: 90,000-135,000 scans; docs/architecture.md, "Limits", says what happens past that.
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 
 #: lib0 varints are JavaScript numbers: anything above 2**53 - 1 cannot be

@@ -249,4 +249,4 @@ class _Refused(Exception):
 
 
 class TooLargeToSync(Exception):
-    """Our Step 2 would exceed the message cap (a device log past ~130,000 scans)."""
+    """Our Step 2 would exceed the message cap (a device log past ~90,000-135,000 scans)."""
