@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sync.client import Backoff, SyncClient
 from sync.permissions import PeerIdentity, Role
@@ -23,14 +20,6 @@ def test_backoff_grows_to_its_cap_with_full_jitter() -> None:
         assert all(0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling * 0.7  # it uses the whole range...
         assert len(set(delays)) > 150  # ...at random, so peers do not reconnect in lockstep
-
-
-@pytest.fixture(scope="module")
-def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApplianceProcess]:
-    data = tmp_path_factory.mktemp("cli") / "data"
-    konferenco("appliance", "init", "--data", str(data), "--event", "e1", "--device-id", "box1")
-    with ApplianceProcess(data) as proc:
-        yield proc
 
 
 async def client_status(appliance: ApplianceProcess, tmp_path: Path, token: str, doc: str) -> tuple[str, str]:

@@ -7,7 +7,6 @@ leave the appliance's store exactly as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,14 +16,6 @@ from websockets.exceptions import ConnectionClosed
 
 from sync.protocol import SyncMessage, SyncType, decode, encode, step1, update_message, write_var_uint
 from tests.helpers import ApplianceProcess, konferenco
-
-
-@pytest.fixture(scope="module")
-def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApplianceProcess]:
-    data = tmp_path_factory.mktemp("srv") / "data"
-    konferenco("appliance", "init", "--data", str(data), "--event", "e1", "--device-id", "box1")
-    with ApplianceProcess(data) as proc:
-        yield proc
 
 
 def token(appliance: ApplianceProcess, *args: str) -> str:
