@@ -69,7 +69,7 @@ def create_app(
         await replica.start()
         for event in config.events:
             await replica.open(DocName.control(event))
-            await replica.open(DocName.device(event, config.device_id))
+            await replica.open(replica.device_log(event, config.device_id))
         for upstream in upstreams or []:
             client = SyncClient(replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer)
             client.start()

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from pycrdt import Doc, Subscription, TransactionEvent, get_update, merge_updates
 
 from sync.acks import AckTracker
-from sync.documents import Change, Quarantined, observe, read_all
+from sync.documents import Change, DeviceLog, Quarantined, observe, read_all
 from sync.names import DocName
 from sync.protocol import (
     ProtocolError,
@@ -37,10 +37,13 @@ from sync.protocol import (
     delete_set_covers,
     delete_set_of_diff,
 )
-from sync.records import now_ms
+from sync.records import DeviceRecord, now_ms
 from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteGuard
 
 T = TypeVar("T")
+
+#: Records per device-log shard: ~6-10 MB, well inside one 16 MiB sync message.
+SHARD_RECORDS = 50_000
 log = logging.getLogger(__name__)
 
 #: Called after an update is durable: (document name, update, source).  ``source`` is
@@ -68,10 +71,13 @@ class _Live:
 class Replica:
     """The documents of one or more events, as held by this process."""
 
-    def __init__(self, store: UpdateStore, *, compact_every: int = 2000) -> None:
+    def __init__(
+        self, store: UpdateStore, *, compact_every: int = 2000, shard_records: int = SHARD_RECORDS
+    ) -> None:
         self.store = store
         self.acks = AckTracker()
         self.compact_every = compact_every
+        self.shard_records = shard_records
         self._docs: dict[str, _Live] = {}
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
@@ -214,6 +220,29 @@ class Replica:
             raise
         self.acks.authored(key, authored)
         self._after_append(live, update, None)
+
+    def device_log(self, event_id: str, device_id: str) -> DocName:
+        """The shard this device's new records go to.
+
+        The newest loaded shard, or the next one once it holds
+        ``shard_records`` records.  :meth:`start` loads every stored shard,
+        and only the device itself writes its log, so this needs no lookup.
+        """
+        current = DocName.device(event_id, device_id)
+        for key in self._docs:
+            name = self._docs[key].name
+            if (name.kind, name.event_id, name.device_id) == ("device", event_id, device_id):
+                current = max(current, name, key=lambda n: n.shard)
+        live = self._docs.get(str(current))
+        if live is not None and len(DeviceLog(live.doc)) >= self.shard_records:
+            return current.next_shard()
+        return current
+
+    async def log(self, event_id: str, device_id: str, record: DeviceRecord) -> DocName:
+        """Append one record to this device's log (its current shard); durable on return."""
+        name = self.device_log(event_id, device_id)
+        await self.write(name, lambda doc: DeviceLog(doc).append(record))
+        return name
 
     # --- remote updates ----------------------------------------------------------------
 

@@ -229,3 +229,10 @@ def test_decision_truthiness() -> None:
     assert Decision(True)
     assert not Decision(False, "no")
     assert Decision(True).reason == ""
+
+
+def test_a_device_writes_every_shard_of_its_own_log_and_no_other() -> None:
+    device = PeerIdentity(peer_id="d1", role=Role.DEVICE, events=("e1",), device_id="d1")
+    assert may_write(device, DocName.parse("event/e1/device/d1/3"))
+    refused = may_write(device, DocName.parse("event/e1/device/d2/3"))
+    assert not refused and "d2" in refused.reason

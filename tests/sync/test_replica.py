@@ -13,6 +13,7 @@ from sync.documents import ControlDoc, DeviceLog
 from sync.names import DocName
 from sync.projection import FIRST_ADMISSIONS, RecordProjection
 from sync.protocol import ProtocolError
+from sync.records import Scan
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.store import StorageError
@@ -296,4 +297,32 @@ async def test_a_large_received_update_is_not_remerged_by_routine_compaction(tmp
     await replica.close()
     again = await open_replica(db)
     assert len(DeviceLog(again.doc(LOG))) == 810
+    await again.close()
+
+
+async def test_a_device_log_rolls_over_to_a_new_shard_and_keeps_to_it_after_restart(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = Replica(SQLiteUpdateStore(db, projector=RecordProjection()), shard_records=10)
+    await replica.start()
+    names = [
+        await replica.log("e1", "d1", Scan(nonce=f"n{i}", gate="A", result="admitted")) for i in range(25)
+    ]
+    assert [str(n) for n in dict.fromkeys(names)] == [
+        "event/e1/device/d1",
+        "event/e1/device/d1/1",
+        "event/e1/device/d1/2",
+    ]
+    assert [len(DeviceLog(replica.doc(n))) for n in dict.fromkeys(names)] == [10, 10, 5]
+    await replica.close()
+
+    again = Replica(SQLiteUpdateStore(db, projector=RecordProjection()), shard_records=10)
+    await again.start()
+    assert str(again.device_log("e1", "d1")) == "event/e1/device/d1/2"
+    assert str(again.device_log("e1", "other")) == "event/e1/device/other"
+    # every shard is a document of its own, projected like any other
+    assert rows(db, "SELECT doc, count(*) FROM sync_record GROUP BY doc ORDER BY doc") == [
+        ("event/e1/device/d1", 10),
+        ("event/e1/device/d1/1", 10),
+        ("event/e1/device/d1/2", 5),
+    ]
     await again.close()

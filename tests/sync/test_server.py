@@ -105,10 +105,13 @@ async def test_a_peer_cannot_write_what_its_role_forbids(appliance: AppliancePro
     assert stored_updates(appliance) == before
 
 
-async def test_a_device_writes_its_own_log_and_gets_an_acknowledgement(appliance: ApplianceProcess) -> None:
+@pytest.mark.parametrize("doc", ["event/e1/device/d3", "event/e1/device/d3/2"])
+async def test_a_device_writes_its_own_log_and_gets_an_acknowledgement(
+    appliance: ApplianceProcess, doc: str
+) -> None:
     before = stored_updates(appliance)
     tok = token(appliance, "--peer-id", "d3", "--role", "device", "--device-id", "d3")
-    async with connect(ws(appliance, "event/e1/device/d3", tok)) as c:
+    async with connect(ws(appliance, doc, tok)) as c:
         assert decode(await c.recv()).kind == SyncType.STEP1  # type: ignore[union-attr]
         update = log_update(3)
         await c.send(update_message(update))
@@ -118,6 +121,9 @@ async def test_a_device_writes_its_own_log_and_gets_an_acknowledgement(appliance
         probe.apply_update(update)
         assert ack.payload == probe.get_state()
     assert stored_updates(appliance) == before + 1
+    async with httpx.AsyncClient() as http:
+        listed = (await http.get(f"{appliance.url}/sync", headers={"Authorization": f"Bearer {tok}"})).json()
+    assert doc in listed["documents"]  # peers learn of the shard
 
 
 @pytest.mark.parametrize(
