@@ -23,11 +23,9 @@ from appliance.config import ApplianceConfig, DataDir
 from appliance.metrics import render_metrics
 from sync.client import SyncClient
 from sync.names import DocName
-from sync.projection import RecordProjection
 from sync.records import now_ms
 from sync.replica import Replica
 from sync.server import SyncService, presented_token, sync_router
-from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous
 from sync.tokens import InvalidToken
 
@@ -45,7 +43,6 @@ class Upstream:
 
 @dataclass
 class ApplianceState:
-    data: DataDir
     config: ApplianceConfig
     replica: Replica
     service: SyncService
@@ -58,10 +55,9 @@ def create_app(
 ) -> Litestar:
     config = data.load()
     signer = data.signer()
-    store = SQLiteUpdateStore(data.database, projector=RecordProjection(), synchronous=synchronous)
-    replica = Replica(store)
+    replica = data.replica(synchronous)
     service = SyncService(replica, signer.verify, events=lambda: set(config.events))
-    state = ApplianceState(data, config, replica, service)
+    state = ApplianceState(config, replica, service)
     identity = data.identity(config)
 
     @asynccontextmanager

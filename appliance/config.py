@@ -16,7 +16,11 @@ import msgspec
 
 from sync.names import check_id
 from sync.permissions import Capability, PeerIdentity, Role
+from sync.projection import RecordProjection
 from sync.records import new_id
+from sync.replica import Replica
+from sync.sqlite_store import SQLiteUpdateStore
+from sync.sqlite_writer import Synchronous
 from sync.tokens import TokenSigner
 
 
@@ -78,6 +82,12 @@ class DataDir:
         tmp.write_bytes(msgspec.json.format(msgspec.json.encode(config)))
         os.replace(tmp, self.config_file)
         return config
+
+    def replica(self, synchronous: Synchronous = "FULL") -> Replica:
+        """The replica on this directory's database, with the record projection."""
+        return Replica(
+            SQLiteUpdateStore(self.database, projector=RecordProjection(), synchronous=synchronous)
+        )
 
     def signer(self) -> TokenSigner:
         self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -7,10 +7,7 @@ import datetime as dt
 from appliance.config import DataDir
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.projection import RecordProjection
 from sync.records import Room, Session
-from sync.replica import Replica
-from sync.sqlite_store import SQLiteUpdateStore
 
 ROOMS = [
     Room(id="main-hall", name="Main Hall", capacity=800),
@@ -50,7 +47,7 @@ def schedule(start: dt.date) -> list[Session]:
 async def seed(data: DataDir, event: str) -> str:
     config = data.init([event])
     data.signer()
-    replica = Replica(SQLiteUpdateStore(data.database, projector=RecordProjection()))
+    replica = data.replica()
     await replica.start()
     sessions = schedule(dt.datetime.now(dt.UTC).date())
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import click
 
 from appliance.config import DataDir
-from sync.projection import RecordProjection
 from sync.records import now_ms
-from sync.replica import Replica
-from sync.sqlite_store import SQLiteUpdateStore
 
 
 async def print_status(data: DataDir) -> None:
     config = data.load()
-    replica = Replica(SQLiteUpdateStore(data.database, projector=RecordProjection()))
+    replica = data.replica()
     await replica.start()
     try:
         click.echo(f"appliance {config.device_id}, events: {', '.join(config.events)}")

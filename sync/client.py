@@ -78,7 +78,6 @@ class DocStatus:
     state: Literal["connecting", "syncing", "synced", "waiting", "refused"] = "connecting"
     attempts: int = 0
     last_error: str = ""
-    connected_at: float | None = None
 
 
 _NEVER = DocStatus(state="waiting")
@@ -182,7 +181,7 @@ class SyncClient:
                     ping_interval=20,
                     ping_timeout=20,
                 ) as ws:
-                    status.state, status.connected_at = "syncing", time.time()
+                    status.state = "syncing"
                     session = SyncSession(
                         self.replica,
                         doc,
@@ -202,7 +201,6 @@ class SyncClient:
                     status.last_error = session.close_reason or (closed.reason if closed else "")
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
                 status.last_error = f"{type(exc).__name__}: {exc}"
-            status.connected_at = None
             self._progress.set()
             if time.monotonic() - started > self.stable_after:
                 attempt = 0

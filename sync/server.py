@@ -21,7 +21,6 @@ reach the client (a refused handshake is an opaque 403 in browsers).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import defaultdict
@@ -160,7 +159,6 @@ class SyncService:
         for sessions in list(self.sessions.values()):
             for session in list(sessions):
                 await session.channel.close(CloseCode.GOING_AWAY, "server shutting down")
-        await asyncio.sleep(0)
 
 
 def sync_router(service: SyncService) -> Router:

@@ -44,21 +44,14 @@ class _Job(Generic[T]):
     guard: WriteGuard | None
 
 
-def connect(
-    path: Path | str, *, synchronous: Synchronous = "FULL", readonly: bool = False
-) -> sqlite3.Connection:
+def connect(path: Path | str, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     """Open a connection with the settings every Konferenco database uses.
 
     ``synchronous=FULL`` in WAL mode fsyncs the WAL at each commit, so an
     acknowledged write also survives a power cut, not only ``kill -9``.
     """
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
