@@ -128,6 +128,7 @@ class Replica:
         stored = await self.store.load(key)
         live = _Live(name, Doc())
         base = [u.update for u in stored.base]
+        bad: list[StoredUpdate] = []
         if base:
             try:
                 live.doc.apply_update(merge_updates(*base) if len(base) > 1 else base[0])
@@ -136,25 +137,31 @@ class Replica:
             except BaseException:
                 log.exception("%s: stored updates do not merge; applying them one by one", key)
                 live.doc = Doc()
-                for u in stored.base:
-                    self._apply_stored(live, u)
+                bad += [u for u in stored.base if not self._apply_stored(live, u)]
         live.subscriptions = observe(name, live.doc, live.changes.append)
         for entry in stored.authored:
             self.acks.authored(key, entry)
         for u in stored.unprojected:
             # Stored but not projected before the last stop: project it now.
-            self._apply_stored(live, u)
-            await self.store.mark_projected(key, u.seq, live.take_changes())
+            if self._apply_stored(live, u):
+                await self.store.mark_projected(key, u.seq, live.take_changes())
+            else:
+                bad.append(u)
+        for u in bad:
+            if u.seq:  # a log row: set it aside, so it is reported once, not retried at every start
+                await self.store.quarantine_update(key, u.seq, "stored update cannot be applied")
         return live
 
     @staticmethod
-    def _apply_stored(live: _Live, stored: StoredUpdate) -> None:
+    def _apply_stored(live: _Live, stored: StoredUpdate) -> bool:
         try:
             live.doc.apply_update(stored.update)
         except _FATAL:
             raise
         except BaseException:
-            log.error("%s: stored update #%d cannot be applied; skipped", live.name, stored.seq)
+            log.error("%s: stored update #%d cannot be applied; quarantined", live.name, stored.seq)
+            return False
+        return True
 
     def _evict(self, live: _Live) -> None:
         """Drop an in-memory copy that may hold unstored state; the next use reloads it."""

@@ -200,6 +200,19 @@ class SQLiteUpdateStore:
 
         await self.writer.run(job)
 
+    async def quarantine_update(self, doc: str, seq: int, error: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT update_bytes FROM sync_update WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return
+            conn.execute(
+                "INSERT INTO sync_quarantine (doc, root, key, raw, error, at) VALUES (?, '', ?, ?, ?, ?)",
+                (doc, f"update #{seq}", json.dumps({"update_hex": row[0].hex()}), error, now_ms()),
+            )
+            conn.execute("DELETE FROM sync_update WHERE seq = ?", (seq,))
+
+        await self.writer.run(job)
+
     async def save_peer_state(self, peer: str, doc: str, state_vector: bytes) -> None:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(

@@ -326,3 +326,28 @@ async def test_a_device_log_rolls_over_to_a_new_shard_and_keeps_to_it_after_rest
         ("event/e1/device/d1/2", 5),
     ]
     await again.close()
+
+
+async def test_a_corrupt_stored_update_is_quarantined_and_the_rest_loads(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    for i in range(3):
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await replica.close()
+    with sqlite3.connect(db) as conn:  # a bit flip on disk, or a bug in an older release
+        conn.execute(
+            "INSERT INTO sync_update (doc, origin, update_bytes, received_at, projected)"
+            " VALUES (?, 'x', ?, 0, 1)",
+            (str(LOG), b"\x01\x02garbage"),
+        )
+
+    again = await open_replica(db)
+    assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == ["n0", "n1", "n2"]
+    quarantined = await again.store.quarantined()
+    assert len(quarantined) == 1 and "cannot be applied" in str(quarantined[0]["error"])
+    await again.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(3)))
+    await again.close()
+    third = await open_replica(db)  # reported once, not retried at every start
+    assert len(await third.store.quarantined()) == 1
+    assert len(DeviceLog(third.doc(LOG))) == 4
+    await third.close()
