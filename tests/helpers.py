@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 KONFERENCO = [sys.executable, "-m", "appliance.cli"]
 
@@ -92,7 +95,9 @@ class ApplianceProcess:
         self.stop()
 
 
-def wait_for(predicate, timeout: float = 20, interval: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 20, interval: float = 0.1, what: str = "condition"
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -32,6 +32,12 @@ def scan(i: int, attendee: str | None = None) -> dict[str, object]:
     return {"nonce": f"n{i}", "gate": "A", "result": "admitted", "attendee_id": attendee or f"att{i}"}
 
 
+async def write_scans(replica: Replica, numbers: range) -> None:
+    """One local write per scan, as a door device makes them."""
+    for i in numbers:
+        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+
+
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(sql).fetchall()
@@ -40,8 +46,7 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 async def test_local_writes_survive_a_restart_with_their_projection(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     replica = await open_replica(db)
-    for i in range(20):
-        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(replica, range(20))
     first_client = replica.doc(LOG).client_id
     await replica.close()
 
@@ -74,8 +79,7 @@ async def test_a_failed_mutation_leaves_nothing_behind(tmp_path: Path) -> None:
 async def test_remote_update_is_stored_once_and_duplicates_are_ignored(tmp_path: Path) -> None:
     a = await open_replica(tmp_path / "a.db")
     b = await open_replica(tmp_path / "b.db")
-    for i in range(5):
-        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(a, range(5))
     await b.open(LOG)
     update = a.diff(LOG, b.state_vector(LOG))
     assert await b.receive(LOG, update, "a") is True
@@ -117,8 +121,7 @@ async def test_an_invalid_remote_record_is_quarantined_and_the_rest_projected(tm
 
 async def test_an_update_stored_but_not_projected_is_projected_on_restart(tmp_path: Path) -> None:
     a = await open_replica(tmp_path / "a.db")
-    for i in range(3):
-        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(a, range(3))
     update = a.diff(LOG)
     await a.close()
 
@@ -170,8 +173,7 @@ async def test_disk_full_refuses_the_write_loses_nothing_acknowledged_and_recove
 async def test_compaction_keeps_content_and_shrinks_the_log(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     replica = await open_replica(db)
-    for i in range(300):
-        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(replica, range(300))
     await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 1))
     await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 2))
     assert await replica.compact(LOG, full=True) == 300
@@ -215,8 +217,7 @@ async def test_rebuilding_projections_reproduces_them(tmp_path: Path) -> None:
 async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(tmp_path: Path) -> None:
     a = await open_replica(tmp_path / "a.db")
     b = await open_replica(tmp_path / "b.db")
-    for i in range(10):
-        await a.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(a, range(10))
     assert a.acks.pending("hub", str(LOG)).count == 10
     await b.open(LOG)
     await b.receive(LOG, a.diff(LOG, b.state_vector(LOG)), "a")
@@ -227,8 +228,7 @@ async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(tmp_path
 
     a2 = await open_replica(tmp_path / "a.db")
     assert a2.acks.pending("hub", str(LOG)).count == 0
-    for i in range(10, 13):
-        await a2.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(a2, range(10, 13))
     pending = a2.acks.pending("hub", str(LOG))
     assert pending.count == 3
     assert pending.oldest_at is not None
@@ -257,8 +257,7 @@ async def test_a_cancelled_writer_still_stores_and_announces_its_write(tmp_path:
 async def test_tiered_compaction_merges_segments_and_folds_them_rarely(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     replica = await open_replica(db)
-    for i in range(70):
-        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(replica, range(70))
     store = replica.store
     # pairs of updates become segments; the snapshot is not touched...
     for _ in range(20):
@@ -289,8 +288,7 @@ async def test_a_large_received_update_is_not_remerged_by_routine_compaction(tmp
     assert len(big) > 64 * 1024
     replica = await open_replica(db)
     await replica.receive(LOG, big, "peer")
-    for i in range(800, 810):
-        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(replica, range(800, 810))
     assert await replica.compact(LOG) == 10
     sizes = sorted(size for (size,) in rows(db, "SELECT length(update_bytes) FROM sync_update"))
     assert len(sizes) == 2 and sizes[1] == len(big)  # the received update is untouched, beside one segment
@@ -331,8 +329,7 @@ async def test_a_device_log_rolls_over_to_a_new_shard_and_keeps_to_it_after_rest
 async def test_a_corrupt_stored_update_is_quarantined_and_the_rest_loads(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     replica = await open_replica(db)
-    for i in range(3):
-        await replica.write(LOG, lambda doc, i=i: DeviceLog(doc).append_scan(**scan(i)))
+    await write_scans(replica, range(3))
     await replica.close()
     with sqlite3.connect(db) as conn:  # a bit flip on disk, or a bug in an older release
         conn.execute(
