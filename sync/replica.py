@@ -79,6 +79,7 @@ class Replica:
         self.compact_every = compact_every
         self.shard_records = shard_records
         self._docs: dict[str, _Live] = {}
+        self._newest_shard: dict[tuple[str, str | None], int] = {}  # (event, device) -> shard
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -111,6 +112,9 @@ class Replica:
         try:
             live = await self._load(name if isinstance(name, DocName) else DocName.parse(name))
             self._docs[key] = live
+            if live.name.kind == "device":
+                shard_key = (live.name.event_id, live.name.device_id)
+                self._newest_shard[shard_key] = max(self._newest_shard.get(shard_key, 0), live.name.shard)
             future.set_result(live)
             return live
         except asyncio.CancelledError:
@@ -235,11 +239,7 @@ class Replica:
         ``shard_records`` records.  :meth:`start` loads every stored shard,
         and only the device itself writes its log, so this needs no lookup.
         """
-        current = DocName.device(event_id, device_id)
-        for key in self._docs:
-            name = self._docs[key].name
-            if (name.kind, name.event_id, name.device_id) == ("device", event_id, device_id):
-                current = max(current, name, key=lambda n: n.shard)
+        current = DocName.device(event_id, device_id, self._newest_shard.get((event_id, device_id), 0))
         live = self._docs.get(str(current))
         if live is not None and len(DeviceLog(live.doc)) >= self.shard_records:
             return current.next_shard()
