@@ -1,7 +1,7 @@
 """The appliance's Litestar application.
 
-For now it serves health, metrics, sync status and the sync endpoint; the
-check-in API (issue #3) mounts beside them.  Everything the app needs is
+Health, metrics, sync status and the sync endpoint, plus the check-in API
+under ``/api/v1`` (every route there is guarded by a staff role).  Everything the app needs is
 built in :func:`create_app` and handed to handlers through Litestar's
 dependency injection and ``app.state`` — no module globals, so a test can
 run two appliances in one process.
@@ -12,24 +12,34 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 
-from appliance.config import ApplianceConfig, DataDir
+from appliance.api import attendees, auth, checkin, errors
+from appliance.api.state import ApplianceState, appliance_state
+from appliance.checkin.service import CheckinService
+from appliance.config import DataDir
+from appliance.desk import Desk
 from appliance.metrics import render_metrics
+from appliance.readers import Readers
+from appliance.staff import StaffDirectory
 from sync.client import SyncClient
 from sync.names import DocName
+from sync.permissions import Capability
 from sync.records import now_ms
-from sync.replica import Replica
 from sync.server import SyncService, presented_token, sync_router
+from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous
 from sync.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
+
+#: Largest request body the API accepts: a scan is ~300 bytes; nothing legitimate is near this.
+MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +51,18 @@ class Upstream:
     peer: str = "hub"
 
 
-@dataclass
-class ApplianceState:
-    config: ApplianceConfig
-    replica: Replica
-    service: SyncService
-    clients: list[SyncClient] = field(default_factory=list)
-    started_at: int = field(default_factory=now_ms)
-
-
 def create_app(
-    data: DataDir, *, upstreams: list[Upstream] | None = None, synchronous: Synchronous = "FULL"
+    data: DataDir,
+    *,
+    upstreams: list[Upstream] | None = None,
+    synchronous: Synchronous = "FULL",
+    max_body: int = MAX_BODY,
 ) -> Litestar:
+    """The appliance app; everything is opened in its lifespan and closed after it."""
     config = data.load()
     signer = data.signer()
     replica = data.replica(synchronous)
     service = SyncService(replica, signer.verify, events=lambda: set(config.events))
-    state = ApplianceState(config, replica, service)
     identity = data.identity(config)
 
     @asynccontextmanager
@@ -66,6 +71,24 @@ def create_app(
         for event in config.events:
             await replica.open(DocName.control(event))
             await replica.open(replica.device_log(event, config.device_id))
+        conn = data.reader()
+        readers = Readers(data.database)
+        await readers.open()
+        store = replica.store
+        assert isinstance(store, SQLiteUpdateStore)
+        state = ApplianceState(
+            data=data,
+            config=config,
+            replica=replica,
+            service=service,
+            conn=conn,
+            readers=readers,
+            checkin=CheckinService(replica, conn, config.events, config.device_id),
+            staff=StaffDirectory(conn, store.writer),
+            tokens=data.staff_tokens(),
+            desk=Desk(data, replica, config.device_id, organizer=Capability.ORGANIZER in config.capabilities),
+        )
+        app.state["appliance"] = state
         for upstream in upstreams or []:
             client = SyncClient(replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer)
             client.start()
@@ -78,18 +101,36 @@ def create_app(
                 await client.stop()
             await service.shutdown()
             await replica.close()
+            await readers.close()
+            conn.close()
 
     return Litestar(
-        route_handlers=[healthz, metrics, sync_status, sync_router(service)],
+        route_handlers=[
+            healthz,
+            metrics,
+            sync_status,
+            sync_router(service),
+            auth.login,
+            auth.me,
+            checkin.post_scan,
+            checkin.annul_scan,
+            checkin.get_duplicates,
+            checkin.get_stats,
+            attendees.search_attendees,
+            attendees.get_attendee,
+            attendees.register_walk_in,
+            attendees.amend_attendee,
+        ],
+        guards=[auth.staff_guard],
+        exception_handlers=errors.HANDLERS,
+        request_max_body_size=max_body,
         lifespan=[lifespan],
-        state={"appliance": state},  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Konferenco appliance", version="1", path="/schema"),
     )
 
 
 def _state(request: Request[Any, Any, Any]) -> ApplianceState:
-    state: ApplianceState = request.app.state["appliance"]
-    return state
+    return appliance_state(request)
 
 
 @get("/healthz", summary="Liveness and a one-line summary", tags=["ops"])

@@ -47,10 +47,29 @@ def appliance() -> None:
 @DATA_OPTION
 @click.option("--event", "events", multiple=True, required=True, help="Event id this appliance serves.")
 @click.option("--device-id", help="This appliance's device id (default: generated).")
-def appliance_init(data_dir: Path, events: tuple[str, ...], device_id: str | None) -> None:
+@click.option(
+    "--catalog-key",
+    "catalog_keys",
+    multiple=True,
+    metavar="BASE64",
+    help="Public key whose signed catalog bundles this appliance accepts (repeatable).",
+)
+def appliance_init(
+    data_dir: Path, events: tuple[str, ...], device_id: str | None, catalog_keys: tuple[str, ...]
+) -> None:
     """Create an empty appliance data directory for EVENT."""
+    from appliance.badges import unb64
+
+    for key in catalog_keys:
+        try:
+            if len(unb64(key)) != 32:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(
+                f"{key!r} is not a base64 Ed25519 public key", param_hint="--catalog-key"
+            ) from None
     try:
-        config = DataDir(data_dir).init(list(events), device_id)
+        config = DataDir(data_dir).init(list(events), device_id, list(catalog_keys))
     except (FileExistsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"appliance {config.device_id} created in {data_dir} for {', '.join(config.events)}")
@@ -175,6 +194,173 @@ def appliance_status(data_dir: Path) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@appliance.command("import")
+@DATA_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["bundle", "csv"]), help="Default: csv for *.csv, else bundle."
+)
+@click.option("--event", help="Event the file is for (default: the appliance's first event).")
+@click.option(
+    "--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="CSV: which column holds a field."
+)
+@click.option("--ticket-type", help="CSV: ticket type for rows without one (id or name).")
+@click.option("--delimiter", help="CSV: field separator (default: detected).")
+@click.option("--skip-invalid", is_flag=True, help="CSV: import the valid rows even if some are rejected.")
+def appliance_import(
+    data_dir: Path,
+    file: Path,
+    fmt: str | None,
+    event: str | None,
+    mappings: tuple[str, ...],
+    ticket_type: str | None,
+    delimiter: str | None,
+    skip_invalid: bool,
+) -> None:
+    """Import a signed catalog bundle or an attendee CSV, all or nothing.
+
+    Every rejected row is listed with its line and the reason. Exit code 0:
+    imported; 1: rejected (nothing changed); 2: usage error.
+    """
+    from rich.progress import Progress
+
+    from appliance.catalog.bundle import BundleError
+    from appliance.catalog.importer import CsvOptions, ImportRejected, import_file
+    from appliance.catalog.roster import CatalogConflict
+
+    mapping = {}
+    for item in mappings:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise click.UsageError(f"--map needs FIELD=COLUMN, not {item!r}")
+        mapping[field.strip()] = column.strip()
+    options = CsvOptions(mapping=mapping, default_ticket_type=ticket_type, delimiter=delimiter)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = asyncio.run(
+                import_file(
+                    DataDir(data_dir),
+                    file,
+                    fmt=fmt,
+                    event_id=event,
+                    options=options,
+                    skip_invalid=skip_invalid,
+                    progress=progress,
+                )
+            )
+        except ImportRejected as exc:
+            bar.stop()
+            for problem in exc.report.problems:
+                click.echo(f"rejected: {problem}", err=True)
+            raise click.ClickException(f"{file.name}: {exc}") from None
+        except (BundleError, CatalogConflict, NotProvisioned) as exc:
+            raise click.ClickException(str(exc)) from None
+    for problem in report.problems:
+        click.echo(f"skipped: {problem}", err=True)
+    result = report.result
+    assert result is not None
+    click.echo(
+        f"{file.name}: {report.rows} rows read; {result.added} added, {result.updated} updated, "
+        f"{result.removed} removed, {len(report.rejected_lines)} skipped (catalog revision {result.revision})"
+    )
+
+
+@appliance.command("badges")
+@DATA_OPTION
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write."
+)
+@click.option("--event", help="Event (default: the appliance's first event).")
+def appliance_badges(data_dir: Path, out: Path, event: str | None) -> None:
+    """Export every attendee's badge code (for a print shop) as CSV."""
+    import csv
+
+    data = DataDir(data_dir)
+    try:
+        config = data.load()
+    except NotProvisioned as exc:
+        raise click.ClickException(str(exc)) from None
+    event_id = event or config.events[0]
+    conn = data.reader()
+    try:
+        rows = conn.execute(
+            "SELECT a.id, a.badge_code, a.name, a.company, coalesce(t.name, a.ticket_type_id), a.nfc_uid "
+            "FROM attendee a LEFT JOIN catalog_ticket_type t "
+            "ON t.event_id = a.event_id AND t.id = a.ticket_type_id "
+            "WHERE a.event_id = ? ORDER BY a.name, a.id",
+            (event_id,),
+        ).fetchall()
+    except Exception as exc:
+        raise click.ClickException(f"no catalog here yet ({exc})") from None
+    finally:
+        conn.close()
+    missing = sum(1 for r in rows if not r[1])
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["attendee_id", "badge_code", "name", "company", "ticket_type", "nfc_uid"])
+        writer.writerows(rows)
+    tmp.replace(out)
+    click.echo(f"{len(rows)} badges written to {out}" + (f" ({missing} without a code)" if missing else ""))
+
+
+@appliance.command("issue-token")
+@DATA_OPTION
+@click.option("--role", type=click.Choice(["door", "kiosk", "desk", "organizer"]), required=True)
+@click.option("--name", default="automation", show_default=True, help="Who the token is for (shown in logs).")
+@click.option("--ttl-minutes", default=12 * 60, show_default=True, type=click.IntRange(1, 7 * 24 * 60))
+def appliance_issue_token(data_dir: Path, role: str, name: str, ttl_minutes: int) -> None:
+    """Print a staff token for scripts and kiosks (no sign-in needed)."""
+    from appliance.staff import StaffRole
+
+    data = DataDir(data_dir)
+    try:
+        data.load()
+    except NotProvisioned as exc:
+        raise click.ClickException(str(exc)) from None
+    staff_id = f"token-{name}"
+    click.echo(data.staff_tokens().issue(staff_id, name, StaffRole(role), ttl_minutes * 60))
+
+
+@appliance.group("staff")
+def appliance_staff() -> None:
+    """Manage the staff accounts that sign in on this appliance."""
+
+
+@appliance_staff.command("add")
+@DATA_OPTION
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["door", "kiosk", "desk", "organizer"]), required=True)
+@click.option(
+    "--pin", prompt=True, hide_input=True, confirmation_prompt=True, help="PIN or password (4+ characters)."
+)
+def appliance_staff_add(data_dir: Path, name: str, role: str, pin: str) -> None:
+    """Create a staff account."""
+    from appliance.catalog.schema import migrate
+    from appliance.staff import StaffRole, add_staff
+    from sync.sqlite_writer import connect
+
+    data = DataDir(data_dir)
+    try:
+        data.load()
+    except NotProvisioned as exc:
+        raise click.ClickException(str(exc)) from None
+    conn = connect(data.database)
+    try:
+        migrate(conn)
+        staff_id = add_staff(conn, name, StaffRole(role), pin)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"staff account {name} ({role}) created: {staff_id}")
+
+
 @main.group()
 def demo() -> None:
     """Make demo data to try Konferenco without a hub."""
@@ -183,9 +369,13 @@ def demo() -> None:
 @demo.command("seed")
 @DATA_OPTION
 @click.option("--event", default="demo", show_default=True, help="Event id of the demo event.")
+@click.option("--attendees", "count", default=500, show_default=True, type=click.IntRange(0, 500_000))
+@click.option(
+    "--seed", "rng_seed", default=1, show_default=True, type=int, help="Random seed (same seed, same people)."
+)
 @click.option("--if-missing", is_flag=True, help="Do nothing if DATA already holds an appliance.")
-def demo_seed(data_dir: Path, event: str, if_missing: bool) -> None:
-    """Create an appliance with a demo event: rooms and a two-day schedule."""
+def demo_seed(data_dir: Path, event: str, count: int, rng_seed: int, if_missing: bool) -> None:
+    """Create an appliance with a demo event: attendees with signed badges, lists, gates, staff, schedule."""
     from appliance.demo import seed
 
     data = DataDir(data_dir)
@@ -193,7 +383,8 @@ def demo_seed(data_dir: Path, event: str, if_missing: bool) -> None:
         if if_missing:
             return
         raise click.ClickException(f"{data_dir} already holds an appliance; use another --data")
-    summary = asyncio.run(seed(data, event))
+    click.echo(f"signing {count} badges and importing the demo catalog ...", err=True)
+    summary = asyncio.run(seed(data, event, count=count, rng_seed=rng_seed))
     click.echo(summary)
 
 
@@ -235,6 +426,27 @@ Demo credentials (valid 7 days; pass as 'Authorization: Bearer ...' or '?token=.
   organizer  (may edit control)   {organizer}
 
 Try:  curl -H 'Authorization: Bearer <viewer token>' {base}/api/v1/sync/status
+""")
+    staff_path = data.secrets / "demo-staff.json"
+    if staff_path.exists():
+        import json
+
+        from appliance.staff import StaffRole
+
+        accounts = json.loads(staff_path.read_text())
+        tokens = data.staff_tokens()
+        click.echo('Demo staff (sign in with POST /api/v1/auth/login {"name": ..., "secret": PIN}):')
+        for name, account in accounts.items():
+            click.echo(f"  {name:<10} role {account['role']:<10} PIN {account['pin']}")
+        door = tokens.issue("demo-door", "Door", StaffRole.DOOR, 12 * 3600)
+        click.echo(f"""
+A door token for the next 12 hours, and a scan of the first exported badge:
+  export TOKEN={door}
+  konferenco appliance badges --data {data_dir} --out badges.csv
+  CODE=$(sed -n 2p badges.csv | cut -d, -f2)
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d "{{\\"code\\": \\"$CODE\\", \\"nonce\\": \\"$(date +%s%N)\\", \\"gate\\": \\"north\\"}}" \\
+       {base}/api/v1/scans
 """)
 
 

@@ -10,17 +10,20 @@ Litestream replica of ``appliance.db`` is the backup.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from appliance.staff import StaffTokens
 from sync.names import check_id
 from sync.permissions import Capability, PeerIdentity, Role
-from sync.projection import RecordProjection
-from sync.records import new_id
+from sync.records import DeviceKey, new_id
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
-from sync.sqlite_writer import Synchronous
+from sync.sqlite_writer import Synchronous, connect
 from sync.tokens import TokenSigner
 
 
@@ -36,6 +39,8 @@ class ApplianceConfig(msgspec.Struct, kw_only=True):
         ]
     )
     name: str = "Konferenco appliance"
+    #: Public keys (base64, raw Ed25519) whose catalog bundles this appliance accepts.
+    catalog_keys: list[str] = msgspec.field(default_factory=list)
 
 
 class NotProvisioned(RuntimeError):
@@ -69,25 +74,78 @@ class DataDir:
             )
         return msgspec.json.decode(self.config_file.read_bytes(), type=ApplianceConfig)
 
-    def init(self, events: list[str], device_id: str | None = None) -> ApplianceConfig:
+    def init(
+        self, events: list[str], device_id: str | None = None, catalog_keys: list[str] | None = None
+    ) -> ApplianceConfig:
         """Create the directory for a new appliance (refuses to overwrite one)."""
         if self.exists():
             raise FileExistsError(f"{self.config_file} exists already")
         config = ApplianceConfig(
-            device_id=check_id(device_id or f"dev-{new_id()[:10]}"), events=[check_id(e) for e in events]
+            device_id=check_id(device_id or f"dev-{new_id()[:10]}"),
+            events=[check_id(e) for e in events],
+            catalog_keys=list(catalog_keys or []),
         )
         self.path.mkdir(parents=True, exist_ok=True)
         self.secrets.mkdir(mode=0o700, exist_ok=True)
+        self.save(config)
+        return config
+
+    def save(self, config: ApplianceConfig) -> None:
         tmp = self.config_file.with_suffix(".tmp")
         tmp.write_bytes(msgspec.json.format(msgspec.json.encode(config)))
         os.replace(tmp, self.config_file)
-        return config
 
     def replica(self, synchronous: Synchronous = "FULL") -> Replica:
-        """The replica on this directory's database, with the record projection."""
+        """The replica on this directory's database, with the appliance's projection."""
+        from appliance.checkin.projection import ApplianceProjection
+
         return Replica(
-            SQLiteUpdateStore(self.database, projector=RecordProjection(), synchronous=synchronous)
+            SQLiteUpdateStore(self.database, projector=ApplianceProjection(), synchronous=synchronous)
         )
+
+    def reader(self) -> sqlite3.Connection:
+        """A read connection (WAL readers never block the writer); schema made by the writer."""
+        return connect(self.database)
+
+    def staff_tokens(self) -> StaffTokens:
+        return StaffTokens.from_file(self.secrets / "staff-token.key")
+
+    # --- signing keys (secrets/, mode 0600) -------------------------------------------
+
+    def _private_key(self, name: str, create: bool) -> Ed25519PrivateKey | None:
+        path = self.secrets / name
+        if not path.exists():
+            if not create:
+                return None
+            self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+            key = Ed25519PrivateKey.generate()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+            return key
+        return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+
+    def event_key(self, event_id: str, *, create: bool = False) -> Ed25519PrivateKey | None:
+        """The event's badge key, held only by a standalone appliance (no hub) or the demo."""
+        return self._private_key(f"event-{check_id(event_id)}.key", create)
+
+    def catalog_key(self, *, create: bool = False) -> Ed25519PrivateKey | None:
+        """The key a standalone appliance signs its own catalog bundles with (the hub's role)."""
+        return self._private_key("catalog.key", create)
+
+    def device_key(self) -> Ed25519PrivateKey:
+        """This device's walk-in badge key (created on first use)."""
+        key = self._private_key("device-badge.key", True)
+        assert key is not None
+        return key
+
+    def device_certificate(self, event_id: str) -> DeviceKey | None:
+        path = self.secrets / f"device-badge-{check_id(event_id)}.cert.json"
+        return msgspec.json.decode(path.read_bytes(), type=DeviceKey) if path.exists() else None
+
+    def save_device_certificate(self, event_id: str, certificate: DeviceKey) -> None:
+        path = self.secrets / f"device-badge-{check_id(event_id)}.cert.json"
+        path.write_bytes(msgspec.json.encode(certificate))
 
     def signer(self) -> TokenSigner:
         self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from appliance.app import ApplianceState
+    from appliance.api.state import ApplianceState
 
 
 class _SyncCollector(Collector):

@@ -112,7 +112,20 @@ class WalkIn(Record, kw_only=True, frozen=True, tag="walk_in"):
     email: Text = ""
     ticket_type_id: Id
     badge_code: BadgeCode | None = None
+    nfc_uid: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     staff: Id | None = None
+
+
+class DeviceKey(Record, kw_only=True, frozen=True, tag="device_key"):
+    """The key this device signs walk-in badges with, certified by an event key.
+
+    Published in the device's own log so every peer learns it and can verify
+    walk-in badges offline; peers trust it only if the certificate checks out.
+    """
+
+    public_key: Annotated[str, msgspec.Meta(max_length=64)]  # base64, raw Ed25519
+    not_after: Millis  # seconds since the epoch; 0 = no expiry
+    signature: Annotated[str, msgspec.Meta(max_length=128)]  # base64, by an event key
 
 
 class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
@@ -124,7 +137,7 @@ class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
     description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
-DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal
+DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey
 
 
 # --- control document records (hub and organizer devices) --------------------------------

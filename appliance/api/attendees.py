@@ -1,0 +1,78 @@
+"""Attendee search, walk-in registration and roster corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, patch, post
+from litestar.params import Parameter
+
+from appliance.api.auth import roles, staff_of
+from appliance.api.state import appliance_state
+from appliance.checkin.service import AttendeeView, CheckinError
+from appliance.desk import Amend, SearchHit, WalkInAnswer, WalkInRequest, search
+from appliance.staff import StaffRole
+
+
+@get(
+    "/api/v1/attendees",
+    summary="Search attendees by name, company, e-mail or order (2+ letters, diacritics ignored)",
+    tags=["desk"],
+    opt=roles(StaffRole.DESK, StaffRole.KIOSK),
+)
+async def search_attendees(
+    request: Request[Any, Any, Any],
+    q: str = Parameter(max_length=200),
+    limit: int = Parameter(default=20, ge=1, le=100),
+    event: str | None = None,
+) -> dict[str, Any]:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    private = staff_of(request).role != StaffRole.KIOSK  # a kiosk shows no e-mail or order to the public
+    async with state.readers.connection() as conn:
+        hits: list[SearchHit] = await search(conn, event_id, q, limit=limit, private=private)
+    return {"event": event_id, "query": q, "count": len(hits), "attendees": hits}
+
+
+@get("/api/v1/attendees/{attendee_id:str}", summary="One attendee", tags=["desk"], opt=roles(StaffRole.DESK))
+async def get_attendee(
+    request: Request[Any, Any, Any], attendee_id: str, event: str | None = None
+) -> AttendeeView:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    found = state.conn.execute(
+        "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
+    )
+    if found.fetchone() is None:
+        raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+    view = state.checkin.attendee_view(event_id, attendee_id)
+    assert view is not None
+    return view
+
+
+@post(
+    "/api/v1/attendees",
+    summary="Register a walk-in and sign their badge",
+    tags=["desk"],
+    opt=roles(StaffRole.DESK),
+)
+async def register_walk_in(request: Request[Any, Any, Any], data: WalkInRequest) -> WalkInAnswer:
+    state = appliance_state(request)
+    return await state.desk.walk_in(state.conn, state.event(data.event), data, staff_of(request).sub)
+
+
+@patch(
+    "/api/v1/attendees/{attendee_id:str}",
+    summary="Correct an attendee's name, company or e-mail (organizer-capable appliance)",
+    tags=["desk"],
+    opt=roles(StaffRole.DESK),
+)
+async def amend_attendee(
+    request: Request[Any, Any, Any], attendee_id: str, data: Amend, event: str | None = None
+) -> AttendeeView:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    await state.desk.amend(state.conn, event_id, attendee_id, data, staff_of(request).sub)
+    view = state.checkin.attendee_view(event_id, attendee_id)
+    assert view is not None
+    return view

@@ -1,0 +1,67 @@
+"""Staff sign-in and the role guard every ``/api/v1`` route carries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from appliance.api.state import appliance_state
+from appliance.staff import SignInError, StaffClaims, StaffRole
+from sync.server import presented_token
+
+ALL_ROLES = tuple(StaffRole)
+
+
+def roles(*allowed: StaffRole) -> dict[str, Any]:
+    """Route ``opt`` naming the staff roles that may call it."""
+    return {"roles": allowed}
+
+
+def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate the staff token and check the route's roles (routes without roles are public)."""
+    allowed: tuple[StaffRole, ...] | None = handler.opt.get("roles")
+    if allowed is None:
+        return
+    claims = appliance_state(connection).tokens.verify(presented_token(connection))
+    if claims.role not in allowed and claims.role != StaffRole.ORGANIZER:
+        names = ", ".join(r.value for r in allowed)
+        raise SignInError("forbidden_role", f"a {claims.role.value} account cannot do this (needs: {names})")
+    connection.scope["staff"] = claims  # type: ignore[typeddict-unknown-key]
+
+
+def staff_of(request: Request[Any, Any, Any]) -> StaffClaims:
+    claims: StaffClaims = request.scope["staff"]  # type: ignore[typeddict-item]
+    return claims
+
+
+class SignIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class SignedIn(msgspec.Struct):
+    token: str
+    staff_id: str
+    name: str
+    role: StaffRole
+    expires_at: int
+
+
+@post(
+    "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
+)
+async def login(request: Request[Any, Any, Any], data: SignIn) -> SignedIn:
+    state = appliance_state(request)
+    claims = await state.staff.sign_in(data.name, data.secret)
+    token = state.tokens.issue(claims.sub, claims.name, claims.role)
+    verified = state.tokens.verify(token)
+    return SignedIn(token, claims.sub, claims.name, claims.role, verified.exp)
+
+
+@get("/api/v1/auth/me", summary="Who this token belongs to", tags=["staff"], opt=roles(*ALL_ROLES))
+async def me(request: Request[Any, Any, Any]) -> StaffClaims:
+    return staff_of(request)

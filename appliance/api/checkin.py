@@ -1,0 +1,75 @@
+"""Scans, undo, duplicates and live figures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+
+from appliance.api.auth import ALL_ROLES, roles, staff_of
+from appliance.api.state import appliance_state
+from appliance.checkin import figures
+from appliance.checkin.service import ScanAnswer, ScanRequest
+from appliance.staff import StaffRole
+
+DOOR = (StaffRole.DOOR, StaffRole.DESK, StaffRole.KIOSK)
+
+
+@post(
+    "/api/v1/scans",
+    summary="Decide and record one badge scan (idempotent by nonce)",
+    description=(
+        "Send exactly one of `code` (the QR text) and `nfc_uid`. Every scan, admitted or not, is "
+        "recorded before the answer is sent. A retry with the same nonce returns the first answer "
+        "(`replayed: true`); the same nonce with a different body is refused with `nonce_reused`."
+    ),
+    tags=["check-in"],
+    status_code=200,
+    opt=roles(*DOOR),
+)
+async def post_scan(request: Request[Any, Any, Any], data: ScanRequest) -> ScanAnswer:
+    return await appliance_state(request).checkin.scan(data, staff_of(request).sub)
+
+
+class AnnulRequest(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class Annulled(msgspec.Struct):
+    scan_id: str
+    annulment_id: str
+    at: int
+
+
+@post(
+    "/api/v1/scans/{scan_id:str}/annul",
+    summary="Undo a check-in made here in the last 15 minutes (the scan stays recorded)",
+    tags=["check-in"],
+    status_code=200,
+    opt=roles(StaffRole.DOOR, StaffRole.DESK),
+)
+async def annul_scan(request: Request[Any, Any, Any], scan_id: str, data: AnnulRequest) -> Annulled:
+    record = await appliance_state(request).checkin.annul(scan_id, data.reason, staff_of(request).sub)
+    return Annulled(scan_id, record.id, record.at)
+
+
+@get(
+    "/api/v1/duplicates",
+    summary="Badges admitted on two devices while they could not see each other",
+    tags=["check-in"],
+    opt=roles(StaffRole.DOOR, StaffRole.DESK),
+)
+async def get_duplicates(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    async with state.readers.connection() as conn:
+        found = await figures.duplicates(conn, event_id)
+    return {"event": event_id, "count": len(found), "duplicates": found}
+
+
+@get("/api/v1/stats", summary="Live check-in figures", tags=["check-in"], opt=roles(*ALL_ROLES))
+async def get_stats(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+    state = appliance_state(request)
+    async with state.readers.connection() as conn:
+        return await figures.stats(conn, state.event(event))

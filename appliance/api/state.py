@@ -1,0 +1,51 @@
+"""The appliance's per-app state, reached from any handler (no module globals)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litestar.connection import ASGIConnection
+
+from sync.records import now_ms
+
+if TYPE_CHECKING:
+    from appliance.checkin.service import CheckinService
+    from appliance.config import ApplianceConfig, DataDir
+    from appliance.desk import Desk
+    from appliance.readers import Readers
+    from appliance.staff import StaffDirectory, StaffTokens
+    from sync.client import SyncClient
+    from sync.replica import Replica
+    from sync.server import SyncService
+
+
+@dataclass
+class ApplianceState:
+    data: DataDir
+    config: ApplianceConfig
+    replica: Replica
+    service: SyncService
+    conn: sqlite3.Connection  # the event loop's read connection (point lookups)
+    readers: Readers
+    checkin: CheckinService
+    staff: StaffDirectory
+    tokens: StaffTokens
+    desk: Desk
+    clients: list[SyncClient] = field(default_factory=list)
+    started_at: int = field(default_factory=now_ms)
+
+    def event(self, requested: str | None) -> str:
+        from appliance.checkin.service import CheckinError
+
+        if requested is None:
+            return self.config.events[0]
+        if requested not in self.config.events:
+            raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'", 404)
+        return requested
+
+
+def appliance_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ApplianceState:
+    state: ApplianceState = connection.app.state["appliance"]
+    return state

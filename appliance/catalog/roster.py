@@ -1,0 +1,225 @@
+"""Writing and reading the roster tables (one owner for ``attendee`` and its search index).
+
+Every path that changes an attendee — a catalog bundle, a CSV import, a
+walk-in or an on-site amendment projected from a document — goes through
+:func:`upsert_attendees`, which keeps the full-text index in step in the
+same transaction.  The index holds *folded* text (see :func:`fold`), so
+"Lodz" finds "Łódź" and "ostergaard" finds "Østergaard": FTS5's own
+diacritics removal does not cover letters such as ł, ø, ß or đ.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from appliance.badges import unb64
+from appliance.catalog.bundle import Attendee, Catalog
+from appliance.checkin.rules import CheckinList
+from sync.records import now_ms
+
+_SPECIAL = str.maketrans(
+    {
+        "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ð": "d", "Ð": "d",
+        "þ": "th", "Þ": "th", "ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "\u0131": "i",
+    }
+)  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """Lower case, no diacritics, special Latin letters spelt out: the search form of a text."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    revision: int
+    added: int
+    updated: int
+    removed: int
+
+
+class CatalogConflict(ValueError):
+    """A delta that does not apply to the revision this appliance holds."""
+
+
+_COLUMNS = (
+    "event_id, id, external_ref, name, company, email, order_ref, ticket_type_id, badge_code, "
+    "nfc_uid, valid_from, valid_until, status, source, updated_at"
+)
+
+
+def upsert_attendees(
+    conn: sqlite3.Connection, event_id: str, attendees: Iterable[Attendee], source: str
+) -> tuple[int, int]:
+    """Insert or replace attendees by id, with their search rows; return (added, updated)."""
+    at = now_ms()
+    added = updated = 0
+    find = "SELECT rowid FROM attendee WHERE event_id = ? AND id = ?"
+    for a in attendees:
+        row = (
+            event_id, a.id, a.external_ref or None, a.name, a.company, a.email, a.order_ref,
+            a.ticket_type_id, a.badge_code or None, a.nfc_uid or None, a.valid_from, a.valid_until,
+            a.status, source, at,
+        )  # fmt: skip
+        existing = conn.execute(find, (event_id, a.id)).fetchone()
+        if existing is None:
+            cur = conn.execute(f"INSERT INTO attendee ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", row)
+            rowid = cur.lastrowid
+            added += 1
+        else:
+            rowid = existing[0]
+            conn.execute(
+                "UPDATE attendee SET external_ref=?, name=?, company=?, email=?, order_ref=?, "
+                "ticket_type_id=?, badge_code=?, nfc_uid=?, valid_from=?, valid_until=?, status=?, "
+                "source=?, updated_at=? WHERE rowid=?",
+                (*row[2:], rowid),
+            )
+            conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (rowid,))
+            updated += 1
+        conn.execute(
+            "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
+            (rowid, fold(a.name), fold(a.company), fold(a.email), fold(a.order_ref)),
+        )
+    return added, updated
+
+
+def remove_attendees(conn: sqlite3.Connection, event_id: str, ids: Sequence[str]) -> int:
+    removed = 0
+    for attendee_id in ids:
+        row = conn.execute(
+            "SELECT rowid FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
+        )
+        found = row.fetchone()
+        if found is not None:
+            conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (found[0],))
+            conn.execute("DELETE FROM attendee WHERE rowid = ?", (found[0],))
+            removed += 1
+    return removed
+
+
+def current_revision(conn: sqlite3.Connection, event_id: str) -> int | None:
+    row = conn.execute("SELECT revision FROM catalog_event WHERE id = ?", (event_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def apply_catalog(conn: sqlite3.Connection, catalog: Catalog, digest: str) -> ApplyResult:
+    """Apply a verified, validated snapshot or delta inside the caller's transaction."""
+    event = catalog.event
+    held = current_revision(conn, event.id)
+    if catalog.base_revision is not None and held != catalog.base_revision:
+        raise CatalogConflict(
+            f"this delta updates revision {catalog.base_revision} but the appliance holds "
+            f"{'no catalog' if held is None else f'revision {held}'}: fetch a full snapshot"
+        )
+    if held is not None and catalog.revision < held:
+        raise CatalogConflict(f"revision {catalog.revision} is older than the one held here ({held})")
+    conn.execute(
+        "INSERT OR REPLACE INTO catalog_event (id, name, timezone, starts_at, ends_at, revision, "
+        "bundle_sha256, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            event.name,
+            event.timezone,
+            event.starts_at,
+            event.ends_at,
+            catalog.revision,
+            digest,
+            now_ms(),
+        ),
+    )
+    snapshot = catalog.base_revision is None
+    # Ticket types, lists, gates and keys are small: every bundle, delta or not, carries them all.
+    for table in ("catalog_ticket_type", "catalog_list", "catalog_gate", "catalog_key"):
+        conn.execute(f"DELETE FROM {table} WHERE event_id = ?", (event.id,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_ticket_type VALUES (?, ?, ?)",
+        [(event.id, t.id, t.name) for t in catalog.ticket_types],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_list VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [_list_row(event.id, lst) for lst in catalog.lists],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_gate VALUES (?, ?, ?, ?)",
+        [(event.id, g.id, g.name, g.default_list) for g in catalog.gates],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_key VALUES (?, ?, ?, ?, ?)",
+        [(event.id, k.kid, unb64(k.public_key), k.not_before, k.not_after) for k in catalog.keys],
+    )
+    removed = list(catalog.removed)
+    if snapshot:
+        keep = {a.id for a in catalog.attendees}
+        removed += [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM attendee WHERE event_id = ? AND source = 'catalog'", (event.id,)
+            )
+            if r[0] not in keep
+        ]
+    gone = remove_attendees(conn, event.id, removed)
+    added, updated = upsert_attendees(conn, event.id, catalog.attendees, "catalog")
+    reapply_amendments(conn, event.id)
+    return ApplyResult(catalog.revision, added, updated, gone)
+
+
+def _list_row(event_id: str, lst: CheckinList) -> tuple[object, ...]:
+    return (
+        event_id, lst.id, lst.name,
+        None if lst.ticket_types is None else json.dumps(lst.ticket_types),
+        lst.day, lst.opens_at, lst.closes_at, lst.room_id, lst.capacity, lst.reentry,
+        msgspec.json.encode(lst.rules).decode(),
+    )  # fmt: skip
+
+
+def amend(conn: sqlite3.Connection, event_id: str, attendee_id: str, field: str, value: str) -> bool:
+    """Apply one on-site correction (from the control document); False if the attendee is unknown."""
+    if field not in {"name", "company", "email", "ticket_type_id"}:
+        return False
+    row = conn.execute(
+        "SELECT rowid, name, company, email, order_ref FROM attendee WHERE event_id = ? AND id = ?",
+        (event_id, attendee_id),
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(
+        f"UPDATE attendee SET {field} = ?, updated_at = ? WHERE rowid = ?", (value, now_ms(), row[0])
+    )
+    if field in {"name", "company", "email"}:
+        values = dict(zip(("name", "company", "email", "order_ref"), row[1:], strict=True))
+        values[field] = value
+        conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (row[0],))
+        conn.execute(
+            "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
+            (row[0], *(fold(values[k]) for k in ("name", "company", "email", "order_ref"))),
+        )
+    return True
+
+
+def reapply_amendments(conn: sqlite3.Connection, event_id: str) -> None:
+    """On-site corrections outlive a catalog refresh until the hub folds them in."""
+    rows = conn.execute(
+        "SELECT body FROM sync_record WHERE kind = 'amendment' AND doc = ? ORDER BY at, id",
+        (f"event/{event_id}/control",),
+    ).fetchall()
+    for (body,) in rows:
+        value = json.loads(body)
+        amend(conn, event_id, value["attendee_id"], value["field"], value["value"])
+
+
+def load_lists(conn: sqlite3.Connection, event_id: str) -> dict[str, CheckinList]:
+    out = {}
+    cols = "id, name, ticket_types, day, opens_at, closes_at, room_id, capacity, reentry, rules"
+    for row in conn.execute(f"SELECT {cols} FROM catalog_list WHERE event_id = ?", (event_id,)):
+        raw = dict(zip(cols.split(", "), row, strict=True))
+        raw["ticket_types"] = None if raw["ticket_types"] is None else json.loads(raw["ticket_types"])
+        raw["rules"] = json.loads(raw["rules"] or "[]")
+        out[raw["id"]] = msgspec.convert({k: v for k, v in raw.items() if v is not None}, CheckinList)
+    return out

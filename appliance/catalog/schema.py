@@ -1,0 +1,187 @@
+"""The appliance's own tables (catalog, check-ins, staff), created and migrated in code.
+
+Tables are created with sqlite-utils (its ``create``/``create_index`` keep
+this declarative); the full-text index is plain SQL because it needs FTS5
+options sqlite-utils does not expose (a 2- and 3-character prefix index).
+Migrations are numbered and recorded in ``PRAGMA user_version``; each runs
+once, in the writer's connection, before any write.
+
+The sync store's tables (``sync_*``) belong to :mod:`sync.sqlite_store`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+_FTS = """
+CREATE VIRTUAL TABLE IF NOT EXISTS attendee_fts USING fts5(
+    name, company, email, order_ref,
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'
+)
+"""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.table("catalog_event").create(
+        {
+            "id": str,
+            "name": str,
+            "timezone": str,
+            "starts_at": int,
+            "ends_at": int,
+            "revision": int,
+            "bundle_sha256": str,
+            "imported_at": int,
+        },
+        pk="id",
+        not_null={"name", "timezone", "revision"},
+        if_not_exists=True,
+    )
+    db.table("catalog_ticket_type").create(
+        {"event_id": str, "id": str, "name": str}, pk=("event_id", "id"), if_not_exists=True
+    )
+    db.table("catalog_list").create(
+        {
+            "event_id": str,
+            "id": str,
+            "name": str,
+            "ticket_types": str,  # JSON array, NULL = every ticket type
+            "day": str,  # YYYY-MM-DD in the event's time zone, NULL = every day
+            "opens_at": int,
+            "closes_at": int,
+            "room_id": str,
+            "capacity": int,
+            "reentry": str,
+            "rules": str,  # JSON array of rules
+        },
+        pk=("event_id", "id"),
+        not_null={"name", "reentry"},
+        if_not_exists=True,
+    )
+    db.table("catalog_gate").create(
+        {"event_id": str, "id": str, "name": str, "default_list": str},
+        pk=("event_id", "id"),
+        if_not_exists=True,
+    )
+    db.table("catalog_key").create(
+        {"event_id": str, "kid": str, "public_key": bytes, "not_before": int, "not_after": int},
+        pk=("event_id", "kid"),
+        if_not_exists=True,
+    )
+    # rowid is the FTS row id; (event_id, id) is the attendee's identity.
+    db.table("attendee").create(
+        {
+            "rowid": int,
+            "event_id": str,
+            "id": str,
+            "external_ref": str,
+            "name": str,
+            "company": str,
+            "email": str,
+            "order_ref": str,
+            "ticket_type_id": str,
+            "badge_code": str,
+            "nfc_uid": str,
+            "valid_from": int,
+            "valid_until": int,
+            "status": str,
+            "source": str,
+            "updated_at": int,
+        },
+        pk="rowid",
+        not_null={"event_id", "id", "name", "ticket_type_id", "status", "source"},
+        if_not_exists=True,
+    )
+    db.table("attendee").create_index(["event_id", "id"], unique=True, if_not_exists=True)
+    db.table("attendee").create_index(["event_id", "nfc_uid"], if_not_exists=True)
+    db.table("attendee").create_index(["event_id", "external_ref"], if_not_exists=True)
+    db.execute(_FTS)
+
+    # Check-ins: one row per scan of any device (projected from the device logs).
+    db.table("checkin").create(
+        {
+            "doc": str,
+            "id": str,
+            "event_id": str,
+            "device_id": str,
+            "nonce": str,
+            "attendee_id": str,
+            "list_id": str,
+            "gate": str,
+            "direction": str,
+            "result": str,
+            "reason": str,
+            "code": str,
+            "nfc_uid": str,
+            "at": int,
+            "device_time": int,
+            "staff": str,
+        },
+        pk=("doc", "id"),
+        not_null={"event_id", "device_id", "nonce", "direction", "result", "at"},
+        if_not_exists=True,
+    )
+    db.table("checkin").create_index(["device_id", "nonce"], if_not_exists=True)
+    db.table("checkin").create_index(["event_id", "attendee_id", "list_id", "at"], if_not_exists=True)
+    db.table("checkin").create_index(["event_id", "at"], if_not_exists=True)
+    db.table("checkin_annulment").create(
+        {"scan_id": str, "doc": str, "id": str, "at": int, "reason": str, "staff": str},
+        pk="scan_id",
+        if_not_exists=True,
+    )
+    # Who is inside, per list: recomputed from ``checkin`` for each attendee a change touches.
+    db.table("checkin_presence").create(
+        {"event_id": str, "list_id": str, "attendee_id": str, "inside": int, "last_at": int},
+        pk=("event_id", "list_id", "attendee_id"),
+        if_not_exists=True,
+    )
+    db.table("checkin_presence").create_index(["event_id", "list_id", "inside"], if_not_exists=True)
+    db.table("checkin_revocation").create(
+        {"event_id": str, "target": str, "value": str, "reason": str, "at": int},
+        pk=("event_id", "target", "value"),
+        if_not_exists=True,
+    )
+    db.table("device_key").create(
+        {
+            "event_id": str,
+            "device_id": str,
+            "public_key": bytes,
+            "not_after": int,
+            "signature": bytes,
+        },
+        pk=("event_id", "device_id", "public_key"),
+        if_not_exists=True,
+    )
+    db.table("staff").create(
+        {
+            "id": str,
+            "name": str,
+            "role": str,
+            "secret_hash": str,
+            "failed_attempts": int,
+            "locked_until": int,
+            "created_at": int,
+        },
+        pk="id",
+        not_null={"name", "role", "secret_hash"},
+        defaults={"failed_attempts": 0, "locked_until": 0},
+        if_not_exists=True,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the appliance tables to the current version; return that version."""
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    db = sqlite_utils.Database(conn)
+    for number, step in enumerate(MIGRATIONS, start=1):
+        if number > version:
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)

@@ -1,0 +1,411 @@
+"""Scans in, verdicts out: the check-in path from request to durable log record.
+
+For one scan: identify the person (badge signature or NFC tag), gather the
+state the decision needs (admitted history on this list, revocations,
+room occupancy), decide (a pure function), append the scan — admitted or
+not — to this device's log, and answer only once that append is durable:
+the update and its projection commit in one SQLite transaction
+(DESIGN.md §2), so an acknowledged scan survives ``kill -9``.
+
+Concurrency: scans of *different* attendees run in parallel and share
+group commits; scans of the *same* attendee are serialised by a per-attendee
+lock held until the write is durable, so two lanes cannot both admit one
+badge.  Entries in flight count towards room occupancy.  A retried nonce
+waits for, or replays, the first answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import msgspec
+
+from appliance.badges import BadgeError, verify
+from appliance.checkin.catalogue import Catalogue, EventCatalogue
+from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
+from appliance.checkin.projection import admitted_history
+from sync.records import Annulment, Scan, ScanResult, now_ms
+from sync.replica import Replica
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
+#: How long staff may undo a check-in (pretix's annul window).
+ANNUL_WINDOW_MS = 15 * 60 * 1000
+_NFC = re.compile(r"^([0-9A-F]{2}){4,10}\Z")
+
+
+class ScanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One badge presented at a gate.  Exactly one of ``code`` and ``nfc_uid``."""
+
+    nonce: Id
+    gate: Id
+    code: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+    nfc_uid: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    device_time: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    direction: Literal["entry", "exit"] = "entry"
+    list: Id | None = None
+    event: Id | None = None  # default: the appliance's first event
+
+
+class AttendeeView(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    company: str = ""
+    ticket_type_id: str = ""
+    ticket_type: str = ""
+
+
+class FirstAdmitted(msgspec.Struct, kw_only=True):
+    at: int
+    gate: str
+    device_id: str
+
+
+class ScanAnswer(msgspec.Struct, kw_only=True):
+    scan_id: str
+    result: ScanResult
+    reason: str
+    attendee: AttendeeView | None
+    first_admitted: FirstAdmitted | None
+    list: str
+    gate: str
+    direction: Literal["entry", "exit"]
+    at: int
+    rule: str | None = None
+    replayed: bool = False
+
+
+class CheckinError(Exception):
+    """A request the service refuses before deciding anything (nothing is written)."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Identified:
+    presented: Presented | None
+    verdict: Verdict | None  # set when identification itself failed
+    revoked: str | None = None
+
+
+class CheckinService:
+    def __init__(self, replica: Replica, conn: sqlite3.Connection, events: list[str], device_id: str) -> None:
+        self.replica = replica
+        self.conn = conn  # the event loop's read connection: point lookups, sub-millisecond
+        self.events = events
+        self.device_id = device_id
+        self.catalogue = Catalogue(conn, events)
+        self._attendee_locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = defaultdict(int)
+        self._in_flight: dict[str, tuple[ScanRequest, asyncio.Future[ScanAnswer]]] = {}
+        self._entering: dict[tuple[str, str], int] = defaultdict(int)  # (event, list) -> entries in flight
+
+    # --- scans --------------------------------------------------------------------------
+
+    async def scan(self, req: ScanRequest, staff: str | None = None) -> ScanAnswer:
+        event = self._event(req.event)
+        pending = self._in_flight.get(req.nonce)
+        if pending is not None:
+            if _fingerprint(pending[0]) != _fingerprint(req):
+                raise _nonce_reused()
+            answer = await asyncio.shield(pending[1])
+            return msgspec.structs.replace(answer, replayed=True)
+        stored = self._stored_answer(req)
+        if stored is not None:
+            return stored
+        future: asyncio.Future[ScanAnswer] = asyncio.get_running_loop().create_future()
+        self._in_flight[req.nonce] = (req, future)
+        try:
+            answer = await self._scan(event, req, staff)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a concurrent retry re-raises it itself
+            raise
+        finally:
+            del self._in_flight[req.nonce]
+        future.set_result(answer)
+        return answer
+
+    def _event(self, requested: str | None) -> str:
+        if requested is None:
+            return self.events[0]
+        if requested not in self.events:
+            raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'")
+        return requested
+
+    async def _scan(self, event: str, req: ScanRequest, staff: str | None) -> ScanAnswer:
+        cat = self.catalogue.event(event)
+        if (req.code is None) == (req.nfc_uid is None):
+            raise CheckinError("invalid_request", "send exactly one of 'code' (QR text) and 'nfc_uid'")
+        gate = cat.gates.get(req.gate)
+        if gate is None:
+            known = ", ".join(sorted(cat.gates)) or "none (import the catalog first)"
+            raise CheckinError(
+                "unknown_gate", f"gate '{req.gate}' is not configured here; known gates: {known}"
+            )
+        list_id = req.list or gate[1]
+        checkin_list = cat.lists.get(list_id)
+        if checkin_list is None:
+            raise CheckinError("unknown_list", f"check-in list '{list_id}' is not in this event's catalog")
+        who = self._identify(event, cat, req)
+        attendee_id = who.presented.attendee_id if who.presented else None
+        async with self._attendee_lock(attendee_id):
+            now = now_ms()
+            history: list[PriorScan] = []
+            if who.verdict is not None:
+                verdict = who.verdict
+            else:
+                assert who.presented is not None
+                history = [
+                    PriorScan(at, direction, g, d)  # type: ignore[arg-type]
+                    for direction, at, g, d in admitted_history(
+                        self.conn, event, who.presented.attendee_id, list_id
+                    )
+                ]
+                capacity, room_name = checkin_list.capacity, ""
+                if checkin_list.room_id is not None:
+                    room_name, room_capacity = cat.rooms.get(checkin_list.room_id, ("", None))
+                    capacity = capacity or room_capacity
+                inside = self._inside(event, list_id) if capacity is not None else 0
+                verdict = decide(
+                    req.direction,
+                    who.presented,
+                    Context(
+                        now=now,
+                        tz=cat.timezone,
+                        checkin_list=checkin_list,
+                        history=history,
+                        revoked=who.revoked,
+                        inside=inside,
+                        capacity=capacity,
+                        room_name=room_name,
+                    ),
+                )
+            record = Scan(
+                at=now,
+                nonce=req.nonce,
+                gate=req.gate,
+                direction=req.direction,
+                result=verdict.result,
+                reason=verdict.reason,
+                code=req.code,
+                nfc_uid=req.nfc_uid,
+                attendee_id=attendee_id,
+                list_id=list_id,
+                device_time=req.device_time,
+                staff=staff,
+            )
+            entering = verdict.admitted and req.direction == "entry"
+            if entering:
+                self._entering[(event, list_id)] += 1
+            try:
+                await self.replica.log(event, self.device_id, record)
+            finally:
+                if entering:
+                    self._entering[(event, list_id)] -= 1
+        first = next((s for s in history if s.direction == "entry"), None)
+        if first is None and entering:
+            first = PriorScan(now, "entry", req.gate, self.device_id)
+        return self._answer(event, record, verdict.rule, first)
+
+    def _identify(self, event: str, cat: EventCatalogue, req: ScanRequest) -> _Identified:
+        if req.code is not None:
+            try:
+                badge = verify(req.code, cat.keys, event)
+            except BadgeError as exc:
+                return _Identified(None, Verdict("invalid", exc.reason))
+            p = badge.payload
+            row = self.conn.execute(
+                "SELECT name, status FROM attendee WHERE event_id = ? AND id = ?", (event, p.attendee)
+            ).fetchone()
+            name = row[0] if row else "(not in the roster here yet)"
+            presented = Presented(
+                attendee_id=p.attendee,
+                name=name,
+                ticket_type_id=p.ticket_type,
+                ticket_type_name=cat.ticket_types.get(p.ticket_type, ""),
+                valid_from=p.valid_from,
+                valid_until=p.valid_until,
+                cancelled=bool(row and row[1] == "cancelled"),
+            )
+            revoked = self._revoked(
+                event, [("badge", badge.badge_id), ("attendee", p.attendee), ("key", badge.kid)]
+            )
+            return _Identified(presented, None, revoked)
+        uid = (req.nfc_uid or "").replace(":", "").replace(" ", "").upper()
+        if not _NFC.match(uid):
+            return _Identified(
+                None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")
+            )
+        row = self.conn.execute(
+            "SELECT id, name, ticket_type_id, valid_from, valid_until, status FROM attendee "
+            "WHERE event_id = ? AND nfc_uid = ?",
+            (event, uid),
+        ).fetchone()
+        if row is None:
+            return _Identified(
+                None,
+                Verdict("unknown_badge", "This tag is not linked to anyone; send the person to the desk."),
+            )
+        presented = Presented(
+            attendee_id=row[0],
+            name=row[1],
+            ticket_type_id=row[2],
+            ticket_type_name=cat.ticket_types.get(row[2], ""),
+            valid_from=row[3] or 0,
+            valid_until=row[4] or 0,
+            cancelled=row[5] == "cancelled",
+        )
+        return _Identified(presented, None, self._revoked(event, [("attendee", row[0])]))
+
+    def _revoked(self, event: str, targets: list[tuple[str, str]]) -> str | None:
+        for target, value in targets:
+            row = self.conn.execute(
+                "SELECT reason FROM checkin_revocation WHERE event_id = ? AND target = ? AND value = ?",
+                (event, target, value),
+            ).fetchone()
+            if row is not None:
+                return row[0] or f"{target} revoked"
+        return None
+
+    def _inside(self, event: str, list_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM checkin_presence WHERE event_id = ? AND list_id = ? AND inside = 1",
+            (event, list_id),
+        ).fetchone()
+        return int(row[0]) + self._entering[(event, list_id)]
+
+    @asynccontextmanager
+    async def _attendee_lock(self, attendee_id: str | None) -> AsyncIterator[None]:
+        if attendee_id is None:
+            yield
+            return
+        lock = self._attendee_locks.setdefault(attendee_id, asyncio.Lock())
+        self._lock_users[attendee_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[attendee_id] -= 1
+            if not self._lock_users[attendee_id]:
+                del self._lock_users[attendee_id]
+                del self._attendee_locks[attendee_id]
+
+    # --- answers ------------------------------------------------------------------------
+
+    def _stored_answer(self, req: ScanRequest) -> ScanAnswer | None:
+        """The first answer to a nonce this device already logged, or None."""
+        row = self.conn.execute(
+            "SELECT event_id, doc, id FROM checkin WHERE device_id = ? AND nonce = ?",
+            (self.device_id, req.nonce),
+        ).fetchone()
+        if row is None:
+            return None
+        body = self.conn.execute(
+            "SELECT body FROM sync_record WHERE doc = ? AND id = ?", (row[1], row[2])
+        ).fetchone()
+        record = msgspec.json.decode(body[0], type=Scan)
+        same_list = req.list is None or req.list == record.list_id
+        if _request_fields(req) != _record_fingerprint(record) or not same_list:
+            raise _nonce_reused()
+        first = None
+        if record.attendee_id and record.list_id:
+            entries = [
+                PriorScan(at, d, g, dev)  # type: ignore[arg-type]
+                for d, at, g, dev in admitted_history(self.conn, row[0], record.attendee_id, record.list_id)
+                if d == "entry"
+            ]
+            first = entries[0] if entries else None
+        answer = self._answer(row[0], record, None, first)
+        return msgspec.structs.replace(answer, replayed=True)
+
+    def _answer(self, event: str, record: Scan, rule: str | None, first: PriorScan | None) -> ScanAnswer:
+        return ScanAnswer(
+            scan_id=record.id,
+            result=record.result,
+            reason=record.reason,
+            attendee=self.attendee_view(event, record.attendee_id) if record.attendee_id else None,
+            first_admitted=FirstAdmitted(at=first.at, gate=first.gate, device_id=first.device_id)
+            if first
+            else None,
+            list=record.list_id or "",
+            gate=record.gate,
+            direction=record.direction,
+            at=record.at,
+            rule=rule,
+        )
+
+    def attendee_view(self, event: str, attendee_id: str) -> AttendeeView | None:
+        row = self.conn.execute(
+            "SELECT a.id, a.name, a.company, a.ticket_type_id, t.name FROM attendee a "
+            "LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id "
+            "WHERE a.event_id = ? AND a.id = ?",
+            (event, attendee_id),
+        ).fetchone()
+        if row is None:
+            return AttendeeView(id=attendee_id, name="(not in the roster here yet)")
+        return AttendeeView(
+            id=row[0], name=row[1], company=row[2] or "", ticket_type_id=row[3], ticket_type=row[4] or ""
+        )
+
+    # --- undo ---------------------------------------------------------------------------
+
+    async def annul(self, scan_id: str, reason: str, staff: str | None) -> Annulment:
+        """Undo an admission made by this device in the last 15 minutes; the scan stays logged."""
+        row = self.conn.execute(
+            "SELECT event_id, device_id, result, at, attendee_id, gate FROM checkin WHERE id = ?", (scan_id,)
+        ).fetchone()
+        if row is None:
+            raise CheckinError("unknown_scan", f"no scan '{scan_id}' is recorded here", 404)
+        event, device, result, at, _attendee, _gate = row
+        if device != self.device_id:
+            raise CheckinError(
+                "not_this_device", f"scan {scan_id} was made by device {device}; annul it there", 409
+            )
+        if result != "admitted":
+            raise CheckinError(
+                "not_admitted", "only an admitted scan can be annulled; this one was refused", 409
+            )
+        if self.conn.execute("SELECT 1 FROM checkin_annulment WHERE scan_id = ?", (scan_id,)).fetchone():
+            raise CheckinError("already_annulled", f"scan {scan_id} is already annulled", 409)
+        age = now_ms() - at
+        if age > ANNUL_WINDOW_MS:
+            raise CheckinError(
+                "annul_window_passed",
+                f"scans can be annulled for 15 minutes; this one is {age // 60_000} minutes old",
+                409,
+            )
+        record = Annulment(scan_id=scan_id, reason=reason, staff=staff)
+        await self.replica.log(event, self.device_id, record)
+        return record
+
+
+def _fingerprint(req: ScanRequest) -> tuple[object, ...]:
+    return (req.code, req.nfc_uid, req.gate, req.direction, req.list, req.device_time)
+
+
+def _request_fields(req: ScanRequest) -> tuple[object, ...]:
+    return (req.code, req.nfc_uid, req.gate, req.direction, req.device_time)
+
+
+def _record_fingerprint(s: Scan) -> tuple[object, ...]:
+    """The request fields a stored scan keeps (its list may have been the gate's default)."""
+    return (s.code, s.nfc_uid, s.gate, s.direction, s.device_time)
+
+
+def _nonce_reused() -> CheckinError:
+    return CheckinError(
+        "nonce_reused",
+        "this nonce was already used for a different scan; every scan needs a fresh nonce",
+        409,
+    )

@@ -1,0 +1,206 @@
+"""Desk work: find an attendee, register a walk-in, correct a name.
+
+* Search is FTS5 over folded text (:func:`appliance.catalog.roster.fold`),
+  every word a prefix from two characters on, ranked by BM25 with the name
+  weighted highest.  "jur ode" finds "Jürgen Ødegård".
+* A walk-in is a :class:`~sync.records.WalkIn` record in this device's log
+  (so it syncs, and the hub folds it into the catalog), and its badge is
+  signed by this device's key, which an event key certified (DESIGN.md §3).
+  The projection adds the attendee to the roster in the same transaction.
+* A correction is an :class:`~sync.records.Amendment` in the control
+  document, which only organizer-capable devices may write.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import aiosqlite
+import msgspec
+
+from appliance.badges import BadgePayload, BadgeSigner, b64
+from appliance.catalog.roster import fold
+from appliance.checkin.service import CheckinError
+from appliance.config import DataDir
+from sync.documents import ControlDoc
+from sync.names import DocName
+from sync.records import DeviceKey, WalkIn, new_id
+from sync.replica import Replica
+
+MIN_QUERY = 2
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+class SearchHit(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    company: str
+    ticket_type_id: str
+    ticket_type: str
+    status: str
+    source: str
+    admitted_at: int | None = None
+    email: str | None = None
+    order_ref: str | None = None
+    badge_code: str | None = None
+
+
+def match_expression(query: str) -> str:
+    """The FTS5 query for what a person typed: every word, folded, as a prefix."""
+    words = [w for w in _WORD.findall(fold(query)) if len(w) >= MIN_QUERY]
+    if not words:
+        raise CheckinError(
+            "query_too_short",
+            f"type at least {MIN_QUERY} letters or digits of a name, company, e-mail or order",
+        )
+    return " ".join(f'"{w}"*' for w in words[:8])
+
+
+async def search(
+    conn: aiosqlite.Connection, event_id: str, query: str, *, limit: int = 20, private: bool = True
+) -> list[SearchHit]:
+    """Ranked matches; ``private=False`` (kiosk) leaves out e-mail, order and badge code."""
+    rows = await conn.execute_fetchall(
+        """
+        SELECT a.id, a.name, a.company, a.ticket_type_id, coalesce(t.name, ''), a.status, a.source,
+               (SELECT min(c.at) FROM checkin c WHERE c.event_id = a.event_id AND c.attendee_id = a.id
+                  AND c.result = 'admitted' AND c.direction = 'entry'
+                  AND NOT EXISTS (SELECT 1 FROM checkin_annulment n WHERE n.scan_id = c.id)),
+               a.email, a.order_ref, a.badge_code
+        FROM attendee_fts f
+        JOIN attendee a ON a.rowid = f.rowid
+        LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id
+        WHERE attendee_fts MATCH ? AND a.event_id = ?
+        ORDER BY bm25(attendee_fts, 10.0, 3.0, 2.0, 5.0), a.name
+        LIMIT ?
+        """,
+        (match_expression(query), event_id, limit),
+    )
+    hits = []
+    for r in rows:
+        hit = SearchHit(
+            id=r[0], name=r[1], company=r[2] or "", ticket_type_id=r[3], ticket_type=r[4],
+            status=r[5], source=r[6], admitted_at=r[7],
+        )  # fmt: skip
+        if private:
+            hit.email, hit.order_ref, hit.badge_code = r[8] or "", r[9] or "", r[10]
+        hits.append(hit)
+    return hits
+
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class WalkInRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    ticket_type_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    company: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+\Z")] = ""
+    nfc_uid: Annotated[str, msgspec.Meta(pattern=r"^$|^([0-9A-F]{2}){4,10}\Z")] = ""
+    event: str | None = None
+
+
+class WalkInAnswer(msgspec.Struct, kw_only=True):
+    attendee_id: str
+    name: str
+    ticket_type_id: str
+    badge_code: str
+
+
+class Amend(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    field: Literal["name", "company", "email"]
+    value: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class Desk:
+    def __init__(self, data: DataDir, replica: Replica, device_id: str, organizer: bool) -> None:
+        self.data = data
+        self.replica = replica
+        self.device_id = device_id
+        self.organizer = organizer
+
+    async def walk_in(self, conn: Any, event: str, req: WalkInRequest, staff: str) -> WalkInAnswer:
+        """Register someone at the desk; durable (and searchable) when this returns."""
+        if not req.name.strip():
+            raise CheckinError("invalid_request", "a walk-in needs a name")
+        known = conn.execute(
+            "SELECT 1 FROM catalog_ticket_type WHERE event_id = ? AND id = ?", (event, req.ticket_type_id)
+        ).fetchone()
+        if known is None:
+            raise CheckinError(
+                "unknown_ticket_type", f"ticket type '{req.ticket_type_id}' is not in the catalog"
+            )
+        if (
+            req.nfc_uid
+            and conn.execute(
+                "SELECT 1 FROM attendee WHERE event_id = ? AND nfc_uid = ?", (event, req.nfc_uid)
+            ).fetchone()
+        ):
+            raise CheckinError("nfc_in_use", f"tag {req.nfc_uid} already belongs to another attendee", 409)
+        certificate = self.data.device_certificate(event)
+        if certificate is None:
+            raise CheckinError(
+                "no_device_key",
+                "this appliance has no certified badge key for walk-ins; enrol it with the hub",
+                503,
+            )
+        published = conn.execute(
+            "SELECT 1 FROM device_key WHERE event_id = ? AND device_id = ?", (event, self.device_id)
+        ).fetchone()
+        if published is None:  # peers learn the key from our log before they see its first badge
+            await self.replica.log(event, self.device_id, certificate)
+        attendee_id = f"w-{new_id().lower()}"
+        code = BadgeSigner(self.data.device_key()).sign(BadgePayload(event, attendee_id, req.ticket_type_id))
+        record = WalkIn(
+            attendee_id=attendee_id,
+            name=req.name.strip(),
+            company=req.company.strip(),
+            email=req.email.strip(),
+            ticket_type_id=req.ticket_type_id,
+            badge_code=code,
+            nfc_uid=req.nfc_uid or None,
+            staff=staff,
+        )
+        await self.replica.log(event, self.device_id, record)
+        return WalkInAnswer(
+            attendee_id=attendee_id, name=record.name, ticket_type_id=req.ticket_type_id, badge_code=code
+        )
+
+    async def amend(self, conn: Any, event: str, attendee_id: str, change: Amend, staff: str) -> None:
+        if not self.organizer:
+            raise CheckinError(
+                "not_organizer_device",
+                "roster corrections need an appliance enrolled with the organizer capability",
+                403,
+            )
+        if (
+            conn.execute(
+                "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id)
+            ).fetchone()
+            is None
+        ):
+            raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+        if change.field == "name" and not change.value.strip():
+            raise CheckinError("invalid_request", "a name cannot be empty")
+        await self.replica.write(
+            DocName.control(event),
+            lambda doc: ControlDoc(doc).amend(attendee_id, change.field, change.value.strip(), by=staff),
+        )
+
+
+def certify_device(data: DataDir, event: str, device_id: str, not_after: int = 0) -> DeviceKey:
+    """Certify this device's walk-in key with the event key held here (standalone or demo).
+
+    With a hub, the hub does this at enrolment and hands over the certificate.
+    """
+    from appliance.badges import device_certificate_message, raw_public_key
+
+    event_key = data.event_key(event)
+    if event_key is None:
+        raise CheckinError("no_event_key", f"this appliance does not hold the key of event '{event}'")
+    public = raw_public_key(data.device_key().public_key())
+    signature = event_key.sign(device_certificate_message(event, device_id, public, not_after))
+    certificate = DeviceKey(public_key=b64(public), not_after=not_after, signature=b64(signature))
+    data.save_device_certificate(event, certificate)
+    return certificate

@@ -1,0 +1,203 @@
+"""Staff sign-in that works with no internet: local accounts, PINs, short-lived tokens.
+
+* PINs and passwords are hashed with scrypt (memory-hard, in the standard
+  library: 16 MiB and ~50 ms per try), so a stolen appliance disk does not
+  give away a 6-digit PIN in seconds.
+* Five wrong tries lock the account for a minute, doubling each further
+  try up to an hour; an unknown name costs the same time and gets the same
+  answer, so names cannot be probed.
+* A successful sign-in returns a ``ks1.`` token: role, staff id and expiry,
+  HMAC-signed with this appliance's secret.  Verifying it needs no database,
+  and it expires at the end of a shift.
+
+Roles: ``door`` (scan), ``kiosk`` (self check-in: scan, look up own name),
+``desk`` (search, walk-ins, reprints, undo), ``organizer`` (everything,
+including roster corrections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import sqlite3
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import msgspec
+
+from sync.records import new_id, now_ms
+from sync.sqlite_writer import SQLiteWriter
+
+PREFIX = "ks1"
+SHIFT_SECONDS = 12 * 3600
+MAX_FAILURES = 5
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class StaffRole(StrEnum):
+    DOOR = "door"
+    KIOSK = "kiosk"
+    DESK = "desk"
+    ORGANIZER = "organizer"
+
+
+class StaffClaims(msgspec.Struct, frozen=True):
+    sub: str  # staff id
+    name: str
+    role: StaffRole
+    exp: int
+
+
+class SignInError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def hash_secret(secret: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{salt.hex()}${digest.hex()}"
+
+
+def check_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    computed = hashlib.scrypt(
+        secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(computed.hex(), digest)
+
+
+_DUMMY_HASH = hash_secret("not a real secret")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class StaffTokens:
+    """Issues and checks ``ks1.`` staff tokens with one appliance secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 32:
+            raise ValueError("the staff token secret must be at least 32 bytes")
+        self._secret = secret
+
+    @classmethod
+    def from_file(cls, path: Path) -> StaffTokens:
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(32))
+        return cls(path.read_bytes())
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+    def issue(self, staff_id: str, name: str, role: StaffRole, ttl_seconds: int = SHIFT_SECONDS) -> str:
+        claims = StaffClaims(staff_id, name, role, int(time.time()) + ttl_seconds)
+        payload = _b64(msgspec.json.encode(claims))
+        return f"{PREFIX}.{payload}.{self._mac(payload)}"
+
+    def verify(self, token: str | None) -> StaffClaims:
+        if not token:
+            raise SignInError("not_signed_in", "sign in first: send 'Authorization: Bearer <staff token>'")
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise SignInError("bad_token", "this is not a staff token")
+        if not hmac.compare_digest(self._mac(parts[1]).encode(), parts[2].encode("utf-8", "replace")):
+            raise SignInError("bad_token", "the staff token's signature does not match")
+        try:
+            claims = msgspec.json.decode(_unb64(parts[1]), type=StaffClaims)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+            raise SignInError("bad_token", "the staff token is malformed") from None
+        if claims.exp < time.time():
+            raise SignInError("token_expired", "the staff session has ended; sign in again")
+        return claims
+
+
+def add_staff(conn: sqlite3.Connection, name: str, role: StaffRole, secret: str) -> str:
+    """Create an account (names are unique, case-insensitively); return its id."""
+    if len(secret) < 4:
+        raise ValueError("a PIN or password needs at least 4 characters")
+    if not name.strip():
+        raise ValueError("a staff account needs a name")
+    if conn.execute("SELECT 1 FROM staff WHERE lower(name) = lower(?)", (name.strip(),)).fetchone():
+        raise ValueError(f"a staff account named '{name.strip()}' exists already")
+    staff_id = f"staff-{new_id()[:12].lower()}"
+    conn.execute(
+        "INSERT INTO staff (id, name, role, secret_hash, failed_attempts, locked_until, created_at) "
+        "VALUES (?, ?, ?, ?, 0, 0, ?)",
+        (staff_id, name.strip(), role.value, hash_secret(secret), now_ms()),
+    )
+    return staff_id
+
+
+def lockout_ms(failures: int) -> int:
+    """How long an account stays locked after ``failures`` wrong tries in a row."""
+    if failures < MAX_FAILURES:
+        return 0
+    return int(min(60_000 * 2 ** (failures - MAX_FAILURES), 3600_000))
+
+
+class StaffDirectory:
+    """Sign-in against the ``staff`` table: reads on the caller's connection, writes on the writer.
+
+    The KDF runs in a worker thread, never on the event loop or the single
+    SQLite writer (50 ms there would stall every scan behind it).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, writer: SQLiteWriter) -> None:
+        self.conn = conn
+        self.writer = writer
+
+    async def sign_in(self, name: str, secret: str) -> StaffClaims:
+        """Check a name and secret; return claims without expiry (the caller issues the token)."""
+        row = self.conn.execute(
+            "SELECT id, name, role, secret_hash, locked_until FROM staff WHERE lower(name) = lower(?)",
+            (name.strip(),),
+        ).fetchone()
+        if row is None:
+            await asyncio.to_thread(check_secret, secret, _DUMMY_HASH)
+            raise SignInError("wrong_credentials", "wrong name or PIN")
+        staff_id, real_name, role, stored, locked_until = row
+        now = now_ms()
+        if locked_until > now:
+            raise SignInError(
+                "locked",
+                f"too many wrong PINs: this account is locked for {(locked_until - now) // 1000 + 1} s more",
+            )
+        if not await asyncio.to_thread(check_secret, secret, stored):
+            await self.writer.run(lambda conn: _record_failure(conn, staff_id))
+            raise SignInError("wrong_credentials", "wrong name or PIN")
+        await self.writer.run(
+            lambda conn: conn.execute(
+                "UPDATE staff SET failed_attempts = 0, locked_until = 0 WHERE id = ?", (staff_id,)
+            )
+        )
+        return StaffClaims(staff_id, real_name, StaffRole(role), 0)
+
+
+def _record_failure(conn: sqlite3.Connection, staff_id: str) -> None:
+    failures = conn.execute(
+        "UPDATE staff SET failed_attempts = failed_attempts + 1 WHERE id = ? RETURNING failed_attempts",
+        (staff_id,),
+    ).fetchone()[0]
+    wait = lockout_ms(failures)
+    if wait:
+        conn.execute("UPDATE staff SET locked_until = ? WHERE id = ?", (now_ms() + wait, staff_id))
