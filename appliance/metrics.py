@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class _SyncCollector(Collector):
             commits = GaugeMetricFamily("konferenco_sqlite_commits", "Commits by the SQLite writer")
             commits.add_metric([], writer.commits)
             yield commits
+        scans = CounterMetricFamily(
+            "konferenco_scans", "Scans decided and recorded by this appliance", labels=["result"]
+        )
+        for result, count in sorted(self.state.checkin.results.items()):
+            scans.add_metric([result], count)
+        yield scans
 
 
 def render_metrics(state: ApplianceState) -> bytes:

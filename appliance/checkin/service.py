@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -109,6 +109,7 @@ class CheckinService:
         self._lock_users: dict[str, int] = defaultdict(int)
         self._in_flight: dict[str, tuple[ScanRequest, asyncio.Future[ScanAnswer]]] = {}
         self._entering: dict[tuple[str, str], int] = defaultdict(int)  # (event, list) -> entries in flight
+        self.results: Counter[str] = Counter()  # recorded scans by result, for /metrics
 
     # --- scans --------------------------------------------------------------------------
 
@@ -210,6 +211,7 @@ class CheckinService:
                 self._entering[(event, list_id)] += 1
             try:
                 await self.replica.log(event, self.device_id, record)
+                self.results[verdict.result] += 1
             finally:
                 if entering:
                     self._entering[(event, list_id)] -= 1
