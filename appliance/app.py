@@ -76,6 +76,7 @@ def create_app(
         await readers.open()
         store = replica.store
         assert isinstance(store, SQLiteUpdateStore)
+        checkin_service = CheckinService(replica, conn, config.events, config.device_id)
         state = ApplianceState(
             data=data,
             config=config,
@@ -83,10 +84,16 @@ def create_app(
             service=service,
             conn=conn,
             readers=readers,
-            checkin=CheckinService(replica, conn, config.events, config.device_id),
+            checkin=checkin_service,
             staff=StaffDirectory(conn, store.writer),
             tokens=data.staff_tokens(),
-            desk=Desk(data, replica, config.device_id, organizer=Capability.ORGANIZER in config.capabilities),
+            desk=Desk(
+                data,
+                replica,
+                config.device_id,
+                organizer=Capability.ORGANIZER in config.capabilities,
+                keys_changed=checkin_service.catalogue.invalidate,
+            ),
         )
         app.state["appliance"] = state
         for upstream in upstreams or []:
@@ -116,6 +123,7 @@ def create_app(
             checkin.annul_scan,
             checkin.get_duplicates,
             checkin.get_stats,
+            checkin.revoke,
             attendees.search_attendees,
             attendees.get_attendee,
             attendees.register_walk_in,
@@ -124,6 +132,7 @@ def create_app(
         guards=[auth.staff_guard],
         exception_handlers=errors.HANDLERS,
         request_max_body_size=max_body,
+        logging_config=None,  # the CLI owns logging (format, secret redaction): see appliance/logs.py
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="Konferenco appliance", version="1", path="/schema"),
     )

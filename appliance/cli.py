@@ -30,12 +30,17 @@ DATA_OPTION = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="KONFERENCO_LOG_FORMAT",
+    help="Log lines for people (text) or for a log shipper (JSON lines).",
+)
+def main(verbose: bool, log_format: str) -> None:
     """Konferenco: offline-first venue appliance and cloud hub for event check-in."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(logging.DEBUG if verbose else logging.INFO, log_format)
 
 
 @main.group()
@@ -140,11 +145,10 @@ def appliance_serve(
         port=port,
         ws_max_size=DEFAULT_MAX_MESSAGE + 1024,
         log_level="info",
+        log_config=None,  # uvicorn's loggers propagate to our root handler (format, redaction)
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    logs.install("uvicorn", "uvicorn.access", "uvicorn.error")  # after uvicorn set up its handlers
-    server.run()
+    uvicorn.Server(config).run()
 
 
 @appliance.command("peer-token")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import aiosqlite
@@ -25,7 +26,7 @@ from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.records import DeviceKey, WalkIn, new_id
+from sync.records import DeviceKey, Revocation, WalkIn, new_id
 from sync.replica import Replica
 
 MIN_QUERY = 2
@@ -113,12 +114,29 @@ class Amend(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     value: Annotated[str, msgspec.Meta(max_length=200)]
 
 
+class RevokeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``badge``: ``attendee:serial`` of one printed badge; ``attendee``: every badge; ``key``: a key id."""
+
+    target: Literal["badge", "attendee", "key"]
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    event: str | None = None
+
+
 class Desk:
-    def __init__(self, data: DataDir, replica: Replica, device_id: str, organizer: bool) -> None:
+    def __init__(
+        self,
+        data: DataDir,
+        replica: Replica,
+        device_id: str,
+        organizer: bool,
+        keys_changed: Callable[[], None] = lambda: None,
+    ) -> None:
         self.data = data
         self.replica = replica
         self.device_id = device_id
         self.organizer = organizer
+        self._keys_changed = keys_changed  # so our own walk-in badges verify at once
 
     async def walk_in(self, conn: Any, event: str, req: WalkInRequest, staff: str) -> WalkInAnswer:
         """Register someone at the desk; durable (and searchable) when this returns."""
@@ -150,6 +168,7 @@ class Desk:
         ).fetchone()
         if published is None:  # peers learn the key from our log before they see its first badge
             await self.replica.log(event, self.device_id, certificate)
+            self._keys_changed()
         attendee_id = f"w-{new_id().lower()}"
         code = BadgeSigner(self.data.device_key()).sign(BadgePayload(event, attendee_id, req.ticket_type_id))
         record = WalkIn(
@@ -167,13 +186,24 @@ class Desk:
             attendee_id=attendee_id, name=record.name, ticket_type_id=req.ticket_type_id, badge_code=code
         )
 
-    async def amend(self, conn: Any, event: str, attendee_id: str, change: Amend, staff: str) -> None:
+    def _require_organizer_device(self, what: str) -> None:
         if not self.organizer:
             raise CheckinError(
                 "not_organizer_device",
-                "roster corrections need an appliance enrolled with the organizer capability",
+                f"{what} need an appliance enrolled with the organizer capability",
                 403,
             )
+
+    async def revoke(self, event: str, req: RevokeRequest, staff: str) -> Revocation:
+        """Revoke a badge, an attendee or a key for every appliance (via the control document)."""
+        self._require_organizer_device("revocations")
+        return await self.replica.write(
+            DocName.control(event),
+            lambda doc: ControlDoc(doc).revoke(req.target, req.value, req.reason, by=staff),
+        )
+
+    async def amend(self, conn: Any, event: str, attendee_id: str, change: Amend, staff: str) -> None:
+        self._require_organizer_device("roster corrections")
         if (
             conn.execute(
                 "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id)

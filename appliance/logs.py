@@ -1,15 +1,19 @@
-"""Logging that never writes a secret.
+"""Logging that never writes a secret, as text for people or JSON lines for machines.
 
 Browsers must put the sync token in the URL (``?token=…``), and uvicorn
 logs URLs; this filter blanks token values before any handler sees them.
+``--log-format json`` (or ``KONFERENCO_LOG_FORMAT=json``) writes one JSON
+object per line, for a log shipper on the appliance's host.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 
-_SECRET = re.compile(r"((?:token|access_token|password)=)[^&\s\"']+", re.IGNORECASE)
+_SECRET = re.compile(r"((?:token|access_token|password|secret|pin)=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -26,10 +30,31 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def install(*loggers: str) -> None:
-    """Attach the filter to the handlers of the root logger and to ``loggers``."""
-    for name in ("", *loggers):
-        logger = logging.getLogger(name)
-        logger.addFilter(RedactSecrets())
-        for handler in logger.handlers:
-            handler.addFilter(RedactSecrets())
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: int, fmt: str) -> None:
+    """Set up the root handler once; uvicorn's loggers propagate to it (``log_config=None``)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(RedactSecrets())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

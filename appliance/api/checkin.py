@@ -11,6 +11,7 @@ from appliance.api.auth import ALL_ROLES, roles, staff_of
 from appliance.api.state import appliance_state
 from appliance.checkin import figures
 from appliance.checkin.service import ScanAnswer, ScanRequest
+from appliance.desk import RevokeRequest
 from appliance.staff import StaffRole
 
 DOOR = (StaffRole.DOOR, StaffRole.DESK, StaffRole.KIOSK)
@@ -73,3 +74,23 @@ async def get_stats(request: Request[Any, Any, Any], event: str | None = None) -
     state = appliance_state(request)
     async with state.readers.connection() as conn:
         return await figures.stats(conn, state.event(event))
+
+
+class Revoked(msgspec.Struct):
+    id: str
+    target: str
+    value: str
+    at: int
+
+
+@post(
+    "/api/v1/revocations",
+    summary="Revoke a badge (attendee:serial), an attendee or a signing key, on every appliance",
+    tags=["check-in"],
+    status_code=200,
+    opt=roles(StaffRole.ORGANIZER),
+)
+async def revoke(request: Request[Any, Any, Any], data: RevokeRequest) -> Revoked:
+    state = appliance_state(request)
+    record = await state.desk.revoke(state.event(data.event), data, staff_of(request).sub)
+    return Revoked(record.id, record.target, record.value, record.at)
