@@ -35,7 +35,8 @@ def checkin_error(_: Request[Any, Any, Any], exc: CheckinError) -> Response[dict
 
 
 def sign_in_error(_: Request[Any, Any, Any], exc: SignInError) -> Response[dict[str, Any]]:
-    return error(423 if exc.code == "locked" else 401, exc.code, exc.message)
+    status = {"locked": 423, "forbidden_role": 403}.get(exc.code, 401)
+    return error(status, exc.code, exc.message)
 
 
 def storage_error(_: Request[Any, Any, Any], exc: StorageError) -> Response[dict[str, Any]]:

@@ -1,0 +1,177 @@
+"""What an operator sees: structured logs without secrets, and revocations taking effect at once."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import KONFERENCO, ROOT, ApplianceProcess, free_port, konferenco
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("ops") / "data"
+    konferenco("demo", "seed", "--data", str(data), "--attendees", "40", "--seed", "3")
+    return data
+
+
+def _token(data: Path, role: str) -> str:
+    return konferenco("appliance", "issue-token", "--data", str(data), "--role", role).stdout.strip()
+
+
+def _badges(data: Path) -> list[dict[str, str]]:
+    out = data.parent / "badges.csv"
+    konferenco("appliance", "badges", "--data", str(data), "--out", str(out))
+    with out.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+class JsonAppliance(ApplianceProcess):
+    """The server started with ``--log-format json`` (a global option, before the subcommand)."""
+
+    def start(self, timeout: float = 20) -> ApplianceProcess:
+        import os
+        import subprocess
+
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                *KONFERENCO,
+                "--log-format",
+                "json",
+                "appliance",
+                "serve",
+                "--data",
+                str(self.data),
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        from tests.helpers import wait_for
+
+        wait_for(lambda: self._healthy(), timeout, what="appliance health")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(self.log.read_text())
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def server(seeded: Path) -> Iterator[ApplianceProcess]:
+    with JsonAppliance(seeded, free_port()) as proc:
+        yield proc
+
+
+def test_json_logs_are_parseable_and_never_hold_a_token(server: ApplianceProcess, seeded: Path) -> None:
+    staff = _token(seeded, "door")
+    httpx.get(f"{server.url}/healthz", params={"token": "s3cr3t-sync-token"})
+    httpx.get(f"{server.url}/api/v1/stats", headers={"Authorization": f"Bearer {staff}"})
+    httpx.post(f"{server.url}/api/v1/auth/login", json={"name": "Door", "secret": "000000"})
+    lines = [line for line in server.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {"ts", "level", "logger", "msg"} <= entries[0].keys()
+    assert any("/healthz?token=***" in e["msg"] for e in entries), "the access log line is there, redacted"
+    text = "\n".join(lines)
+    assert "s3cr3t-sync-token" not in text
+    assert staff not in text
+    assert "000000" not in text
+
+
+def test_revoking_an_attendee_refuses_their_badge_everywhere_at_once(
+    server: ApplianceProcess, seeded: Path
+) -> None:
+    badge = next(b for b in _badges(seeded) if b["ticket_type"] == "Full pass")
+    organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
+    door = {"Authorization": f"Bearer {_token(seeded, 'door')}"}
+    first = httpx.post(
+        f"{server.url}/api/v1/scans",
+        json={"code": badge["badge_code"], "nonce": "rv-1", "gate": "dinner"},
+        headers=door,
+    ).json()
+    assert first["result"] == "admitted"
+
+    refused = httpx.post(
+        f"{server.url}/api/v1/revocations",
+        json={"target": "attendee", "value": badge["attendee_id"], "reason": "ticket refunded"},
+        headers=door,
+    )
+    assert refused.status_code == 403, "only organizers revoke"
+    assert refused.json()["code"] == "forbidden_role"
+
+    done = httpx.post(
+        f"{server.url}/api/v1/revocations",
+        json={"target": "attendee", "value": badge["attendee_id"], "reason": "ticket refunded"},
+        headers=organizer,
+    )
+    assert done.status_code == 200, done.text
+    again = httpx.post(
+        f"{server.url}/api/v1/scans",
+        json={"code": badge["badge_code"], "nonce": "rv-2", "gate": "north"},
+        headers=door,
+    ).json()
+    assert again["result"] == "revoked"
+    assert "ticket refunded" in again["reason"]
+    exit_scan = httpx.post(
+        f"{server.url}/api/v1/scans",
+        json={"code": badge["badge_code"], "nonce": "rv-3", "gate": "dinner", "direction": "exit"},
+        headers=door,
+    ).json()
+    assert exit_scan["result"] == "admitted", "a revoked person may still leave"
+
+
+def test_revoking_one_printed_badge_spares_a_reissued_one(server: ApplianceProcess, seeded: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.badges import BadgePayload, BadgeSigner
+
+    key = Ed25519PrivateKey.from_private_bytes((seeded / "secrets" / "event-demo.key").read_bytes())
+    badge = next(b for b in _badges(seeded) if b["ticket_type"] == "Expo pass")
+    signer = BadgeSigner(key)
+    old = signer.sign(BadgePayload("demo", badge["attendee_id"], "expo", 0))
+    new = signer.sign(BadgePayload("demo", badge["attendee_id"], "expo", 1))
+    organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
+    response = httpx.post(
+        f"{server.url}/api/v1/revocations",
+        json={"target": "badge", "value": f"{badge['attendee_id']}:0", "reason": "badge lost"},
+        headers=organizer,
+    )
+    assert response.status_code == 200
+    old_scan = httpx.post(
+        f"{server.url}/api/v1/scans", json={"code": old, "nonce": "rb-1", "gate": "south"}, headers=organizer
+    ).json()
+    new_scan = httpx.post(
+        f"{server.url}/api/v1/scans", json={"code": new, "nonce": "rb-2", "gate": "south"}, headers=organizer
+    ).json()
+    assert old_scan["result"] == "revoked"
+    assert new_scan["result"] == "admitted"
+
+
+def test_an_appliance_without_the_organizer_capability_cannot_revoke(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    konferenco("demo", "seed", "--data", str(data), "--attendees", "5")
+    config = json.loads((data / "appliance.json").read_text())
+    config["capabilities"] = ["scanner"]
+    (data / "appliance.json").write_text(json.dumps(config))
+    with ApplianceProcess(data) as proc:
+        response = httpx.post(
+            f"{proc.url}/api/v1/revocations",
+            json={"target": "attendee", "value": "a000001"},
+            headers={"Authorization": f"Bearer {_token(data, 'organizer')}"},
+        )
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_organizer_device"
