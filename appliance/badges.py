@@ -63,25 +63,32 @@ def b45encode(data: bytes) -> str:
     return "".join(out)
 
 
+_B45_TABLE = bytes(_B45_INDEX.get(chr(c), 255) for c in range(256))
+
+
 def b45decode(text: str) -> bytes:
+    """Decode base 45; on the scan path, so digits are mapped by ``bytes.translate``, not per character."""
     try:
-        values = [_B45_INDEX[c] for c in text]
-    except KeyError as exc:
-        raise ValueError(f"character {exc.args[0]!r} is not base 45") from None
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("base-45 text holds a non-ASCII character") from None
+    values = raw.translate(_B45_TABLE)
+    if 255 in values:
+        raise ValueError(f"character {chr(raw[values.index(255)])!r} is not base 45")
     if len(values) % 3 == 1:
         raise ValueError("base-45 text has a dangling character")
     out = bytearray()
-    for i in range(0, len(values), 3):
-        chunk = values[i : i + 3]
-        n = sum(v * 45**k for k, v in enumerate(chunk))
-        if len(chunk) == 3:
-            if n > 0xFFFF:
-                raise ValueError("base-45 group out of range")
-            out += n.to_bytes(2, "big")
-        else:
-            if n > 0xFF:
-                raise ValueError("base-45 group out of range")
-            out.append(n)
+    full = len(values) - len(values) % 3
+    for i in range(0, full, 3):
+        n = values[i] + values[i + 1] * 45 + values[i + 2] * 2025
+        if n > 0xFFFF:
+            raise ValueError("base-45 group out of range")
+        out += n.to_bytes(2, "big")
+    if full < len(values):
+        n = values[full] + values[full + 1] * 45
+        if n > 0xFF:
+            raise ValueError("base-45 group out of range")
+        out.append(n)
     return bytes(out)
 
 
@@ -212,7 +219,9 @@ class BadgeSigner:
 
 def parse_code(text: str) -> tuple[str, bytes, BadgePayload, bytes]:
     """Split a code into (key id, signed bytes, payload, signature) or raise BadgeError."""
-    text = text.strip()
+    # Upper-cased: base 45 has no lower-case digits, and a keyboard-wedge scanner with
+    # caps lock on sends the code in lower case.
+    text = text.strip().upper()
     if not text.startswith(PREFIX):
         raise BadgeError("This is not a Konferenco badge code.")
     try:
