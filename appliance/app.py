@@ -128,6 +128,7 @@ def create_app(
             attendees.get_attendee,
             attendees.register_walk_in,
             attendees.amend_attendee,
+            attendees.link_tag,
         ],
         guards=[auth.staff_guard],
         exception_handlers=errors.HANDLERS,

@@ -26,7 +26,7 @@ from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.records import DeviceKey, Revocation, WalkIn, new_id
+from sync.records import DeviceKey, Revocation, TagLink, WalkIn, new_id
 from sync.replica import Replica
 
 MIN_QUERY = 2
@@ -123,6 +123,21 @@ class RevokeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     event: str | None = None
 
 
+class LinkTag(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    nfc_uid: Annotated[str, msgspec.Meta(pattern=r"^([0-9A-F]{2}){4,10}\Z")]
+    replace: bool = False
+
+
+def tag_owner(conn: Any, event: str, nfc_uid: str) -> str | None:
+    """Who an NFC tag belongs to: a tag handed out on site wins over the catalog's."""
+    row = conn.execute(
+        "SELECT coalesce((SELECT attendee_id FROM tag_link WHERE event_id = ?1 AND nfc_uid = ?2),"
+        " (SELECT id FROM attendee WHERE event_id = ?1 AND nfc_uid = ?2))",
+        (event, nfc_uid),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 class Desk:
     def __init__(
         self,
@@ -149,12 +164,7 @@ class Desk:
             raise CheckinError(
                 "unknown_ticket_type", f"ticket type '{req.ticket_type_id}' is not in the catalog"
             )
-        if (
-            req.nfc_uid
-            and conn.execute(
-                "SELECT 1 FROM attendee WHERE event_id = ? AND nfc_uid = ?", (event, req.nfc_uid)
-            ).fetchone()
-        ):
+        if req.nfc_uid and tag_owner(conn, event, req.nfc_uid) is not None:
             raise CheckinError("nfc_in_use", f"tag {req.nfc_uid} already belongs to another attendee", 409)
         certificate = self.data.device_certificate(event)
         if certificate is None:
@@ -184,6 +194,26 @@ class Desk:
         await self.replica.log(event, self.device_id, record)
         return WalkInAnswer(
             attendee_id=attendee_id, name=record.name, ticket_type_id=req.ticket_type_id, badge_code=code
+        )
+
+    async def link_tag(self, conn: Any, event: str, attendee_id: str, req: LinkTag, staff: str) -> None:
+        """Hand an NFC tag to an attendee (recorded in this device's log, so it syncs)."""
+        if (
+            conn.execute(
+                "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id)
+            ).fetchone()
+            is None
+        ):
+            raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+        owner = tag_owner(conn, event, req.nfc_uid)
+        if owner is not None and owner != attendee_id and not req.replace:
+            raise CheckinError(
+                "nfc_in_use",
+                f"tag {req.nfc_uid} belongs to attendee {owner}; send replace=true to move it",
+                409,
+            )
+        await self.replica.log(
+            event, self.device_id, TagLink(attendee_id=attendee_id, nfc_uid=req.nfc_uid, staff=staff)
         )
 
     def _require_organizer_device(self, what: str) -> None:

@@ -116,6 +116,18 @@ class WalkIn(Record, kw_only=True, frozen=True, tag="walk_in"):
     staff: Id | None = None
 
 
+class TagLink(Record, kw_only=True, frozen=True, tag="tag_link"):
+    """An NFC tag (wristband, card) handed to an attendee at this device.
+
+    For one tag, the latest link wins on every replica (ordered by time,
+    then document and record id), so a tag can be handed out again.
+    """
+
+    attendee_id: Id
+    nfc_uid: Annotated[str, msgspec.Meta(pattern=r"^([0-9A-F]{2}){4,10}\Z")]
+    staff: Id | None = None
+
+
 class DeviceKey(Record, kw_only=True, frozen=True, tag="device_key"):
     """The key this device signs walk-in badges with, certified by an event key.
 
@@ -137,7 +149,7 @@ class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
     description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
-DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey
+DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey | TagLink
 
 
 # --- control document records (hub and organizer devices) --------------------------------

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from appliance.api.auth import roles, staff_of
 from appliance.api.state import appliance_state
 from appliance.checkin.service import AttendeeView, CheckinError
-from appliance.desk import Amend, SearchHit, WalkInAnswer, WalkInRequest, search
+from appliance.desk import Amend, LinkTag, SearchHit, WalkInAnswer, WalkInRequest, search
 from appliance.staff import StaffRole
 
 
@@ -73,6 +73,24 @@ async def amend_attendee(
     state = appliance_state(request)
     event_id = state.event(event)
     await state.desk.amend(state.conn, event_id, attendee_id, data, staff_of(request).sub)
+    view = state.checkin.attendee_view(event_id, attendee_id)
+    assert view is not None
+    return view
+
+
+@post(
+    "/api/v1/attendees/{attendee_id:str}/tag",
+    summary="Hand an NFC tag (wristband, card) to an attendee",
+    tags=["desk"],
+    status_code=200,
+    opt=roles(StaffRole.DESK),
+)
+async def link_tag(
+    request: Request[Any, Any, Any], attendee_id: str, data: LinkTag, event: str | None = None
+) -> AttendeeView:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    await state.desk.link_tag(state.conn, event_id, attendee_id, data, staff_of(request).sub)
     view = state.checkin.attendee_view(event_id, attendee_id)
     assert view is not None
     return view

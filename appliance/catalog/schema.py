@@ -156,6 +156,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk=("event_id", "device_id", "public_key"),
         if_not_exists=True,
     )
+    # NFC tags handed out on site (device logs); they take precedence over the catalog's tag ids.
+    db.table("tag_link").create(
+        {"event_id": str, "nfc_uid": str, "attendee_id": str, "at": int, "doc": str, "id": str},
+        pk=("event_id", "nfc_uid"),
+        if_not_exists=True,
+    )
     db.table("staff").create(
         {
             "id": str,

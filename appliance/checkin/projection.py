@@ -19,13 +19,20 @@ from appliance.catalog.bundle import Attendee
 from appliance.catalog.schema import migrate
 from sync.documents import Appended, Change
 from sync.projection import RecordProjection
-from sync.records import Amendment, Annulment, DeviceKey, Revocation, Scan, WalkIn
+from sync.records import Amendment, Annulment, DeviceKey, Revocation, Scan, TagLink, WalkIn
 
 _ADMITTED_SCANS = """
 SELECT direction, at, gate, device_id FROM checkin c
 WHERE event_id = ? AND attendee_id = ? AND list_id = ? AND result = 'admitted'
   AND NOT EXISTS (SELECT 1 FROM checkin_annulment a WHERE a.scan_id = c.id)
 ORDER BY at, doc, id
+"""
+
+
+_LINK_TAG = """
+INSERT INTO tag_link VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, nfc_uid) DO UPDATE
+SET attendee_id = excluded.attendee_id, at = excluded.at, doc = excluded.doc, id = excluded.id
+WHERE (excluded.at, excluded.doc, excluded.id) > (tag_link.at, tag_link.doc, tag_link.id)
 """
 
 
@@ -102,6 +109,11 @@ class ApplianceProjection(RecordProjection):
                     "INSERT OR IGNORE INTO checkin_revocation VALUES (?, ?, ?, ?, ?)",
                     (event, record.target, record.value, record.reason, record.at),
                 )
+            elif isinstance(record, TagLink):
+                # Latest link of a tag wins, whatever order the logs arrive in.
+                conn.execute(
+                    _LINK_TAG, (event, record.nfc_uid, record.attendee_id, record.at, str(doc), record.id)
+                )
             elif isinstance(record, DeviceKey):
                 conn.execute(
                     "INSERT OR IGNORE INTO device_key VALUES (?, ?, ?, ?, ?)",
@@ -128,7 +140,15 @@ class ApplianceProjection(RecordProjection):
 
     def reset(self, conn: sqlite3.Connection) -> None:
         super().reset(conn)
-        for table in ("checkin", "checkin_annulment", "checkin_presence", "checkin_revocation", "device_key"):
+        tables = (
+            "checkin",
+            "checkin_annulment",
+            "checkin_presence",
+            "checkin_revocation",
+            "device_key",
+            "tag_link",
+        )
+        for table in tables:
             conn.execute(f"DELETE FROM {table}")
         # Walk-ins come back from the logs; catalog rows stay (they are not projected).
         for (rowid,) in conn.execute("SELECT rowid FROM attendee WHERE source = 'walk_in'").fetchall():

@@ -250,8 +250,10 @@ class CheckinService:
                 None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")
             )
         row = self.conn.execute(
-            "SELECT id, name, ticket_type_id, valid_from, valid_until, status FROM attendee "
-            "WHERE event_id = ? AND nfc_uid = ?",
+            "SELECT a.id, a.name, a.ticket_type_id, a.valid_from, a.valid_until, a.status FROM attendee a "
+            "WHERE a.event_id = ?1 AND a.id = coalesce("
+            "  (SELECT attendee_id FROM tag_link WHERE event_id = ?1 AND nfc_uid = ?2),"
+            "  (SELECT id FROM attendee WHERE event_id = ?1 AND nfc_uid = ?2))",
             (event, uid),
         ).fetchone()
         if row is None:

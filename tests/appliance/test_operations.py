@@ -175,3 +175,41 @@ def test_an_appliance_without_the_organizer_capability_cannot_revoke(tmp_path: P
         )
     assert response.status_code == 403
     assert response.json()["code"] == "not_organizer_device"
+
+
+def test_a_tag_handed_out_at_the_desk_admits_its_holder_and_can_be_moved(
+    server: ApplianceProcess, seeded: Path
+) -> None:
+    desk = {"Authorization": f"Bearer {_token(seeded, 'desk')}"}
+    # Not the first full and expo passes: other tests revoke those.
+    people = [b for b in _badges(seeded) if b["ticket_type"] in {"Full pass", "Expo pass"}][5:7]
+    uid = "04A1B2C3D4E5F6"
+
+    def tap(nonce: str) -> dict[str, object]:
+        response = httpx.post(
+            f"{server.url}/api/v1/scans", json={"nfc_uid": uid, "nonce": nonce, "gate": "south"}, headers=desk
+        )
+        return dict(response.json())
+
+    assert tap("tag-0")["result"] == "unknown_badge"
+    linked = httpx.post(
+        f"{server.url}/api/v1/attendees/{people[0]['attendee_id']}/tag", json={"nfc_uid": uid}, headers=desk
+    )
+    assert linked.status_code == 200, linked.text
+    first = tap("tag-1")
+    assert first["result"] == "admitted"
+    assert first["attendee"]["name"] == people[0]["name"]  # type: ignore[index]
+
+    taken = httpx.post(
+        f"{server.url}/api/v1/attendees/{people[1]['attendee_id']}/tag", json={"nfc_uid": uid}, headers=desk
+    )
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "nfc_in_use"
+    moved = httpx.post(
+        f"{server.url}/api/v1/attendees/{people[1]['attendee_id']}/tag",
+        json={"nfc_uid": uid, "replace": True},
+        headers=desk,
+    )
+    assert moved.status_code == 200
+    second = tap("tag-2")
+    assert second["attendee"]["name"] == people[1]["name"]  # type: ignore[index]
