@@ -124,6 +124,8 @@ def create_app(
             checkin.get_duplicates,
             checkin.get_stats,
             checkin.revoke,
+            checkin.put_catalog,
+            checkin.get_catalog,
             attendees.search_attendees,
             attendees.get_attendee,
             attendees.register_walk_in,

@@ -233,7 +233,7 @@ def parse_code(text: str) -> tuple[str, bytes, BadgePayload, bytes]:
     signed, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
     try:
         payload = _decode_payload(signed[1 + KID_BYTES :])
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):  # ValueError: bad UTF-8 inside
         raise BadgeError("The badge code is damaged (its content is unreadable).") from None
     return signed[1 : 1 + KID_BYTES].hex(), signed, payload, signature
 

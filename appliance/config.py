@@ -103,6 +103,12 @@ class DataDir:
             SQLiteUpdateStore(self.database, projector=ApplianceProjection(), synchronous=synchronous)
         )
 
+    def relay_bundle(self, event_id: str) -> Path:
+        """Where the newest signed catalog snapshot of an event is kept, for peers to fetch."""
+        folder = self.path / "catalog"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{check_id(event_id)}.json"
+
     def reader(self) -> sqlite3.Connection:
         """A read connection (WAL readers never block the writer); schema made by the writer."""
         return connect(self.database)

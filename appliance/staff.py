@@ -165,9 +165,28 @@ class StaffDirectory:
     def __init__(self, conn: sqlite3.Connection, writer: SQLiteWriter) -> None:
         self.conn = conn
         self.writer = writer
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
 
     async def sign_in(self, name: str, secret: str) -> StaffClaims:
-        """Check a name and secret; return claims without expiry (the caller issues the token)."""
+        """Check a name and secret; return claims without expiry (the caller issues the token).
+
+        Attempts on one account are taken one at a time: checked concurrently,
+        twenty guesses sent at once would all be tried before the first
+        failure is counted, and the lock-out would never trigger.
+        """
+        key = name.strip().lower()
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._sign_in(name, secret)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    async def _sign_in(self, name: str, secret: str) -> StaffClaims:
         row = self.conn.execute(
             "SELECT id, name, role, secret_hash, locked_until FROM staff WHERE lower(name) = lower(?)",
             (name.strip(),),

@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, get, post, put
+from litestar.response import File
 
 from appliance.api.auth import ALL_ROLES, roles, staff_of
 from appliance.api.state import appliance_state
+from appliance.catalog.bundle import BundleError
+from appliance.catalog.importer import ImportRejected, import_bundle
+from appliance.catalog.roster import CatalogConflict
 from appliance.checkin import figures
-from appliance.checkin.service import ScanAnswer, ScanRequest
+from appliance.checkin.service import CheckinError, ScanAnswer, ScanRequest
 from appliance.desk import RevokeRequest
 from appliance.staff import StaffRole
 
 DOOR = (StaffRole.DOOR, StaffRole.DESK, StaffRole.KIOSK)
+#: A 180,000-attendee snapshot with badge codes is ~75 MB.
+MAX_BUNDLE = 512 * 1024 * 1024
 
 
 @post(
@@ -94,3 +100,52 @@ async def revoke(request: Request[Any, Any, Any], data: RevokeRequest) -> Revoke
     state = appliance_state(request)
     record = await state.desk.revoke(state.event(data.event), data, staff_of(request).sub)
     return Revoked(record.id, record.target, record.value, record.at)
+
+
+@put(
+    "/api/v1/catalog",
+    summary="Apply a signed catalog bundle (snapshot or delta), all or nothing",
+    description="The body is the bundle file as the hub serves it. Rejected rows are listed in `problems`.",
+    tags=["catalog"],
+    status_code=200,
+    opt=roles(StaffRole.ORGANIZER),
+    request_max_body_size=MAX_BUNDLE,
+)
+async def put_catalog(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+    state = appliance_state(request)
+    event_id = state.event(event)
+    raw = await request.body()
+    try:
+        report = await import_bundle(state.data, state.staff.writer, raw, event_id)
+    except ImportRejected as exc:
+        problems = [{"position": p.line, "field": p.field, "message": p.message} for p in exc.report.problems]
+        raise CheckinError(
+            "catalog_rejected", f"{len(problems)} problems; nothing was imported", 422
+        ) from None
+    except (BundleError, CatalogConflict) as exc:
+        raise CheckinError("catalog_rejected", str(exc), 422) from None
+    state.checkin.catalogue.invalidate()
+    result = report.result
+    assert result is not None
+    return {
+        "event": event_id,
+        "revision": result.revision,
+        "added": result.added,
+        "updated": result.updated,
+        "removed": result.removed,
+    }
+
+
+@get(
+    "/api/v1/catalog",
+    summary="The newest signed catalog snapshot held here (for a peer appliance to verify and import)",
+    tags=["catalog"],
+    opt=roles(StaffRole.ORGANIZER),
+    media_type="application/json",
+)
+async def get_catalog(request: Request[Any, Any, Any], event: str | None = None) -> File:
+    state = appliance_state(request)
+    path = state.data.relay_bundle(state.event(event))
+    if not path.exists():
+        raise CheckinError("no_catalog", "no signed catalog snapshot has been imported here", 404)
+    return File(path, media_type="application/json", content_disposition_type="inline")

@@ -31,7 +31,7 @@ def error(status: int, code: str, message: str, **extra: Any) -> Response[dict[s
 
 
 def checkin_error(_: Request[Any, Any, Any], exc: CheckinError) -> Response[dict[str, Any]]:
-    return error(exc.status, exc.code, exc.message)
+    return error(exc.status, exc.code, exc.message, **exc.details)
 
 
 def sign_in_error(_: Request[Any, Any, Any], exc: SignInError) -> Response[dict[str, Any]]:

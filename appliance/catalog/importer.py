@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from appliance.badges import BadgePayload, BadgeSigner, unb64
 from appliance.catalog.bundle import Attendee, BundleError, Catalog, read_bundle
 from appliance.catalog.roster import ApplyResult, apply_catalog, upsert_attendees
 from appliance.config import DataDir
+from sync.sqlite_writer import SQLiteWriter
 
 #: progress(done, total): called every few thousand rows.
 Progress = Callable[[int, int], None]
@@ -177,6 +179,7 @@ def read_csv(
     total = max(text.count("\n"), 1)
     rows: list[tuple[int, Attendee]] = []
     seen: dict[str, int] = {}
+    tags: dict[str, int] = {}  # a tag opens the door for one person only
     count = 0
     for cells, line in _numbered(reader):
         count += 1
@@ -218,6 +221,15 @@ def read_csv(
         if attendee.id in seen:
             problems.append(Problem(line, "id", f"same attendee as line {seen[attendee.id]}"))
             continue
+        if attendee.nfc_uid:
+            if attendee.nfc_uid in tags:
+                problems.append(
+                    Problem(
+                        line, "nfc_uid", f"tag {attendee.nfc_uid} is also on line {tags[attendee.nfc_uid]}"
+                    )
+                )
+                continue
+            tags[attendee.nfc_uid] = line
         seen[attendee.id] = line
         rows.append((line, attendee))
     return rows, problems, count
@@ -274,6 +286,60 @@ def read_path(path: Path) -> bytes:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from None
 
 
+async def import_bundle(data: DataDir, writer: SQLiteWriter, raw: bytes, event: str) -> ImportReport:
+    """Verify and apply a signed bundle (all or nothing), then keep it for relaying to peers."""
+    config = data.load()
+    if event not in config.events:
+        raise BundleError(f"this appliance does not serve event '{event}'")
+    catalog, digest, problems = load_bundle(raw, [unb64(k) for k in config.catalog_keys])
+    if catalog.event.id != event:
+        raise BundleError(f"the bundle is for event '{catalog.event.id}', not '{event}'")
+    report = ImportReport(rows=len(catalog.attendees), problems=problems)
+    if problems:  # a signed bundle is all or nothing: the hub must fix its data
+        raise ImportRejected(report)
+    report.result = await writer.run(apply_bundle_job(catalog, digest))
+    if catalog.base_revision is None:
+        # The newest snapshot, byte for byte: a peer appliance that joins while the internet
+        # is down can fetch it from us and verify the hub's signature itself.
+        path = data.relay_bundle(event)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        os.replace(tmp, path)
+    return report
+
+
+async def import_csv(
+    data: DataDir,
+    writer: SQLiteWriter,
+    raw: bytes,
+    event: str,
+    options: CsvOptions,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate every row, then upsert them in one transaction (or raise :class:`ImportRejected`)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"the CSV is not UTF-8 (byte {exc.start}); export it as UTF-8") from None
+    conn = data.reader()
+    try:
+        types = dict(conn.execute("SELECT id, name FROM catalog_ticket_type WHERE event_id = ?", (event,)))
+    finally:
+        conn.close()
+    if not types:
+        raise BundleError(f"event '{event}' has no ticket types here yet: import its catalog bundle first")
+    rows, problems, count = read_csv(text, event, types, options, progress=progress)
+    report = ImportReport(rows=count, problems=problems)
+    if problems and (not skip_invalid or not rows):
+        raise ImportRejected(report)
+    key = data.event_key(event)
+    signer = BadgeSigner(key) if key is not None else None
+    report.result = await writer.run(csv_job(event, [a for _, a in rows], signer))
+    return report
+
+
 async def import_file(
     data: DataDir,
     path: Path,
@@ -284,62 +350,36 @@ async def import_file(
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Validate FILE, then apply it in one transaction; raise :class:`ImportRejected` if rows fail.
+    """Import FILE (``fmt`` ``bundle`` or ``csv``, default from the name) from the command line.
 
-    ``fmt`` is ``bundle`` or ``csv`` (default: from the file name).  The
-    write goes through the database's single-writer discipline (SQLite's
-    lock, ``busy_timeout``), so it is safe while the appliance is serving.
+    The write takes SQLite's write lock (``busy_timeout``), so it is safe
+    while the appliance is serving; ``PUT /api/v1/catalog`` does the same
+    through the server's own writer.
     """
     from appliance.checkin.projection import ApplianceProjection
     from sync.sqlite_store import SQLiteUpdateStore
 
     config = data.load()
     event = event_id or config.events[0]
-    if event not in config.events:
-        raise BundleError(f"this appliance does not serve event '{event}'")
     raw = read_path(path)
     fmt = fmt or ("csv" if path.suffix.lower() in {".csv", ".tsv", ".txt"} else "bundle")
-    report = ImportReport()
     store = SQLiteUpdateStore(data.database, projector=ApplianceProjection())
     await store.open()
     try:
         if fmt == "bundle":
-            trusted = [unb64(k) for k in config.catalog_keys]
-            catalog, digest, problems = load_bundle(raw, trusted)
-            if catalog.event.id != event:
-                raise BundleError(f"the bundle is for event '{catalog.event.id}', not '{event}'")
-            report.rows = len(catalog.attendees)
-            report.problems = problems
-            if problems:  # a signed bundle is all or nothing: the hub must fix its data
-                raise ImportRejected(report)
-            if progress is not None:
-                progress(report.rows, report.rows)
-            report.result = await store.writer.run(apply_bundle_job(catalog, digest))
-            return report
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BundleError(f"the CSV is not UTF-8 (byte {exc.start}); export it as UTF-8") from None
-        conn = data.reader()
-        try:
-            types = dict(
-                conn.execute("SELECT id, name FROM catalog_ticket_type WHERE event_id = ?", (event,))
+            report = await import_bundle(data, store.writer, raw, event)
+        else:
+            report = await import_csv(
+                data,
+                store.writer,
+                raw,
+                event,
+                options or CsvOptions(),
+                skip_invalid=skip_invalid,
+                progress=progress,
             )
-        finally:
-            conn.close()
-        if not types:
-            raise BundleError(
-                f"event '{event}' has no ticket types here yet: import its catalog bundle first"
-            )
-        rows, problems, count = read_csv(text, event, types, options or CsvOptions(), progress=progress)
-        report.rows, report.problems = count, problems
-        if problems and (not skip_invalid or not rows):
-            raise ImportRejected(report)
-        key = data.event_key(event)
-        signer = BadgeSigner(key) if key is not None else None
-        report.result = await store.writer.run(csv_job(event, [a for _, a in rows], signer))
         if progress is not None:
-            progress(count, count)
+            progress(report.rows, report.rows)
         return report
     finally:
         await store.close()

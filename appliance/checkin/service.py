@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -84,11 +84,12 @@ class ScanAnswer(msgspec.Struct, kw_only=True):
 class CheckinError(Exception):
     """A request the service refuses before deciding anything (nothing is written)."""
 
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
+    def __init__(self, code: str, message: str, status: int = 422, **details: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.details = details  # extra JSON fields for the client (e.g. an import's problems)
 
 
 @dataclass(frozen=True, slots=True)

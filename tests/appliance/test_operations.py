@@ -213,3 +213,48 @@ def test_a_tag_handed_out_at_the_desk_admits_its_holder_and_can_be_moved(
     assert moved.status_code == 200
     second = tap("tag-2")
     assert second["attendee"]["name"] == people[1]["name"]  # type: ignore[index]
+
+
+def test_an_organizer_pushes_a_new_catalog_revision_and_a_peer_can_fetch_it(
+    server: ApplianceProcess, seeded: Path
+) -> None:
+    import msgspec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.catalog.bundle import Attendee, Bundle, sign_catalog
+
+    organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
+    desk = {"Authorization": f"Bearer {_token(seeded, 'desk')}"}
+    fetched = httpx.get(f"{server.url}/api/v1/catalog", headers=organizer)
+    assert fetched.status_code == 200
+    assert fetched.content == (seeded / "catalog.json").read_bytes(), (
+        "relayed byte for byte, signature intact"
+    )
+    assert httpx.get(f"{server.url}/api/v1/catalog", headers=desk).status_code == 403
+
+    catalog = msgspec.json.decode(fetched.content, type=Bundle).catalog
+    newcomer = Attendee(id="late-1", name="Brygida Żółtowska", ticket_type_id="full", company="Kraków Tram")
+    revised = msgspec.structs.replace(catalog, revision=2, attendees=[*catalog.attendees, newcomer])
+    key = Ed25519PrivateKey.from_private_bytes((seeded / "secrets" / "catalog.key").read_bytes())
+    bundle = sign_catalog(revised, key)
+
+    tampered = bundle.replace(b"Brygida", b"Brigida")
+    refused = httpx.put(f"{server.url}/api/v1/catalog", content=tampered, headers=organizer)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "catalog_rejected"
+    assert "signature" in refused.json()["message"]
+    search = httpx.get(f"{server.url}/api/v1/attendees", params={"q": "zoltowska"}, headers=desk).json()
+    assert search["count"] == 0, "nothing of a refused bundle is applied"
+
+    applied = httpx.put(f"{server.url}/api/v1/catalog", content=bundle, headers=organizer)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["revision"] == 2
+    assert applied.json()["added"] == 1
+    search = httpx.get(f"{server.url}/api/v1/attendees", params={"q": "zoltowska"}, headers=desk).json()
+    assert [a["name"] for a in search["attendees"]] == ["Brygida Żółtowska"]
+
+    older = httpx.put(
+        f"{server.url}/api/v1/catalog", content=(seeded / "catalog.json").read_bytes(), headers=organizer
+    )
+    assert older.status_code == 422
+    assert "older" in older.json()["message"]
