@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -327,7 +328,7 @@ def appliance_issue_token(data_dir: Path, role: str, name: str, ttl_minutes: int
         data.load()
     except NotProvisioned as exc:
         raise click.ClickException(str(exc)) from None
-    staff_id = f"token-{name}"
+    staff_id = "token-" + (re.sub(r"[^A-Za-z0-9_.:-]+", "-", name).strip("-")[:50] or "automation")
     click.echo(data.staff_tokens().issue(staff_id, name, StaffRole(role), ttl_minutes * 60))
 
 

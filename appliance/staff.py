@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import sqlite3
 import time
 from enum import StrEnum
@@ -33,6 +34,7 @@ from sync.records import new_id, now_ms
 from sync.sqlite_writer import SQLiteWriter
 
 PREFIX = "ks1"
+STAFF_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 SHIFT_SECONDS = 12 * 3600
 MAX_FAILURES = 5
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -110,6 +112,9 @@ class StaffTokens:
         return _b64(hmac.new(self._secret, f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
     def issue(self, staff_id: str, name: str, role: StaffRole, ttl_seconds: int = SHIFT_SECONDS) -> str:
+        if not STAFF_ID.match(staff_id):
+            # The id is written into every scan record, whose schema allows only these characters.
+            raise ValueError(f"staff id {staff_id!r} must be 1-64 of A-Z a-z 0-9 _ . : -")
         claims = StaffClaims(staff_id, name, role, int(time.time()) + ttl_seconds)
         payload = _b64(msgspec.json.encode(claims))
         return f"{PREFIX}.{payload}.{self._mac(payload)}"

@@ -47,7 +47,7 @@ class ScanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gate: Id
     code: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
     nfc_uid: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    device_time: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    device_time: Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)] | None = None
     direction: Literal["entry", "exit"] = "entry"
     list: Id | None = None
     event: Id | None = None  # default: the appliance's first event
@@ -199,9 +199,9 @@ class CheckinService:
                 gate=req.gate,
                 direction=req.direction,
                 result=verdict.result,
-                reason=verdict.reason,
-                code=req.code,
-                nfc_uid=req.nfc_uid,
+                reason=verdict.reason[:500],  # the record's limit; names and reasons are user data
+                code=req.code or None,  # an empty read is recorded as a scan without a code
+                nfc_uid=req.nfc_uid or None,
                 attendee_id=attendee_id,
                 list_id=list_id,
                 device_time=req.device_time,
@@ -400,7 +400,7 @@ def _fingerprint(req: ScanRequest) -> tuple[object, ...]:
 
 
 def _request_fields(req: ScanRequest) -> tuple[object, ...]:
-    return (req.code, req.nfc_uid, req.gate, req.direction, req.device_time)
+    return (req.code or None, req.nfc_uid or None, req.gate, req.direction, req.device_time)
 
 
 def _record_fingerprint(s: Scan) -> tuple[object, ...]:
