@@ -30,6 +30,7 @@ from typing import Any
 from litestar import Request, Router, get, websocket
 from litestar.connection import ASGIConnection, WebSocket
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath
 
 from sync.names import DocName, UnknownDocument
 from sync.permissions import PeerIdentity, may_read, may_write
@@ -163,7 +164,7 @@ class SyncService:
 
 def sync_router(service: SyncService) -> Router:
     @websocket("/{name:path}")
-    async def sync_socket(socket: WebSocket[Any, Any, Any], name: str) -> None:
+    async def sync_socket(socket: WebSocket[Any, Any, Any], name: FromPath[str]) -> None:
         await service.serve(socket, name.lstrip("/"))
 
     @get("/", summary="Documents the caller may sync")

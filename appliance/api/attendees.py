@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from appliance.api.auth import roles, staff_of
 from appliance.api.state import appliance_state
@@ -22,9 +22,9 @@ from appliance.staff import StaffRole
 )
 async def search_attendees(
     request: Request[Any, Any, Any],
-    q: str = Parameter(max_length=200),
-    limit: int = Parameter(default=20, ge=1, le=100),
-    event: str | None = None,
+    q: Annotated[str, QueryParameter(max_length=200)],
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    event: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     state = appliance_state(request)
     event_id = state.event(event)
@@ -36,7 +36,7 @@ async def search_attendees(
 
 @get("/api/v1/attendees/{attendee_id:str}", summary="One attendee", tags=["desk"], opt=roles(StaffRole.DESK))
 async def get_attendee(
-    request: Request[Any, Any, Any], attendee_id: str, event: str | None = None
+    request: Request[Any, Any, Any], attendee_id: FromPath[str], event: FromQuery[str | None] = None
 ) -> AttendeeView:
     state = appliance_state(request)
     event_id = state.event(event)
@@ -56,7 +56,7 @@ async def get_attendee(
     tags=["desk"],
     opt=roles(StaffRole.DESK),
 )
-async def register_walk_in(request: Request[Any, Any, Any], data: WalkInRequest) -> WalkInAnswer:
+async def register_walk_in(request: Request[Any, Any, Any], data: JSONBody[WalkInRequest]) -> WalkInAnswer:
     state = appliance_state(request)
     return await state.desk.walk_in(state.conn, state.event(data.event), data, staff_of(request).sub)
 
@@ -68,7 +68,10 @@ async def register_walk_in(request: Request[Any, Any, Any], data: WalkInRequest)
     opt=roles(StaffRole.DESK),
 )
 async def amend_attendee(
-    request: Request[Any, Any, Any], attendee_id: str, data: Amend, event: str | None = None
+    request: Request[Any, Any, Any],
+    attendee_id: FromPath[str],
+    data: JSONBody[Amend],
+    event: FromQuery[str | None] = None,
 ) -> AttendeeView:
     state = appliance_state(request)
     event_id = state.event(event)
@@ -86,7 +89,10 @@ async def amend_attendee(
     opt=roles(StaffRole.DESK),
 )
 async def link_tag(
-    request: Request[Any, Any, Any], attendee_id: str, data: LinkTag, event: str | None = None
+    request: Request[Any, Any, Any],
+    attendee_id: FromPath[str],
+    data: JSONBody[LinkTag],
+    event: FromQuery[str | None] = None,
 ) -> AttendeeView:
     state = appliance_state(request)
     event_id = state.event(event)

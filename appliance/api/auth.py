@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import JSONBody
 
 from appliance.api.state import appliance_state
 from appliance.staff import SignInError, StaffClaims, StaffRole
@@ -54,7 +55,7 @@ class SignedIn(msgspec.Struct):
 @post(
     "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
 )
-async def login(request: Request[Any, Any, Any], data: SignIn) -> SignedIn:
+async def login(request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> SignedIn:
     state = appliance_state(request)
     claims = await state.staff.sign_in(data.name, data.secret)
     token = state.tokens.issue(claims.sub, claims.name, claims.role)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
 from appliance.api.auth import ALL_ROLES, roles, staff_of
@@ -35,7 +36,7 @@ MAX_BUNDLE = 512 * 1024 * 1024
     status_code=200,
     opt=roles(*DOOR),
 )
-async def post_scan(request: Request[Any, Any, Any], data: ScanRequest) -> ScanAnswer:
+async def post_scan(request: Request[Any, Any, Any], data: JSONBody[ScanRequest]) -> ScanAnswer:
     return await appliance_state(request).checkin.scan(data, staff_of(request).sub)
 
 
@@ -56,7 +57,9 @@ class Annulled(msgspec.Struct):
     status_code=200,
     opt=roles(StaffRole.DOOR, StaffRole.DESK),
 )
-async def annul_scan(request: Request[Any, Any, Any], scan_id: str, data: AnnulRequest) -> Annulled:
+async def annul_scan(
+    request: Request[Any, Any, Any], scan_id: FromPath[str], data: JSONBody[AnnulRequest]
+) -> Annulled:
     record = await appliance_state(request).checkin.annul(scan_id, data.reason, staff_of(request).sub)
     return Annulled(scan_id, record.id, record.at)
 
@@ -67,7 +70,9 @@ async def annul_scan(request: Request[Any, Any, Any], scan_id: str, data: AnnulR
     tags=["check-in"],
     opt=roles(StaffRole.DOOR, StaffRole.DESK),
 )
-async def get_duplicates(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+async def get_duplicates(
+    request: Request[Any, Any, Any], event: FromQuery[str | None] = None
+) -> dict[str, Any]:
     state = appliance_state(request)
     event_id = state.event(event)
     async with state.readers.connection() as conn:
@@ -76,7 +81,7 @@ async def get_duplicates(request: Request[Any, Any, Any], event: str | None = No
 
 
 @get("/api/v1/stats", summary="Live check-in figures", tags=["check-in"], opt=roles(*ALL_ROLES))
-async def get_stats(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+async def get_stats(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> dict[str, Any]:
     state = appliance_state(request)
     async with state.readers.connection() as conn:
         return await figures.stats(conn, state.event(event))
@@ -96,7 +101,7 @@ class Revoked(msgspec.Struct):
     status_code=200,
     opt=roles(StaffRole.ORGANIZER),
 )
-async def revoke(request: Request[Any, Any, Any], data: RevokeRequest) -> Revoked:
+async def revoke(request: Request[Any, Any, Any], data: JSONBody[RevokeRequest]) -> Revoked:
     state = appliance_state(request)
     record = await state.desk.revoke(state.event(data.event), data, staff_of(request).sub)
     return Revoked(record.id, record.target, record.value, record.at)
@@ -111,7 +116,7 @@ async def revoke(request: Request[Any, Any, Any], data: RevokeRequest) -> Revoke
     opt=roles(StaffRole.ORGANIZER),
     request_max_body_size=MAX_BUNDLE,
 )
-async def put_catalog(request: Request[Any, Any, Any], event: str | None = None) -> dict[str, Any]:
+async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> dict[str, Any]:
     state = appliance_state(request)
     event_id = state.event(event)
     raw = await request.body()
@@ -143,7 +148,7 @@ async def put_catalog(request: Request[Any, Any, Any], event: str | None = None)
     opt=roles(StaffRole.ORGANIZER),
     media_type="application/json",
 )
-async def get_catalog(request: Request[Any, Any, Any], event: str | None = None) -> File:
+async def get_catalog(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> File:
     state = appliance_state(request)
     path = state.data.relay_bundle(state.event(event))
     if not path.exists():
