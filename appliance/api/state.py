@@ -37,13 +37,9 @@ class ApplianceState:
     started_at: int = field(default_factory=now_ms)
 
     def event(self, requested: str | None) -> str:
-        from appliance.checkin.service import CheckinError
+        from appliance.checkin.service import resolve_event
 
-        if requested is None:
-            return self.config.events[0]
-        if requested not in self.config.events:
-            raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'", 404)
-        return requested
+        return resolve_event(self.config.events, requested)
 
 
 def appliance_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ApplianceState:

@@ -115,7 +115,7 @@ class CheckinService:
     # --- scans --------------------------------------------------------------------------
 
     async def scan(self, req: ScanRequest, staff: str | None = None) -> ScanAnswer:
-        event = self._event(req.event)
+        event = resolve_event(self.events, req.event)
         pending = self._in_flight.get(req.nonce)
         if pending is not None:
             if _fingerprint(pending[0]) != _fingerprint(req):
@@ -137,13 +137,6 @@ class CheckinService:
             del self._in_flight[req.nonce]
         future.set_result(answer)
         return answer
-
-    def _event(self, requested: str | None) -> str:
-        if requested is None:
-            return self.events[0]
-        if requested not in self.events:
-            raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'")
-        return requested
 
     async def _scan(self, event: str, req: ScanRequest, staff: str | None) -> ScanAnswer:
         cat = self.catalogue.event(event)
@@ -393,6 +386,15 @@ class CheckinService:
         record = Annulment(scan_id=scan_id, reason=reason, staff=staff)
         await self.replica.log(event, self.device_id, record)
         return record
+
+
+def resolve_event(events: list[str], requested: str | None) -> str:
+    """The event a request is for: the one named, or the appliance's first."""
+    if requested is None:
+        return events[0]
+    if requested not in events:
+        raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'", 404)
+    return requested
 
 
 def _fingerprint(req: ScanRequest) -> tuple[object, ...]:
