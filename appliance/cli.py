@@ -114,6 +114,12 @@ def appliance_init(
     show_default=True,
     help="SQLite durability: FULL survives power loss, NORMAL only a crash.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every HTTP request (scans are recorded in the database either way).",
+)
 def appliance_serve(
     data_dir: Path,
     host: str,
@@ -122,6 +128,7 @@ def appliance_serve(
     upstream_tokens: tuple[str, ...],
     upstream_peers: tuple[str, ...],
     synchronous: str,
+    access_log: bool,
 ) -> None:
     """Serve the appliance API and sync on HOST:PORT."""
     import uvicorn
@@ -147,6 +154,7 @@ def appliance_serve(
         ws_max_size=DEFAULT_MAX_MESSAGE + 1024,
         log_level="info",
         log_config=None,  # uvicorn's loggers propagate to our root handler (format, redaction)
+        access_log=access_log,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()

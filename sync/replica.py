@@ -61,6 +61,7 @@ class _Live:
     changes: list[Change] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     since_compaction: int = 0
+    log_length: int | None = None  # records in a device log; only its device appends, via log()
 
     def take_changes(self) -> list[Change]:
         changes = self.changes[:]
@@ -241,14 +242,20 @@ class Replica:
         """
         current = DocName.device(event_id, device_id, self._newest_shard.get((event_id, device_id), 0))
         live = self._docs.get(str(current))
-        if live is not None and len(DeviceLog(live.doc)) >= self.shard_records:
-            return current.next_shard()
+        if live is not None:
+            if live.log_length is None:  # counted once per load, not on every scan
+                live.log_length = len(DeviceLog(live.doc))
+            if live.log_length >= self.shard_records:
+                return current.next_shard()
         return current
 
     async def log(self, event_id: str, device_id: str, record: DeviceRecord) -> DocName:
         """Append one record to this device's log (its current shard); durable on return."""
         name = self.device_log(event_id, device_id)
+        live = await self.open(name)
         await self.write(name, lambda doc: DeviceLog(doc).append(record))
+        if live.log_length is not None and self._docs.get(str(name)) is live:
+            live.log_length += 1
         return name
 
     # --- remote updates ----------------------------------------------------------------

@@ -34,10 +34,13 @@ def konferenco(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
 class ApplianceProcess:
     """``konferenco appliance serve`` as a child process, its output in a log file."""
 
-    def __init__(self, data: Path, port: int | None = None, *extra: str) -> None:
+    def __init__(
+        self, data: Path, port: int | None = None, *extra: str, options: tuple[str, ...] = ()
+    ) -> None:
         self.data = data
         self.port = port or free_port()
         self.extra = extra
+        self.options = options  # global options, before the subcommand (e.g. --log-format json)
         self.log = data.parent / f"{data.name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -50,6 +53,7 @@ class ApplianceProcess:
         self.proc = subprocess.Popen(
             [
                 *KONFERENCO,
+                *self.options,
                 "appliance",
                 "serve",
                 "--data",

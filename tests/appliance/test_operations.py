@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import KONFERENCO, ROOT, ApplianceProcess, free_port, konferenco
+from tests.helpers import ApplianceProcess, konferenco
 
 
 @pytest.fixture(scope="module")
@@ -31,49 +31,9 @@ def _badges(data: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-class JsonAppliance(ApplianceProcess):
-    """The server started with ``--log-format json`` (a global option, before the subcommand)."""
-
-    def start(self, timeout: float = 20) -> ApplianceProcess:
-        import os
-        import subprocess
-
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                *KONFERENCO,
-                "--log-format",
-                "json",
-                "appliance",
-                "serve",
-                "--data",
-                str(self.data),
-                "--port",
-                str(self.port),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        from tests.helpers import wait_for
-
-        wait_for(lambda: self._healthy(), timeout, what="appliance health")
-        return self
-
-    def _healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(self.log.read_text())
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-
 @pytest.fixture(scope="module")
 def server(seeded: Path) -> Iterator[ApplianceProcess]:
-    with JsonAppliance(seeded, free_port()) as proc:
+    with ApplianceProcess(seeded, None, "--access-log", options=("--log-format", "json")) as proc:
         yield proc
 
 
