@@ -154,11 +154,14 @@ def _entry_checks(ctx: Context) -> Verdict | None:
         if lst.reentry == "once":
             return Verdict("already_admitted", f"Already checked in {seen}; this list admits once.")
         if lst.reentry == "after_exit" and history[-1].direction == "entry":
-            last = history[-1]
+            # Name the entry that counts: the first since the last exit.  A later one is an
+            # offline duplicate from another device, flagged as such, not where they came in.
+            since_exit = [s for s in history[_after_last_exit(history) :] if s.direction == "entry"]
+            came_in = since_exit[0]
             return Verdict(
                 "already_admitted",
-                f"Already inside: entered at {when(last.at, tz, now)} at gate {last.gate} "
-                f"(device {last.device_id}) and has not left.",
+                f"Already inside: entered at {when(came_in.at, tz, now)} at gate {came_in.gate} "
+                f"(device {came_in.device_id}) and has not left.",
             )
     today = local(now, tz).date()
     for rule in lst.rules:
@@ -185,6 +188,13 @@ def _entry_checks(ctx: Context) -> Verdict | None:
                     "min_minutes_between",
                 )
     return None
+
+
+def _after_last_exit(history: Sequence[PriorScan]) -> int:
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].direction == "exit":
+            return i + 1
+    return 0
 
 
 def _capacity(ctx: Context) -> Verdict | None:

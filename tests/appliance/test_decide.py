@@ -112,6 +112,14 @@ def test_after_exit_names_the_last_entry_while_inside() -> None:
     check(verdict, "already_admitted", None, "Already inside", "09:40", "south", "box3", "has not left")
 
 
+def test_after_an_offline_duplicate_the_winning_entry_is_named_not_the_duplicate() -> None:
+    # Admitted at box1 north, then (offline) again at box-b south: the first since the exit counts.
+    history = [entry(at(8, 0)), leave(at(8, 30)), entry(at(9, 0)), entry(at(9, 5), "south", "box-b")]
+    verdict = decide("entry", ANNA, ctx(history=history))
+    check(verdict, "already_admitted", None, "09:00", "north", "box1")
+    assert "south" not in verdict.reason and "09:05" not in verdict.reason
+
+
 def test_an_entry_on_another_day_is_named_with_its_date() -> None:
     lst = CheckinList(id="party", name="Dinner", reentry="once")
     verdict = decide("entry", ANNA, ctx(lst, history=[entry(at(19, 5, day=24))]))
