@@ -22,8 +22,12 @@ def roles(*allowed: StaffRole) -> dict[str, Any]:
     return {"roles": allowed}
 
 
-def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Authenticate the staff token and check the route's roles (routes without roles are public)."""
+async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Authenticate the staff token and check the route's roles (routes without roles are public).
+
+    ``async`` on purpose: Litestar runs a plain function guard in a worker thread, which cost
+    7 % of a scan's CPU; checking an HMAC is far cheaper than the thread hop.
+    """
     allowed: tuple[StaffRole, ...] | None = handler.opt.get("roles")
     if allowed is None:
         return

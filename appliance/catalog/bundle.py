@@ -61,7 +61,10 @@ class PublicKey(msgspec.Struct, frozen=True, kw_only=True):
     not_after: Seconds = 0
 
 
-class Attendee(msgspec.Struct, frozen=True, kw_only=True):
+class Attendee(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One person on the roster.  ``gc=False``: only strings and ints, so no cycles are possible,
+    and 180,000 of them are lighter and faster to decode without the GC's bookkeeping."""
+
     id: Id
     name: Name
     ticket_type_id: Id
@@ -117,18 +120,18 @@ def sign_catalog(catalog: Catalog, key: Ed25519PrivateKey) -> bytes:
     return _encode(Bundle(catalog, signature))
 
 
-def read_bundle(data: bytes, trusted: list[bytes]) -> tuple[Catalog, str]:
-    """Decode, validate and verify a bundle; return it and its content hash.
-
-    Raises :class:`BundleError` naming the first problem: not JSON, a field
-    that fails validation (with its path), an unknown or wrong signature.
-    """
+def decode_bundle(data: bytes) -> Bundle:
+    """Decode and validate a bundle's structure; raise :class:`BundleError` naming the problem."""
     try:
-        bundle = msgspec.json.decode(data, type=Bundle)
+        return msgspec.json.decode(data, type=Bundle)
     except msgspec.ValidationError as exc:
         raise BundleError(f"the bundle is not a valid Konferenco catalog: {exc}") from None
     except msgspec.DecodeError as exc:
         raise BundleError(f"the bundle is not JSON: {exc}") from None
+
+
+def verify_bundle(bundle: Bundle, trusted: list[bytes]) -> str:
+    """Check the signature against the trusted catalog keys; return the content hash."""
     body = canonical(bundle.catalog)
     for public in trusted:
         if key_id(public) != bundle.signature.kid:
@@ -137,8 +140,14 @@ def read_bundle(data: bytes, trusted: list[bytes]) -> tuple[Catalog, str]:
             Ed25519PublicKey.from_public_bytes(public).verify(unb64(bundle.signature.value), body)
         except (InvalidSignature, ValueError):
             raise BundleError("the bundle's signature does not match: it was altered after signing") from None
-        return bundle.catalog, hashlib.sha256(body).hexdigest()
+        return hashlib.sha256(body).hexdigest()
     raise BundleError(
         f"the bundle is signed by key {bundle.signature.kid}, which this appliance does not trust "
         "(enrol it with the hub that issued the bundle)"
     )
+
+
+def read_bundle(data: bytes, trusted: list[bytes]) -> tuple[Catalog, str]:
+    """Decode, validate and verify a bundle; return it and its content hash."""
+    bundle = decode_bundle(data)
+    return bundle.catalog, verify_bundle(bundle, trusted)

@@ -33,6 +33,8 @@ _SPECIAL = str.maketrans(
 
 def fold(text: str) -> str:
     """Lower case, no diacritics, special Latin letters spelt out: the search form of a text."""
+    if text.isascii():  # e-mails, order references, most names: a 180k import folds 720k texts
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -55,39 +57,66 @@ _COLUMNS = (
 )
 
 
+def _row(event_id: str, a: Attendee, source: str, at: int) -> tuple[object, ...]:
+    return (
+        event_id, a.id, a.external_ref or None, a.name, a.company, a.email, a.order_ref,
+        a.ticket_type_id, a.badge_code or None, a.nfc_uid or None, a.valid_from, a.valid_until,
+        a.status, source, at,
+    )  # fmt: skip
+
+
+def _search_row(rowid: int, a: Attendee) -> tuple[object, ...]:
+    return (rowid, fold(a.name), fold(a.company), fold(a.email), fold(a.order_ref))
+
+
+#: Above this many attendees, ids are looked up in one query and rows written with executemany.
+_BULK = 500
+
+
+def _rowids(conn: sqlite3.Connection, event_id: str, ids: list[str]) -> dict[str, int]:
+    if len(ids) > _BULK:
+        return dict(conn.execute("SELECT id, rowid FROM attendee WHERE event_id = ?", (event_id,)).fetchall())
+    found = {}
+    for attendee_id in ids:
+        row = conn.execute(
+            "SELECT rowid FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
+        )
+        hit = row.fetchone()
+        if hit is not None:
+            found[attendee_id] = hit[0]
+    return found
+
+
 def upsert_attendees(
     conn: sqlite3.Connection, event_id: str, attendees: Iterable[Attendee], source: str
 ) -> tuple[int, int]:
-    """Insert or replace attendees by id, with their search rows; return (added, updated)."""
+    """Insert or replace attendees by id, with their search rows; return (added, updated).
+
+    Set-at-a-time (one lookup, ``executemany``): a 180,000-attendee snapshot
+    spends its time in SQLite, not in a Python loop of three statements a row.
+    """
     at = now_ms()
-    added = updated = 0
-    find = "SELECT rowid FROM attendee WHERE event_id = ? AND id = ?"
-    for a in attendees:
-        row = (
-            event_id, a.id, a.external_ref or None, a.name, a.company, a.email, a.order_ref,
-            a.ticket_type_id, a.badge_code or None, a.nfc_uid or None, a.valid_from, a.valid_until,
-            a.status, source, at,
-        )  # fmt: skip
-        existing = conn.execute(find, (event_id, a.id)).fetchone()
-        if existing is None:
-            cur = conn.execute(f"INSERT INTO attendee ({_COLUMNS}) VALUES ({', '.join('?' * 15)})", row)
-            rowid = cur.lastrowid
-            added += 1
-        else:
-            rowid = existing[0]
-            conn.execute(
-                "UPDATE attendee SET external_ref=?, name=?, company=?, email=?, order_ref=?, "
-                "ticket_type_id=?, badge_code=?, nfc_uid=?, valid_from=?, valid_until=?, status=?, "
-                "source=?, updated_at=? WHERE rowid=?",
-                (*row[2:], rowid),
-            )
-            conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (rowid,))
-            updated += 1
-        conn.execute(
-            "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
-            (rowid, fold(a.name), fold(a.company), fold(a.email), fold(a.order_ref)),
-        )
-    return added, updated
+    items = list(attendees)
+    existing = _rowids(conn, event_id, [a.id for a in items])
+    new = [a for a in items if a.id not in existing]
+    changed = [a for a in items if a.id in existing]
+    conn.executemany(
+        f"INSERT INTO attendee ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+        (_row(event_id, a, source, at) for a in new),
+    )
+    conn.executemany(
+        "UPDATE attendee SET external_ref=?, name=?, company=?, email=?, order_ref=?, "
+        "ticket_type_id=?, badge_code=?, nfc_uid=?, valid_from=?, valid_until=?, status=?, "
+        "source=?, updated_at=? WHERE rowid=?",
+        ((*_row(event_id, a, source, at)[2:], existing[a.id]) for a in changed),
+    )
+    conn.executemany("DELETE FROM attendee_fts WHERE rowid = ?", ((existing[a.id],) for a in changed))
+    rowids = {**existing, **_rowids(conn, event_id, [a.id for a in new])} if new else existing
+    conn.executemany(
+        "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
+        (_search_row(rowids[a.id], a) for a in items),
+    )
+    return len(new), len(changed)
 
 
 def remove_attendees(conn: sqlite3.Connection, event_id: str, ids: Sequence[str]) -> int:
