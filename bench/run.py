@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench import local_append, sync_convergence
+from bench import checkin_import, checkin_scans, local_append, sync_convergence
 from bench.common import BenchResult, Row, Series, Table, progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,8 @@ def benchmarks(quick: bool) -> list[Benchmark]:
     return [
         Benchmark("local append", lambda: local_append.run(repetitions=small)),
         Benchmark("sync convergence", lambda: sync_convergence.run(repetitions=big, step_repetitions=small)),
+        Benchmark("catalog import", lambda: checkin_import.run(repetitions=big)),
+        Benchmark("scans over HTTP", lambda: checkin_scans.run(repetitions=big)),
     ]
 
 
