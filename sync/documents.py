@@ -108,7 +108,7 @@ def validate(spec: RootSpec, value: JSON) -> Any:
     return from_json_value(value, spec.type)
 
 
-def _checked(record: msgspec.Struct, type_: Any) -> dict[str, JSON]:
+def checked(record: msgspec.Struct, type_: Any) -> dict[str, JSON]:
     """Round-trip a record through validation before it enters a document."""
     value = to_json_value(record)
     from_json_value(value, type_)
@@ -228,8 +228,12 @@ class DeviceLog:
         self._log = doc.get("log", type=Array)
 
     def append(self, record: DeviceRecord) -> DeviceRecord:
-        self._log.append(_checked(record, DeviceRecord))
+        self._log.append(checked(record, DeviceRecord))
         return record
+
+    def extend(self, records: list[DeviceRecord]) -> None:
+        """Append several records in one insert (one Yjs item run, one observer event)."""
+        self._log.extend([checked(record, DeviceRecord) for record in records])
 
     def append_scan(self, **fields: Any) -> Scan:
         scan = Scan(**fields)
@@ -255,7 +259,7 @@ class ControlDoc:
         self._sessions = doc.get("sessions", type=Map)
 
     def append(self, record: ControlRecord) -> ControlRecord:
-        self._log.append(_checked(record, ControlRecord))
+        self._log.append(checked(record, ControlRecord))
         return record
 
     def revoke(
@@ -284,10 +288,10 @@ class ControlDoc:
         self._settings[key] = value
 
     def put_room(self, room: Room) -> None:
-        self._rooms[room.id] = _checked(room, Room)
+        self._rooms[room.id] = checked(room, Room)
 
     def put_session(self, session: Session) -> None:
-        self._sessions[session.id] = _checked(session, Session)
+        self._sessions[session.id] = checked(session, Session)
 
     def remove_session(self, session_id: Id) -> None:
         self._sessions.pop(session_id, None)

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 from pycrdt import Array, Doc
 
@@ -348,3 +349,39 @@ async def test_a_corrupt_stored_update_is_quarantined_and_the_rest_loads(tmp_pat
     assert len(await third.store.quarantined()) == 1
     assert len(DeviceLog(third.doc(LOG))) == 4
     await third.close()
+
+
+async def test_scans_logged_together_are_batched_yet_each_is_durable_on_return(tmp_path: Path) -> None:
+    """Concurrent log() calls share appends, but none returns before its record is stored."""
+    store = SQLiteUpdateStore(tmp_path / "a.db", projector=RecordProjection())
+    replica = Replica(store)
+    await replica.start()
+    returned: list[str] = []
+
+    async def one(i: int) -> None:
+        scan = Scan(nonce=f"n{i}", gate="g", result="admitted")
+        await replica.log("e1", "box1", scan)
+        returned.append(scan.id)
+        rows = await store.writer.run(
+            lambda conn: conn.execute("SELECT count(*) FROM sync_record WHERE id = ?", (scan.id,)).fetchone()
+        )
+        assert rows[0] == 1, "acknowledged before it was stored"
+
+    await asyncio.gather(*(one(i) for i in range(40)))
+    updates = await store.writer.run(lambda conn: conn.execute("SELECT count(*) FROM sync_update").fetchone())
+    assert len(returned) == 40
+    assert updates[0] < 40, "records logged together were not batched"
+    assert len(DeviceLog(replica.doc(DocName.device("e1", "box1"))).records()) == 40
+    await replica.close()
+
+
+async def test_an_invalid_record_fails_alone_and_does_not_sink_its_batch(tmp_path: Path) -> None:
+    replica = Replica(SQLiteUpdateStore(tmp_path / "a.db", projector=RecordProjection()))
+    await replica.start()
+    good = [replica.log("e1", "box1", Scan(nonce=f"ok{i}", gate="g", result="admitted")) for i in range(5)]
+    bad = replica.log("e1", "box1", Scan(nonce="bad nonce with spaces", gate="g", result="admitted"))
+    results = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert all(isinstance(r, DocName) for r in results[:5])
+    assert isinstance(results[5], msgspec.ValidationError)
+    assert len(DeviceLog(replica.doc(DocName.device("e1", "box1"))).records()) == 5
+    await replica.close()
