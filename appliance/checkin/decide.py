@@ -120,7 +120,10 @@ def _time_checks(who: Presented, ctx: Context) -> Verdict | None:
         return Verdict("not_yet_valid", f"This badge is valid from {when(who.valid_from * 1000, tz, now)}.")
     if who.valid_until and now > who.valid_until * 1000:
         return Verdict("expired", f"This badge expired {when(who.valid_until * 1000, tz, now)}.")
-    today = local(now, tz).date()
+    if lst.day is None and lst.opens_at is None and lst.closes_at is None and not lst.rules:
+        return None  # most lists: no need to work out the local time at all
+    moment = local(now, tz)
+    today = moment.date()
     if lst.day is not None:
         day = dt.date.fromisoformat(lst.day)
         label = f"{_DAYS[day.weekday()]} {day.day} {day.strftime('%B')}"
@@ -132,7 +135,7 @@ def _time_checks(who: Presented, ctx: Context) -> Verdict | None:
         return Verdict("not_yet_valid", f"'{lst.name}' opens at {when(lst.opens_at, tz, now)}.")
     if lst.closes_at is not None and now > lst.closes_at:
         return Verdict("expired", f"'{lst.name}' closed at {when(lst.closes_at, tz, now)}.")
-    clock = local(now, tz).strftime("%H:%M")
+    clock = f"{moment.hour:02d}:{moment.minute:02d}"
     for rule in lst.rules:
         if isinstance(rule, Hours):
             if clock < rule.opens:
@@ -163,7 +166,7 @@ def _entry_checks(ctx: Context) -> Verdict | None:
                 f"Already inside: entered at {when(came_in.at, tz, now)} at gate {came_in.gate} "
                 f"(device {came_in.device_id}) and has not left.",
             )
-    today = local(now, tz).date()
+    today = local(now, tz).date() if lst.rules else None
     for rule in lst.rules:
         if isinstance(rule, MaxEntries) and len(entries) >= rule.count:
             return Verdict(

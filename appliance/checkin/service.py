@@ -267,14 +267,16 @@ class CheckinService:
         return _Identified(presented, None, self._revoked(event, [("attendee", row[0])]))
 
     def _revoked(self, event: str, targets: list[tuple[str, str]]) -> str | None:
-        for target, value in targets:
-            row = self.conn.execute(
-                "SELECT reason FROM checkin_revocation WHERE event_id = ? AND target = ? AND value = ?",
-                (event, target, value),
-            ).fetchone()
-            if row is not None:
-                return row[0] or f"{target} revoked"
-        return None
+        """Why the badge, attendee or key is revoked, if any of them is (one indexed query)."""
+        pairs = ", ".join("(?, ?)" for _ in targets)
+        row = self.conn.execute(
+            "SELECT target, reason FROM checkin_revocation "
+            f"WHERE event_id = ? AND (target, value) IN (VALUES {pairs})",
+            (event, *(v for pair in targets for v in pair)),
+        ).fetchone()
+        if row is None:
+            return None
+        return str(row[1] or f"{row[0]} revoked")
 
     def _inside(self, event: str, list_id: str) -> int:
         row = self.conn.execute(
