@@ -238,11 +238,14 @@ def parse_code(text: str) -> tuple[str, bytes, BadgePayload, bytes]:
     return signed[1 : 1 + KID_BYTES].hex(), signed, payload, signature
 
 
-def verify(text: str, ring: KeyRing, event_id: str) -> Badge:
+def verify(text: str, ring: KeyRing, event_id: str, now_s: int | None = None) -> Badge:
     """Check a badge code's signature and event; raise :class:`BadgeError` with a reason.
 
-    Validity windows are *not* checked here: the decision does that, because
-    "not yet valid" and "expired" are results of their own.
+    With ``now_s``, a key is trusted only inside its own window (``not_before``
+    to ``not_after``): a retired event key, or a walk-in device key whose
+    certificate ran out, no longer admits anyone.  The *badge's* validity
+    window is not checked here: the decision does that, because "not yet
+    valid" and "expired" are results of their own.
     """
     kid, signed, payload, signature = parse_code(text)
     keys = ring.candidates(kid)
@@ -258,5 +261,11 @@ def verify(text: str, ring: KeyRing, event_id: str) -> Badge:
             continue
         if payload.event != event_id or key.event_id != event_id:
             raise BadgeError(f"This badge is for another event ({payload.event}), not this one.")
+        if now_s is not None and (
+            (key.not_before and now_s < key.not_before) or (key.not_after and now_s > key.not_after)
+        ):
+            raise BadgeError(
+                "This badge was signed with a key that is not valid now; send the person to the desk."
+            )
         return Badge(payload, key.signer, kid)
     raise BadgeError("The badge's signature does not match: it has been altered or forged.")

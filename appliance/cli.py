@@ -455,12 +455,23 @@ Try:  curl -H 'Authorization: Bearer <viewer token>' {base}/api/v1/sync/status
         click.echo(f"""
 A door token for the next 12 hours, and a scan of the first exported badge:
   export TOKEN={door}
-  konferenco appliance badges --data {data_dir} --out badges.csv
+  {_command()} appliance badges --data {data_dir} --out badges.csv
   CODE=$(sed -n 2p badges.csv | cut -d, -f2)
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d "{{\\"code\\": \\"$CODE\\", \\"nonce\\": \\"$(date +%s%N)\\", \\"gate\\": \\"north\\"}}" \\
        {base}/api/v1/scans
 """)
+
+
+def _command() -> str:
+    """How the user ran us (``.venv/bin/konferenco`` from ``make run``), to print commands that work."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "konferenco":
+        return "konferenco"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0) if argv0.is_absolute() else "konferenco"
 
 
 @main.group()

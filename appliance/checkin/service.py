@@ -217,7 +217,7 @@ class CheckinService:
     def _identify(self, event: str, cat: EventCatalogue, req: ScanRequest) -> _Identified:
         if req.code is not None:
             try:
-                badge = verify(req.code, cat.keys, event)
+                badge = verify(req.code, cat.keys, event, now_ms() // 1000)
             except BadgeError as exc:
                 return _Identified(None, Verdict("invalid", exc.reason))
             p = badge.payload

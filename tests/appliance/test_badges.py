@@ -172,6 +172,26 @@ def test_key_rotation_both_keys_verify() -> None:
         verify(old_code, ring(trusted(new)), EVENT)
 
 
+def test_a_key_is_trusted_only_inside_its_own_window() -> None:
+    from dataclasses import replace
+
+    window = replace(trusted(SIGNER), not_before=1_000, not_after=2_000)
+    code = SIGNER.sign(BadgePayload(EVENT, "a1", "full"))
+    assert verify(code, ring(window), EVENT, now_s=1_500).kid == SIGNER.kid
+    for outside in (999, 2_001):
+        with pytest.raises(BadgeError, match="not valid now"):
+            verify(code, ring(window), EVENT, now_s=outside)
+    assert verify(code, ring(window), EVENT).kid == SIGNER.kid, "without a clock, windows are not checked"
+
+
+def test_a_walk_in_key_whose_certificate_ran_out_no_longer_admits() -> None:
+    keys = ring()
+    assert keys.add_device_key(EVENT, "box1", DEVICE.public, 5_000, certificate(EVENT_KEY, not_after=5_000))
+    assert verify(WALK_IN, keys, EVENT, now_s=4_000).signer == "device:box1"
+    with pytest.raises(BadgeError, match="not valid now"):
+        verify(WALK_IN, keys, EVENT, now_s=6_000)
+
+
 # --- what a scanner may read -----------------------------------------------------------------
 
 
