@@ -18,7 +18,6 @@ including roster corrections).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import os
@@ -32,6 +31,7 @@ import msgspec
 
 from sync.records import new_id, now_ms
 from sync.sqlite_writer import SQLiteWriter
+from sync.tokens import InvalidToken, SealedTokens, load_secret
 
 PREFIX = "ks1"
 STAFF_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
@@ -83,54 +83,31 @@ def check_secret(secret: str, stored: str) -> bool:
 _DUMMY_HASH = hash_secret("not a real secret")
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class StaffTokens:
     """Issues and checks ``ks1.`` staff tokens with one appliance secret."""
 
     def __init__(self, secret: bytes) -> None:
-        if len(secret) < 32:
-            raise ValueError("the staff token secret must be at least 32 bytes")
-        self._secret = secret
+        self._tokens = SealedTokens(PREFIX, secret, StaffClaims)
 
     @classmethod
     def from_file(cls, path: Path) -> StaffTokens:
-        if not path.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(32))
-        return cls(path.read_bytes())
-
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+        return cls(load_secret(path))
 
     def issue(self, staff_id: str, name: str, role: StaffRole, ttl_seconds: int = SHIFT_SECONDS) -> str:
         if not STAFF_ID.match(staff_id):
             # The id is written into every scan record, whose schema allows only these characters.
             raise ValueError(f"staff id {staff_id!r} must be 1-64 of A-Z a-z 0-9 _ . : -")
-        claims = StaffClaims(staff_id, name, role, int(time.time()) + ttl_seconds)
-        payload = _b64(msgspec.json.encode(claims))
-        return f"{PREFIX}.{payload}.{self._mac(payload)}"
+        return self._tokens.seal(StaffClaims(staff_id, name, role, int(time.time()) + ttl_seconds))
 
     def verify(self, token: str | None) -> StaffClaims:
         if not token:
             raise SignInError("not_signed_in", "sign in first: send 'Authorization: Bearer <staff token>'")
-        parts = token.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
+        if not token.startswith(PREFIX + "."):
             raise SignInError("bad_token", "this is not a staff token")
-        if not hmac.compare_digest(self._mac(parts[1]).encode(), parts[2].encode("utf-8", "replace")):
-            raise SignInError("bad_token", "the staff token's signature does not match")
         try:
-            claims = msgspec.json.decode(_unb64(parts[1]), type=StaffClaims)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
-            raise SignInError("bad_token", "the staff token is malformed") from None
+            claims = self._tokens.open(token)
+        except InvalidToken as exc:
+            raise SignInError("bad_token", f"the staff token is not valid ({exc})") from None
         if claims.exp < time.time():
             raise SignInError("token_expired", "the staff session has ended; sign in again")
         return claims

@@ -18,12 +18,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import msgspec
 
 from sync.permissions import PeerIdentity
 
 PREFIX = "kp1"
+C = TypeVar("C", bound=msgspec.Struct)
 
 #: Turns the token a peer presented (or None) into its identity, or raises
 #: :class:`InvalidToken`.  Called once per connection.
@@ -39,6 +41,51 @@ class _Claims(msgspec.Struct, frozen=True):
     exp: int
 
 
+class SealedTokens(Generic[C]):
+    """``<prefix>.<payload>.<mac>``: msgspec claims as base64url JSON, HMAC-SHA256 over both.
+
+    The one implementation of signed bearer tokens: peer tokens here, staff
+    tokens on the appliance.  The prefix is part of the MAC, so a token of
+    one kind never passes as another even under the same secret.
+    """
+
+    def __init__(self, prefix: str, secret: bytes, claims: type[C]) -> None:
+        if len(secret) < 32:
+            raise ValueError("the token secret must be at least 32 bytes")
+        self.prefix = prefix
+        self._secret = secret
+        self._decode = msgspec.json.Decoder(claims).decode
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, f"{self.prefix}.{payload}".encode(), hashlib.sha256).digest())
+
+    def seal(self, claims: C) -> str:
+        payload = _b64(msgspec.json.encode(claims))
+        return f"{self.prefix}.{payload}.{self._mac(payload)}"
+
+    def open(self, token: str) -> C:
+        """The claims of a genuine token; raises :class:`InvalidToken` saying what is wrong."""
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != self.prefix:
+            raise InvalidToken("malformed token")
+        if not hmac.compare_digest(self._mac(parts[1]).encode(), parts[2].encode("utf-8", "replace")):
+            raise InvalidToken("token signature does not match")
+        try:
+            return self._decode(_unb64(parts[1]))
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+            raise InvalidToken("malformed token payload") from None
+
+
+def load_secret(path: Path) -> bytes:
+    """A token secret from ``path``, created (32 random bytes, mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    return path.read_bytes()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -49,39 +96,20 @@ def _unb64(text: str) -> bytes:
 
 class TokenSigner:
     def __init__(self, secret: bytes) -> None:
-        if len(secret) < 32:
-            raise ValueError("the token secret must be at least 32 bytes")
-        self._secret = secret
+        self._tokens = SealedTokens(PREFIX, secret, _Claims)
 
     @classmethod
     def from_file(cls, path: Path) -> TokenSigner:
         """Load the secret, creating it (mode 0600) on first use."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(32))
-        return cls(path.read_bytes())
-
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, f"{PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+        return cls(load_secret(path))
 
     def issue(self, identity: PeerIdentity, ttl_seconds: int = 30 * 24 * 3600) -> str:
-        payload = _b64(msgspec.json.encode(_Claims(identity, int(time.time()) + ttl_seconds)))
-        return f"{PREFIX}.{payload}.{self._mac(payload)}"
+        return self._tokens.seal(_Claims(identity, int(time.time()) + ttl_seconds))
 
     def verify(self, token: str | None) -> PeerIdentity:
         if not token:
             raise InvalidToken("no token: send 'Authorization: Bearer <token>' or '?token=<token>'")
-        parts = token.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
-            raise InvalidToken("malformed token")
-        if not hmac.compare_digest(self._mac(parts[1]).encode(), parts[2].encode("utf-8", "replace")):
-            raise InvalidToken("token signature does not match")
-        try:
-            claims = msgspec.json.decode(_unb64(parts[1]), type=_Claims)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
-            raise InvalidToken("malformed token payload") from None
+        claims = self._tokens.open(token)
         if claims.exp < time.time():
             raise InvalidToken("token expired")
         return claims.identity
