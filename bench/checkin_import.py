@@ -50,7 +50,17 @@ from appliance.badges import BadgeSigner, b64, raw_public_key
 from appliance.catalog.bundle import Catalog, sign_catalog
 from appliance.catalog.roster import fold
 from appliance.catalog.schema import migrate
-from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, progress
+from bench.common import (
+    EVENT,
+    BenchResult,
+    Row,
+    Series,
+    Table,
+    Verdict,
+    konferenco,
+    konferenco_command,
+    progress,
+)
 from sync.sqlite_writer import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,21 +113,6 @@ class Prepared:
     fts_rows: list[tuple[Any, ...]] = field(repr=False)
 
 
-def _konferenco() -> list[str]:
-    """The installed ``konferenco`` script next to this interpreter, else ``python -m appliance.cli``."""
-    script = Path(sys.executable).parent / "konferenco"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "appliance.cli"]
-
-
-def _cli(*args: str) -> str:
-    done = subprocess.run(
-        [*_konferenco(), *args], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"konferenco {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done.stdout
-
-
 def _write_csv(path: Path, catalog: Catalog) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -144,10 +139,10 @@ def prepare(root: Path) -> Prepared:
     bundle_template = root / "template-bundle"
     csv_template = root / "template-csv"
     for template in (bundle_template, csv_template):
-        _cli("appliance", "init", "--data", str(template), "--event", EVENT, "--catalog-key", trusted)
+        konferenco("appliance", "init", "--data", str(template), "--event", EVENT, "--catalog-key", trusted)
     empty = root / "catalog-empty.json"
     empty.write_bytes(sign_catalog(msgspec.structs.replace(catalog, attendees=[]), catalog_key))
-    _cli("appliance", "import", "--data", str(csv_template), str(empty))
+    konferenco("appliance", "import", "--data", str(csv_template), str(empty))
 
     at = int(time.time() * 1000)
     rows = [
@@ -278,7 +273,7 @@ def import_once(template: Path, file: Path, workdir: Path, name: str) -> Measure
     shutil.copytree(template, data)
     try:
         measured = measure_child(
-            [*_konferenco(), "appliance", "import", "--data", str(data), str(file)],
+            [*konferenco_command(), "appliance", "import", "--data", str(data), str(file)],
             workdir / f"{name}.log",
         )
         held = _count_attendees(data)
@@ -372,7 +367,9 @@ def run(repetitions: int = 3) -> BenchResult:
             csvs.append(import_once(prepared.csv_template, prepared.csv, root, f"csv-{rep}"))
             progress(f"CSV: {csvs[-1].wall_s:.2f} s, {csvs[-1].peak_mb:.0f} MB")
             startups.append(
-                measure_child([*_konferenco(), "appliance", "import", "--help"], root / f"help-{rep}.log")
+                measure_child(
+                    [*konferenco_command(), "appliance", "import", "--help"], root / f"help-{rep}.log"
+                )
             )
             progress(f"catalog import, repetition {rep + 1}/{repetitions}: the bundle import's halves")
             splits.append(split(prepared.bundle_template, prepared.bundle, root / f"split-{rep}"))

@@ -59,7 +59,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, percentile, progress
+from bench.common import (
+    EVENT,
+    BenchResult,
+    Row,
+    Series,
+    Table,
+    Verdict,
+    konferenco,
+    konferenco_command,
+    percentile,
+    progress,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTENDEES = 20_000
@@ -76,7 +87,6 @@ MODES = ("FULL", "NORMAL")
 TARGET_PER_S = 1_000.0
 TARGET_P99_MS = 10.0
 TARGET_FLOOR_RATIO = 5.0
-TIMEOUT = 300.0
 
 
 # --- the load generator (runs in its own process) ----------------------------------------
@@ -220,31 +230,19 @@ class Prepared:
     token: str = field(repr=False)
 
 
-def _konferenco() -> list[str]:
-    script = Path(sys.executable).parent / "konferenco"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "appliance.cli"]
-
-
-def _cli(*args: str) -> str:
-    done = subprocess.run(
-        [*_konferenco(), *args], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"konferenco {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done.stdout
-
-
 def prepare(root: Path) -> Prepared:
     template = root / "template"
-    _cli("demo", "seed", "--data", str(template), "--event", EVENT, "--attendees", str(ATTENDEES))
+    konferenco("demo", "seed", "--data", str(template), "--event", EVENT, "--attendees", str(ATTENDEES))
     exported = root / "badges.csv"
-    _cli("appliance", "badges", "--data", str(template), "--out", str(exported))
+    konferenco("appliance", "badges", "--data", str(template), "--out", str(exported))
     with exported.open(newline="", encoding="utf-8") as f:
         # Day passes are valid on one of the event's three days: left out, so every entry is admitted.
         codes = [row["badge_code"] for row in csv.DictReader(f) if row["ticket_type"] != "Day pass"]
     badges = root / "badges.txt"
     badges.write_text("\n".join(codes) + "\n")
-    token = _cli("appliance", "issue-token", "--data", str(template), "--role", "door", "--name", "bench")
+    token = konferenco(
+        "appliance", "issue-token", "--data", str(template), "--role", "door", "--name", "bench"
+    )
     return Prepared(template, badges, codes, token.strip())
 
 
@@ -265,7 +263,7 @@ class Server:
         self.synchronous = synchronous
         self.port = _free_port()
         self.log = data.with_suffix(".log")
-        command = _konferenco()
+        command = konferenco_command()
         if profile is not None:
             command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "appliance.cli"]
         self.args = [

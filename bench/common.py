@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import random
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sync.records import new_id
@@ -114,3 +116,22 @@ def scan_fields(device: str, i: int, rng: random.Random) -> dict[str, Any]:
         "code": f"kb1.{attendee}.{new_id()}",
         "list_id": "general",
     }
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def konferenco_command() -> list[str]:
+    """The installed ``konferenco`` script next to this interpreter, else ``python -m appliance.cli``."""
+    script = Path(sys.executable).parent / "konferenco"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "appliance.cli"]
+
+
+def konferenco(*args: str, timeout: float = 600.0) -> str:
+    """Run a ``konferenco`` command for a benchmark's setup; its stdout, or RuntimeError with stderr."""
+    done = subprocess.run(
+        [*konferenco_command(), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"konferenco {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done.stdout
