@@ -124,8 +124,9 @@ async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | No
         report = await import_bundle(state.data, state.staff.writer, raw, event_id)
     except ImportRejected as exc:
         problems = [{"position": p.line, "field": p.field, "message": p.message} for p in exc.report.problems]
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         raise CheckinError(
-            "catalog_rejected", f"{len(problems)} problems; nothing was imported", 422
+            "catalog_rejected", f"{count} in the bundle; nothing was imported", 422, problems=problems
         ) from None
     except (BundleError, CatalogConflict) as exc:
         raise CheckinError("catalog_rejected", str(exc), 422) from None

@@ -218,3 +218,60 @@ def test_an_organizer_pushes_a_new_catalog_revision_and_a_peer_can_fetch_it(
     )
     assert older.status_code == 422
     assert "older" in older.json()["message"]
+
+
+def test_a_pushed_bundle_with_bad_rows_lists_them_and_changes_nothing(
+    server: ApplianceProcess, seeded: Path
+) -> None:
+    import msgspec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.catalog.bundle import Attendee, Bundle, sign_catalog
+
+    organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
+    catalog = msgspec.json.decode(
+        httpx.get(f"{server.url}/api/v1/catalog", headers=organizer).content, type=Bundle
+    )
+    bad = Attendee(id="bad-1", name="Ödön Örkény", ticket_type_id="vip-gold")
+    revised = msgspec.structs.replace(
+        catalog.catalog, revision=99, attendees=[*catalog.catalog.attendees, bad]
+    )
+    key = Ed25519PrivateKey.from_private_bytes((seeded / "secrets" / "catalog.key").read_bytes())
+    response = httpx.put(
+        f"{server.url}/api/v1/catalog", content=sign_catalog(revised, key), headers=organizer
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "catalog_rejected"
+    assert body["message"].startswith("1 problem in the bundle")
+    assert body["problems"] == [
+        {
+            "position": len(revised.attendees),
+            "field": "ticket_type_id",
+            "message": "unknown ticket type 'vip-gold'",
+        }
+    ]
+    desk = {"Authorization": f"Bearer {_token(seeded, 'desk')}"}
+    assert (
+        httpx.get(f"{server.url}/api/v1/attendees", params={"q": "orkeny"}, headers=desk).json()["count"] == 0
+    )
+
+
+def test_a_walk_in_needs_a_certified_device_key(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    konferenco("demo", "seed", "--data", str(data), "--attendees", "5")
+    (data / "secrets" / "device-badge-demo.cert.json").unlink()
+    with ApplianceProcess(data) as proc:
+        response = httpx.post(
+            f"{proc.url}/api/v1/attendees",
+            json={"name": "Walk In", "ticket_type_id": "full"},
+            headers={"Authorization": f"Bearer {_token(data, 'desk')}"},
+        )
+        assert response.status_code == 503
+        assert response.json()["code"] == "no_device_key"
+        search = httpx.get(
+            f"{proc.url}/api/v1/attendees",
+            params={"q": "walk"},
+            headers={"Authorization": f"Bearer {_token(data, 'desk')}"},
+        )
+        assert search.json()["count"] == 0, "nothing of a refused walk-in is recorded"
