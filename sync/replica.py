@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -42,6 +43,8 @@ from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteG
 
 T = TypeVar("T")
 
+#: Most records one append carries: batches stay small transactions (see :meth:`Replica.write`).
+MAX_LOG_BATCH = 64
 #: Records per device-log shard: ~6-10 MB, well inside one 16 MiB sync message.
 SHARD_RECORDS = 50_000
 log = logging.getLogger(__name__)
@@ -91,7 +94,7 @@ class Replica:
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._log_batches: dict[str, _LogBatch] = {}  # device-log shard -> records waiting
+        self._log_batches: dict[str, deque[_LogBatch]] = {}  # device-log shard -> batches waiting
         self._log_writing: set[str] = set()  # shards with an append being stored
 
     async def start(self) -> None:
@@ -273,11 +276,14 @@ class Replica:
         checked(record, DeviceRecord)  # before joining a batch: a bad record must not sink others
         name = self.device_log(event_id, device_id)
         key = str(name)
-        batch = self._log_batches.get(key)
-        if batch is None:
-            batch = self._log_batches[key] = _LogBatch(name)
+        waiting = self._log_batches.get(key)
+        if waiting is None:
+            waiting = self._log_batches[key] = deque()
             if key not in self._log_writing:
                 asyncio.get_running_loop().call_soon(self._flush_log, key)
+        if not waiting or len(waiting[-1].records) >= MAX_LOG_BATCH:
+            waiting.append(_LogBatch(name))
+        batch = waiting[-1]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         batch.records.append(record)
         batch.waiters.append(done)
@@ -287,9 +293,12 @@ class Replica:
     def _flush_log(self, key: str) -> None:
         if key in self._log_writing:
             return  # the append being stored starts this batch when it is done
-        batch = self._log_batches.pop(key, None)
-        if batch is None:
+        waiting = self._log_batches.get(key)
+        if not waiting:
             return
+        batch = waiting.popleft()
+        if not waiting:
+            del self._log_batches[key]
         self._log_writing.add(key)
         self._spawn(self._write_log(key, batch))
 
