@@ -24,7 +24,7 @@ from sync.records import DeviceKey, new_id
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous, connect
-from sync.tokens import TokenSigner
+from sync.tokens import TokenSigner, secret_file
 
 
 class ApplianceConfig(msgspec.Struct, kw_only=True):
@@ -120,16 +120,15 @@ class DataDir:
 
     def _private_key(self, name: str, create: bool) -> Ed25519PrivateKey | None:
         path = self.secrets / name
-        if not path.exists():
-            if not create:
-                return None
-            self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
-            key = Ed25519PrivateKey.generate()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
-            return key
-        return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
+        if not path.exists() and not create:
+            return None
+        raw = secret_file(
+            path,
+            lambda: Ed25519PrivateKey.generate().private_bytes(
+                Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+            ),
+        )
+        return Ed25519PrivateKey.from_private_bytes(raw)
 
     def event_key(self, event_id: str, *, create: bool = False) -> Ed25519PrivateKey | None:
         """The event's badge key, held only by a standalone appliance (no hub) or the demo."""

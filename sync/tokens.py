@@ -12,6 +12,7 @@ credentials plug into the same hook (``Authenticator``) later.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -78,11 +79,30 @@ class SealedTokens(Generic[C]):
 
 def load_secret(path: Path) -> bytes:
     """A token secret from ``path``, created (32 random bytes, mode 0600) on first use."""
+    return secret_file(path, lambda: os.urandom(32))
+
+
+def secret_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The contents of a secret file, created with ``make()`` (mode 0600) if it is missing.
+
+    Safe when several processes start at once (the server and a few CLI
+    commands on a fresh box): the file is written in full under a private
+    name and then hard-linked into place, so nobody ever reads it half
+    written, and whoever links second reads the winner's secret.
+    """
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(make())
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink()
     return path.read_bytes()
 
 

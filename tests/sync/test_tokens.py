@@ -250,3 +250,31 @@ def test_short_secret_file_rejected(tmp_path: Path) -> None:
     path.write_bytes(b"short")
     with pytest.raises(ValueError, match="32 bytes"):
         TokenSigner.from_file(path)
+
+
+def test_processes_starting_together_all_read_the_same_whole_secret(tmp_path: Path) -> None:
+    """A fresh box: the server and CLI commands create the token secret at the same moment."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "secrets" / "shared.key"
+    go = tmp_path / "go"
+    script = (
+        "import os, sys, time; from pathlib import Path; from sync.tokens import load_secret\n"
+        "while not os.path.exists(sys.argv[2]): time.sleep(0.0005)\n"
+        "sys.stdout.write(load_secret(Path(sys.argv[1])).hex())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(path), str(go)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(12)
+    ]
+    time.sleep(1.5)  # every process imported and waiting at the line
+    go.touch()
+    seen = {p.communicate(timeout=60)[0] for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert seen == {path.read_bytes().hex()}
+    assert len(path.read_bytes()) == 32
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["shared.key"], "no temporary file is left behind"
