@@ -251,8 +251,8 @@ def appliance_import(
     with Progress(transient=True) as bar:
         task = bar.add_task(f"importing {file.name}", total=None)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{phase} {file.name}", completed=done, total=total)
 
         try:
             report = asyncio.run(

@@ -184,7 +184,7 @@ async def seed(
     *,
     count: int = 500,
     rng_seed: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> str:
     """Create a demo appliance: keys, signed catalog, schedule, demo staff and a walk-in key."""
     config = data.init([event])

@@ -10,6 +10,7 @@ reports the others.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -27,8 +28,9 @@ from appliance.catalog.roster import ApplyResult, apply_catalog, upsert_attendee
 from appliance.config import DataDir
 from sync.sqlite_writer import SQLiteWriter
 
-#: progress(done, total): called every few thousand rows.
-Progress = Callable[[int, int], None]
+#: progress(phase, done, total): "checking" rows, then "writing" rows and search rows;
+#: called every few thousand rows (from the writer's thread while writing).
+Progress = Callable[[str, int, int], None]
 
 #: CSV header names recognised without a ``--map`` (compared case-insensitively).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -105,8 +107,16 @@ def check_catalog(catalog: Catalog, known_ticket_types: set[str] | None = None) 
     return problems
 
 
-def apply_bundle_job(catalog: Catalog, digest: str) -> Callable[[sqlite3.Connection], ApplyResult]:
-    return lambda conn: apply_catalog(conn, catalog, digest)
+def _writing(progress: Progress | None) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress("writing", done, total)
+
+
+def apply_bundle_job(
+    catalog: Catalog, digest: str, progress: Progress | None = None
+) -> Callable[[sqlite3.Connection], ApplyResult]:
+    return lambda conn: apply_catalog(conn, catalog, digest, _writing(progress))
 
 
 # --- CSV -------------------------------------------------------------------------------
@@ -179,7 +189,7 @@ def read_csv(
     for cells, line in _numbered(reader):
         count += 1
         if progress is not None and count % 5000 == 0:
-            progress(count, total)
+            progress("checking", count, total)
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
@@ -253,21 +263,29 @@ def _plain(exc: msgspec.ValidationError) -> str:
     return text
 
 
+def sign_missing_badges(event_id: str, attendees: list[Attendee], signer: BadgeSigner) -> list[Attendee]:
+    """Give every row without a badge code one signed by the event key held here.
+
+    Done before the write (in a worker thread), never inside it: signing
+    180,000 badges takes seconds, and the single writer must not wait on it.
+    """
+    return [
+        a
+        if a.badge_code
+        else msgspec.structs.replace(
+            a, badge_code=signer.sign(BadgePayload(event_id, a.id, a.ticket_type_id))
+        )
+        for a in attendees
+    ]
+
+
 def csv_job(
-    event_id: str, attendees: list[Attendee], signer: BadgeSigner | None
+    event_id: str, attendees: list[Attendee], progress: Progress | None = None
 ) -> Callable[[sqlite3.Connection], ApplyResult]:
-    """Upsert CSV rows (signing badge codes when this appliance holds the event key)."""
+    """Upsert CSV rows as one transaction."""
 
     def job(conn: sqlite3.Connection) -> ApplyResult:
-        rows = attendees
-        if signer is not None:
-            rows = [
-                msgspec.structs.replace(
-                    a, badge_code=a.badge_code or signer.sign(BadgePayload(event_id, a.id, a.ticket_type_id))
-                )
-                for a in attendees
-            ]
-        added, updated = upsert_attendees(conn, event_id, rows, "import")
+        added, updated = upsert_attendees(conn, event_id, attendees, "import", _writing(progress))
         revision = conn.execute("SELECT revision FROM catalog_event WHERE id = ?", (event_id,)).fetchone()
         return ApplyResult(int(revision[0]) if revision else 0, added, updated, 0)
 
@@ -281,7 +299,9 @@ def read_path(path: Path) -> bytes:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from None
 
 
-async def import_bundle(data: DataDir, writer: SQLiteWriter, raw: bytes, event: str) -> ImportReport:
+async def import_bundle(
+    data: DataDir, writer: SQLiteWriter, raw: bytes, event: str, progress: Progress | None = None
+) -> ImportReport:
     """Verify and apply a signed bundle (all or nothing), then keep it for relaying to peers."""
     config = data.load()
     if event not in config.events:
@@ -305,7 +325,7 @@ async def import_bundle(data: DataDir, writer: SQLiteWriter, raw: bytes, event: 
         report = ImportReport(rows=len(catalog.attendees), problems=check_catalog(catalog))
         if report.problems:  # a signed bundle is all or nothing: the hub must fix its data
             raise ImportRejected(report)
-        report.result = await writer.run(apply_bundle_job(catalog, digest))
+        report.result = await writer.run(apply_bundle_job(catalog, digest, progress))
         if snapshot:
             os.replace(pending, relay)
         return report
@@ -339,9 +359,11 @@ async def import_csv(
     report = ImportReport(rows=count, problems=problems)
     if problems and (not skip_invalid or not rows):
         raise ImportRejected(report)
+    attendees = [a for _, a in rows]
     key = data.event_key(event)
-    signer = BadgeSigner(key) if key is not None else None
-    report.result = await writer.run(csv_job(event, [a for _, a in rows], signer))
+    if key is not None:
+        attendees = await asyncio.to_thread(sign_missing_badges, event, attendees, BadgeSigner(key))
+    report.result = await writer.run(csv_job(event, attendees, progress))
     return report
 
 
@@ -372,7 +394,7 @@ async def import_file(
     try:
         if fmt == "bundle":
             # The bytes go straight into the call: it frees them before the big apply.
-            report = await import_bundle(data, store.writer, read_path(path), event)
+            report = await import_bundle(data, store.writer, read_path(path), event, progress)
         else:
             report = await import_csv(
                 data,
@@ -383,8 +405,6 @@ async def import_file(
                 skip_invalid=skip_invalid,
                 progress=progress,
             )
-        if progress is not None:
-            progress(report.rows, report.rows)
         return report
     finally:
         await store.close()

@@ -10,10 +10,11 @@ diacritics removal does not cover letters such as ł, ø, ß or đ.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -69,6 +70,8 @@ def _search_row(rowid: int, a: Attendee) -> tuple[object, ...]:
     return (rowid, fold(a.name), fold(a.company), fold(a.email), fold(a.order_ref))
 
 
+#: Rows per executemany, and so per progress report, on a big import.
+_CHUNK = 10_000
 #: Above this many attendees, ids are looked up in one query and rows written with executemany.
 _BULK = 500
 
@@ -88,33 +91,53 @@ def _rowids(conn: sqlite3.Connection, event_id: str, ids: list[str]) -> dict[str
 
 
 def upsert_attendees(
-    conn: sqlite3.Connection, event_id: str, attendees: Iterable[Attendee], source: str
+    conn: sqlite3.Connection,
+    event_id: str,
+    attendees: Iterable[Attendee],
+    source: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Insert or replace attendees by id, with their search rows; return (added, updated).
 
     Set-at-a-time (one lookup, ``executemany``): a 180,000-attendee snapshot
     spends its time in SQLite, not in a Python loop of three statements a row.
+    ``progress(done, total)`` hears about every chunk of rows and search rows
+    written (it runs on the writer's thread).
     """
     at = now_ms()
     items = list(attendees)
     existing = _rowids(conn, event_id, [a.id for a in items])
     new = [a for a in items if a.id not in existing]
     changed = [a for a in items if a.id in existing]
-    conn.executemany(
+    total, done = 2 * len(items), 0
+
+    def chunked(sql: str, rows: list[tuple[object, ...]] | Iterator[tuple[object, ...]], count: int) -> None:
+        nonlocal done
+        iterator = iter(rows)
+        for start in range(0, count, _CHUNK):
+            conn.executemany(sql, itertools.islice(iterator, _CHUNK))
+            done += min(_CHUNK, count - start)
+            if progress is not None:
+                progress(done, total)
+
+    chunked(
         f"INSERT INTO attendee ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
         (_row(event_id, a, source, at) for a in new),
+        len(new),
     )
-    conn.executemany(
+    chunked(
         "UPDATE attendee SET external_ref=?, name=?, company=?, email=?, order_ref=?, "
         "ticket_type_id=?, badge_code=?, nfc_uid=?, valid_from=?, valid_until=?, status=?, "
         "source=?, updated_at=? WHERE rowid=?",
         ((*_row(event_id, a, source, at)[2:], existing[a.id]) for a in changed),
+        len(changed),
     )
     conn.executemany("DELETE FROM attendee_fts WHERE rowid = ?", ((existing[a.id],) for a in changed))
     rowids = {**existing, **_rowids(conn, event_id, [a.id for a in new])} if new else existing
-    conn.executemany(
+    chunked(
         "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
         (_search_row(rowids[a.id], a) for a in items),
+        len(items),
     )
     return len(new), len(changed)
 
@@ -138,7 +161,12 @@ def current_revision(conn: sqlite3.Connection, event_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def apply_catalog(conn: sqlite3.Connection, catalog: Catalog, digest: str) -> ApplyResult:
+def apply_catalog(
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    digest: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> ApplyResult:
     """Apply a verified, validated snapshot or delta inside the caller's transaction."""
     event = catalog.event
     held = current_revision(conn, event.id)
@@ -194,7 +222,7 @@ def apply_catalog(conn: sqlite3.Connection, catalog: Catalog, digest: str) -> Ap
             if r[0] not in keep
         ]
     gone = remove_attendees(conn, event.id, removed)
-    added, updated = upsert_attendees(conn, event.id, catalog.attendees, "catalog")
+    added, updated = upsert_attendees(conn, event.id, catalog.attendees, "catalog", progress)
     reapply_amendments(conn, event.id)
     return ApplyResult(catalog.revision, added, updated, gone)
 

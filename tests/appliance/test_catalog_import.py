@@ -514,3 +514,16 @@ async def test_a_query_too_short_is_refused(loaded: Box, query: str) -> None:
     with pytest.raises(CheckinError) as info:
         await loaded.search(query)
     assert info.value.code == "query_too_short"
+
+
+async def test_a_large_csv_reports_progress_while_checking_and_writing(loaded: Box) -> None:
+    rows = "\n".join(f"Person {i},full,p{i}@example.org" for i in range(25_000))
+    calls: list[tuple[str, int, int]] = []
+    report = await loaded.csv(f"name,ticket_type,email\n{rows}\n", progress=lambda *a: calls.append(a))
+    assert report.result is not None and report.result.added == 25_000
+    phases = [phase for phase, _, _ in calls]
+    assert phases.index("writing") > phases.index("checking"), "rows are checked before anything is written"
+    writing = [(done, total) for phase, done, total in calls if phase == "writing"]
+    assert writing[-1] == (50_000, 50_000), "rows and their search rows, all written"
+    assert [done for done, _ in writing] == sorted(done for done, _ in writing)
+    assert len(writing) >= 5, "a bar that moves, not one jump at the end"
