@@ -155,6 +155,10 @@ def appliance_serve(
         log_level="info",
         log_config=None,  # uvicorn's loggers propagate to our root handler (format, redaction)
         access_log=access_log,
+        # The box answers its LAN directly: no proxy headers to trust, and no server banner
+        # to give away versions; both also save work on every scan.
+        proxy_headers=False,
+        server_header=False,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
