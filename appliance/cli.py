@@ -17,7 +17,8 @@ from pathlib import Path
 import click
 
 from appliance import logs
-from appliance.config import DataDir, NotProvisioned
+from appliance.config import ApplianceConfig, DataDir, NotProvisioned
+from appliance.staff import StaffRole
 from sync.permissions import Capability, PeerIdentity, Role
 
 DATA_OPTION = click.option(
@@ -27,6 +28,18 @@ DATA_OPTION = click.option(
     required=True,
     help="The appliance's data directory (database, keys, settings).",
 )
+
+
+def _provisioned(data_dir: Path) -> tuple[DataDir, ApplianceConfig]:
+    """The appliance in DATA, or a one-line error telling how to create one."""
+    data = DataDir(data_dir)
+    try:
+        return data, data.load()
+    except NotProvisioned as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+STAFF_ROLES = click.Choice([role.value for role in StaffRole])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,11 +195,7 @@ def appliance_peer_token(
     ttl_days: int,
 ) -> None:
     """Print a token another peer uses to sync with this appliance."""
-    data = DataDir(data_dir)
-    try:
-        config = data.load()
-    except NotProvisioned as exc:
-        raise click.ClickException(str(exc)) from None
+    data, config = _provisioned(data_dir)
     if role == Role.DEVICE and not device_id:
         raise click.UsageError("--role device needs --device-id")
     identity = PeerIdentity(
@@ -297,11 +306,7 @@ def appliance_badges(data_dir: Path, out: Path, event: str | None) -> None:
     """Export every attendee's badge code (for a print shop) as CSV."""
     import csv
 
-    data = DataDir(data_dir)
-    try:
-        config = data.load()
-    except NotProvisioned as exc:
-        raise click.ClickException(str(exc)) from None
+    data, config = _provisioned(data_dir)
     event_id = event or config.events[0]
     conn = data.reader()
     try:
@@ -328,18 +333,12 @@ def appliance_badges(data_dir: Path, out: Path, event: str | None) -> None:
 
 @appliance.command("issue-token")
 @DATA_OPTION
-@click.option("--role", type=click.Choice(["door", "kiosk", "desk", "organizer"]), required=True)
+@click.option("--role", type=STAFF_ROLES, required=True)
 @click.option("--name", default="automation", show_default=True, help="Who the token is for (shown in logs).")
 @click.option("--ttl-minutes", default=12 * 60, show_default=True, type=click.IntRange(1, 7 * 24 * 60))
 def appliance_issue_token(data_dir: Path, role: str, name: str, ttl_minutes: int) -> None:
     """Print a staff token for scripts and kiosks (no sign-in needed)."""
-    from appliance.staff import StaffRole
-
-    data = DataDir(data_dir)
-    try:
-        data.load()
-    except NotProvisioned as exc:
-        raise click.ClickException(str(exc)) from None
+    data, _ = _provisioned(data_dir)
     staff_id = "token-" + (re.sub(r"[^A-Za-z0-9_.:-]+", "-", name).strip("-")[:50] or "automation")
     click.echo(data.staff_tokens().issue(staff_id, name, StaffRole(role), ttl_minutes * 60))
 
@@ -352,21 +351,17 @@ def appliance_staff() -> None:
 @appliance_staff.command("add")
 @DATA_OPTION
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice(["door", "kiosk", "desk", "organizer"]), required=True)
+@click.option("--role", type=STAFF_ROLES, required=True)
 @click.option(
     "--pin", prompt=True, hide_input=True, confirmation_prompt=True, help="PIN or password (4+ characters)."
 )
 def appliance_staff_add(data_dir: Path, name: str, role: str, pin: str) -> None:
     """Create a staff account."""
     from appliance.catalog.schema import migrate
-    from appliance.staff import StaffRole, add_staff
+    from appliance.staff import add_staff
     from sync.sqlite_writer import connect
 
-    data = DataDir(data_dir)
-    try:
-        data.load()
-    except NotProvisioned as exc:
-        raise click.ClickException(str(exc)) from None
+    data, _ = _provisioned(data_dir)
     conn = connect(data.database)
     try:
         migrate(conn)
@@ -410,11 +405,7 @@ def demo_seed(data_dir: Path, event: str, count: int, rng_seed: int, if_missing:
 @click.option("--port", default=8080, show_default=True, type=int)
 def demo_credentials(data_dir: Path, port: int) -> None:
     """Print what to open and the demo tokens (to the terminal, never to a log)."""
-    data = DataDir(data_dir)
-    try:
-        config = data.load()
-    except NotProvisioned as exc:
-        raise click.ClickException(str(exc)) from None
+    data, config = _provisioned(data_dir)
     signer = data.signer()
     events = tuple(config.events)
     viewer = signer.issue(PeerIdentity(peer_id="demo-viewer", role=Role.VIEWER, events=events), 7 * 24 * 3600)
@@ -447,8 +438,6 @@ Try:  curl -H 'Authorization: Bearer <viewer token>' {base}/api/v1/sync/status
     staff_path = data.secrets / "demo-staff.json"
     if staff_path.exists():
         import json
-
-        from appliance.staff import StaffRole
 
         accounts = json.loads(staff_path.read_text())
         tokens = data.staff_tokens()
