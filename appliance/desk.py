@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import aiosqlite
 import msgspec
 
-from appliance.badges import BadgePayload, BadgeSigner, b64
+from appliance.badges import BadgePayload, BadgeSigner, b64, device_certificate_message, raw_public_key
 from appliance.catalog.roster import fold
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
@@ -128,6 +128,13 @@ class LinkTag(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     replace: bool = False
 
 
+def require_attendee(conn: Any, event: str, attendee_id: str) -> None:
+    """Refuse with 404 ``unknown_attendee`` unless the attendee is on this event's roster."""
+    found = conn.execute("SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id))
+    if found.fetchone() is None:
+        raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+
+
 def tag_owner(conn: Any, event: str, nfc_uid: str) -> str | None:
     """Who an NFC tag belongs to: a tag handed out on site wins over the catalog's."""
     row = conn.execute(
@@ -198,13 +205,7 @@ class Desk:
 
     async def link_tag(self, conn: Any, event: str, attendee_id: str, req: LinkTag, staff: str) -> None:
         """Hand an NFC tag to an attendee (recorded in this device's log, so it syncs)."""
-        if (
-            conn.execute(
-                "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id)
-            ).fetchone()
-            is None
-        ):
-            raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+        require_attendee(conn, event, attendee_id)
         owner = tag_owner(conn, event, req.nfc_uid)
         if owner is not None and owner != attendee_id and not req.replace:
             raise CheckinError(
@@ -234,13 +235,7 @@ class Desk:
 
     async def amend(self, conn: Any, event: str, attendee_id: str, change: Amend, staff: str) -> None:
         self._require_organizer_device("roster corrections")
-        if (
-            conn.execute(
-                "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id)
-            ).fetchone()
-            is None
-        ):
-            raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+        require_attendee(conn, event, attendee_id)
         if change.field == "name" and not change.value.strip():
             raise CheckinError("invalid_request", "a name cannot be empty")
         await self.replica.write(
@@ -254,8 +249,6 @@ def certify_device(data: DataDir, event: str, device_id: str, not_after: int = 0
 
     With a hub, the hub does this at enrolment and hands over the certificate.
     """
-    from appliance.badges import device_certificate_message, raw_public_key
-
     event_key = data.event_key(event)
     if event_key is None:
         raise CheckinError("no_event_key", f"this appliance does not hold the key of event '{event}'")

@@ -9,8 +9,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from appliance.api.auth import roles, staff_of
 from appliance.api.state import appliance_state
-from appliance.checkin.service import AttendeeView, CheckinError
-from appliance.desk import Amend, LinkTag, SearchHit, WalkInAnswer, WalkInRequest, search
+from appliance.checkin.service import AttendeeView
+from appliance.desk import Amend, LinkTag, SearchHit, WalkInAnswer, WalkInRequest, require_attendee, search
 from appliance.staff import StaffRole
 
 
@@ -40,14 +40,8 @@ async def get_attendee(
 ) -> AttendeeView:
     state = appliance_state(request)
     event_id = state.event(event)
-    found = state.conn.execute(
-        "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
-    )
-    if found.fetchone() is None:
-        raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
-    view = state.checkin.attendee_view(event_id, attendee_id)
-    assert view is not None
-    return view
+    require_attendee(state.conn, event_id, attendee_id)
+    return state.checkin.attendee_view(event_id, attendee_id)
 
 
 @post(
@@ -76,9 +70,7 @@ async def amend_attendee(
     state = appliance_state(request)
     event_id = state.event(event)
     await state.desk.amend(state.conn, event_id, attendee_id, data, staff_of(request).sub)
-    view = state.checkin.attendee_view(event_id, attendee_id)
-    assert view is not None
-    return view
+    return state.checkin.attendee_view(event_id, attendee_id)
 
 
 @post(
@@ -97,6 +89,4 @@ async def link_tag(
     state = appliance_state(request)
     event_id = state.event(event)
     await state.desk.link_tag(state.conn, event_id, attendee_id, data, staff_of(request).sub)
-    view = state.checkin.attendee_view(event_id, attendee_id)
-    assert view is not None
-    return view
+    return state.checkin.attendee_view(event_id, attendee_id)

@@ -97,6 +97,20 @@ class _Identified:
     presented: Presented | None
     verdict: Verdict | None  # set when identification itself failed
     revoked: str | None = None
+    company: str = ""
+
+    def view(self) -> AttendeeView | None:
+        """The answer's attendee, from the same lookup that identified them (one query a scan)."""
+        p = self.presented
+        if p is None:
+            return None
+        return AttendeeView(
+            id=p.attendee_id,
+            name=p.name,
+            company=self.company,
+            ticket_type_id=p.ticket_type_id,
+            ticket_type=p.ticket_type_name,
+        )
 
 
 class CheckinService:
@@ -212,7 +226,7 @@ class CheckinService:
         first = next((s for s in history if s.direction == "entry"), None)
         if first is None and entering:
             first = PriorScan(now, "entry", req.gate, self.device_id)
-        return self._answer(event, record, verdict.rule, first)
+        return self._answer(record, who.view(), verdict.rule, first)
 
     def _identify(self, event: str, cat: EventCatalogue, req: ScanRequest) -> _Identified:
         if req.code is not None:
@@ -222,7 +236,8 @@ class CheckinService:
                 return _Identified(None, Verdict("invalid", exc.reason))
             p = badge.payload
             row = self.conn.execute(
-                "SELECT name, status FROM attendee WHERE event_id = ? AND id = ?", (event, p.attendee)
+                "SELECT name, status, company FROM attendee WHERE event_id = ? AND id = ?",
+                (event, p.attendee),
             ).fetchone()
             name = row[0] if row else "(not in the roster here yet)"
             presented = Presented(
@@ -237,14 +252,15 @@ class CheckinService:
             revoked = self._revoked(
                 event, [("badge", badge.badge_id), ("attendee", p.attendee), ("key", badge.kid)]
             )
-            return _Identified(presented, None, revoked)
+            return _Identified(presented, None, revoked, (row[2] or "") if row else "")
         uid = (req.nfc_uid or "").replace(":", "").replace(" ", "").upper()
         if not _NFC.match(uid):
             return _Identified(
                 None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")
             )
         row = self.conn.execute(
-            "SELECT a.id, a.name, a.ticket_type_id, a.valid_from, a.valid_until, a.status FROM attendee a "
+            "SELECT a.id, a.name, a.ticket_type_id, a.valid_from, a.valid_until, a.status, a.company "
+            "FROM attendee a "
             "WHERE a.event_id = ?1 AND a.id = coalesce("
             "  (SELECT attendee_id FROM tag_link WHERE event_id = ?1 AND nfc_uid = ?2),"
             "  (SELECT id FROM attendee WHERE event_id = ?1 AND nfc_uid = ?2))",
@@ -264,7 +280,7 @@ class CheckinService:
             valid_until=row[4] or 0,
             cancelled=row[5] == "cancelled",
         )
-        return _Identified(presented, None, self._revoked(event, [("attendee", row[0])]))
+        return _Identified(presented, None, self._revoked(event, [("attendee", row[0])]), row[6] or "")
 
     def _revoked(self, event: str, targets: list[tuple[str, str]]) -> str | None:
         """Why the badge, attendee or key is revoked, if any of them is (one indexed query)."""
@@ -326,15 +342,18 @@ class CheckinService:
                 if d == "entry"
             ]
             first = entries[0] if entries else None
-        answer = self._answer(row[0], record, None, first)
+        view = self.attendee_view(row[0], record.attendee_id) if record.attendee_id else None
+        answer = self._answer(record, view, None, first)
         return msgspec.structs.replace(answer, replayed=True)
 
-    def _answer(self, event: str, record: Scan, rule: str | None, first: PriorScan | None) -> ScanAnswer:
+    def _answer(
+        self, record: Scan, attendee: AttendeeView | None, rule: str | None, first: PriorScan | None
+    ) -> ScanAnswer:
         return ScanAnswer(
             scan_id=record.id,
             result=record.result,
             reason=record.reason,
-            attendee=self.attendee_view(event, record.attendee_id) if record.attendee_id else None,
+            attendee=attendee,
             first_admitted=FirstAdmitted(at=first.at, gate=first.gate, device_id=first.device_id)
             if first
             else None,
@@ -345,7 +364,7 @@ class CheckinService:
             rule=rule,
         )
 
-    def attendee_view(self, event: str, attendee_id: str) -> AttendeeView | None:
+    def attendee_view(self, event: str, attendee_id: str) -> AttendeeView:
         row = self.conn.execute(
             "SELECT a.id, a.name, a.company, a.ticket_type_id, t.name FROM attendee a "
             "LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id "
