@@ -231,9 +231,14 @@ class DeviceLog:
         self._log.append(checked(record, DeviceRecord))
         return record
 
-    def extend(self, records: list[DeviceRecord]) -> None:
-        """Append several records in one insert (one Yjs item run, one observer event)."""
-        self._log.extend([checked(record, DeviceRecord) for record in records])
+    def extend_checked(self, values: list[dict[str, JSON]]) -> None:
+        """Append records already through :func:`checked` in one insert (one observer event).
+
+        For :meth:`sync.replica.Replica.log`, which checks each record as it
+        arrives so a bad one fails its caller alone, and must not pay for the
+        check twice on the scan path.
+        """
+        self._log.extend(values)
 
     def append_scan(self, **fields: Any) -> Scan:
         scan = Scan(**fields)

@@ -75,7 +75,7 @@ class _Live:
 @dataclass(eq=False)
 class _LogBatch:
     name: DocName
-    records: list[DeviceRecord] = field(default_factory=list)
+    values: list[dict[str, Any]] = field(default_factory=list)  # records, already checked
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -273,7 +273,7 @@ class Replica:
         level up).  Each caller still returns only once its own record is on
         disk, and an invalid record fails its caller alone.
         """
-        checked(record, DeviceRecord)  # before joining a batch: a bad record must not sink others
+        value = checked(record, DeviceRecord)  # before joining a batch: a bad record fails alone
         name = self.device_log(event_id, device_id)
         key = str(name)
         waiting = self._log_batches.get(key)
@@ -281,11 +281,11 @@ class Replica:
             waiting = self._log_batches[key] = deque()
             if key not in self._log_writing:
                 asyncio.get_running_loop().call_soon(self._flush_log, key)
-        if not waiting or len(waiting[-1].records) >= MAX_LOG_BATCH:
+        if not waiting or len(waiting[-1].values) >= MAX_LOG_BATCH:
             waiting.append(_LogBatch(name))
         batch = waiting[-1]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        batch.records.append(record)
+        batch.values.append(value)
         batch.waiters.append(done)
         await asyncio.shield(done)  # a caller that gives up does not take its record out
         return name
@@ -305,8 +305,8 @@ class Replica:
     async def _write_log(self, key: str, batch: _LogBatch) -> None:
         try:
             live = await self.open(batch.name)
-            records = batch.records
-            await self.write(batch.name, lambda doc: DeviceLog(doc).extend(records))
+            values = batch.values
+            await self.write(batch.name, lambda doc: DeviceLog(doc).extend_checked(values))
         except BaseException as exc:
             for waiter in batch.waiters:
                 if not waiter.done():
@@ -316,7 +316,7 @@ class Replica:
                 raise
         else:
             if live.log_length is not None and self._docs.get(key) is live:
-                live.log_length += len(records)
+                live.log_length += len(values)
             for waiter in batch.waiters:
                 if not waiter.done():
                     waiter.set_result(None)
