@@ -52,6 +52,7 @@ from appliance.catalog.roster import fold
 from appliance.catalog.schema import migrate
 from bench.common import (
     EVENT,
+    ROOT,
     BenchResult,
     Row,
     Series,
@@ -63,7 +64,6 @@ from bench.common import (
 )
 from sync.sqlite_writer import connect
 
-ROOT = Path(__file__).resolve().parent.parent
 ATTENDEES = 180_000
 SEED = 1
 TARGET_S = 10.0

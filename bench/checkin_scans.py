@@ -61,6 +61,7 @@ from typing import Any
 
 from bench.common import (
     EVENT,
+    ROOT,
     BenchResult,
     Row,
     Series,
@@ -72,7 +73,6 @@ from bench.common import (
     progress,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 ATTENDEES = 20_000
 SEED = 1
 GATE = "north"

@@ -27,9 +27,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bench import checkin_import, checkin_scans, local_append, sync_convergence
-from bench.common import BenchResult, Row, Series, Table, progress
+from bench.common import ROOT, BenchResult, Row, Series, Table, progress
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
