@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -78,10 +79,14 @@ class ImportRejected(Exception):
 # --- bundles ---------------------------------------------------------------------------
 
 
-def check_catalog(catalog: Catalog, known_ticket_types: set[str] | None = None) -> list[Problem]:
+def check_catalog(catalog: Catalog) -> list[Problem]:
     """Cross-field checks a schema cannot express (references and uniqueness)."""
     problems: list[Problem] = []
-    types = {t.id for t in catalog.ticket_types} | (known_ticket_types or set())
+    try:  # times in reasons and day lists are read in the event's zone: an unknown one is an error
+        ZoneInfo(catalog.event.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem(0, "event.timezone", f"unknown time zone '{catalog.event.timezone}'"))
+    types = {t.id for t in catalog.ticket_types}  # every bundle, delta or not, carries them all
     lists = {lst.id for lst in catalog.lists}
     for lst in catalog.lists:
         for t in lst.ticket_types or []:

@@ -22,9 +22,7 @@ from appliance.checkin.rules import CheckinList
 @dataclass
 class EventCatalogue:
     event_id: str
-    name: str = ""
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    revision: int | None = None
     lists: dict[str, CheckinList] = field(default_factory=dict)
     gates: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, default list)
     ticket_types: dict[str, str] = field(default_factory=dict)
@@ -68,13 +66,10 @@ class Catalogue:
     def _load(self, event_id: str) -> EventCatalogue:
         conn = self._conn
         out = EventCatalogue(event_id)
-        row = conn.execute(
-            "SELECT name, timezone, revision FROM catalog_event WHERE id = ?", (event_id,)
-        ).fetchone()
+        row = conn.execute("SELECT timezone FROM catalog_event WHERE id = ?", (event_id,)).fetchone()
         if row is not None:
-            out.name, out.revision = row[0], row[2]
             try:
-                out.timezone = ZoneInfo(row[1])
+                out.timezone = ZoneInfo(row[0])
             except (KeyError, ValueError):
                 out.timezone = ZoneInfo("UTC")
         out.lists = load_lists(conn, event_id)

@@ -527,3 +527,16 @@ async def test_a_large_csv_reports_progress_while_checking_and_writing(loaded: B
     assert writing[-1] == (50_000, 50_000), "rows and their search rows, all written"
     assert [done for done, _ in writing] == sorted(done for done, _ in writing)
     assert len(writing) >= 5, "a bar that moves, not one jump at the end"
+
+
+async def test_a_bundle_with_an_unknown_time_zone_is_refused_whole(box: Box) -> None:
+    """Day lists and the times read out at the door depend on it: no silent fallback to UTC."""
+    cat = msgspec.structs.replace(
+        catalog(), event=EventInfo(id=EVENT, name="Demo Days", timezone="Mars/Olympus")
+    )
+    with pytest.raises(ImportRejected) as info:
+        await box.bundle(cat)
+    assert [(p.field, p.message) for p in info.value.report.problems] == [
+        ("event.timezone", "unknown time zone 'Mars/Olympus'")
+    ]
+    assert box.rows() == []
