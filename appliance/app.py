@@ -83,6 +83,7 @@ def create_app(
             replica=replica,
             service=service,
             conn=conn,
+            writer=store.writer,
             readers=readers,
             checkin=checkin_service,
             staff=StaffDirectory(conn, store.writer),

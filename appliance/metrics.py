@@ -34,11 +34,9 @@ class _SyncCollector(Collector):
         for peer in replica.acks.peers():
             pending.add_metric([peer], sum(p.count for p in replica.acks.pending_all(peer).values()))
         yield pending
-        writer = replica.store.writer if hasattr(replica.store, "writer") else None
-        if writer is not None:
-            commits = GaugeMetricFamily("konferenco_sqlite_commits", "Commits by the SQLite writer")
-            commits.add_metric([], writer.commits)
-            yield commits
+        commits = GaugeMetricFamily("konferenco_sqlite_commits", "Commits by the SQLite writer")
+        commits.add_metric([], self.state.writer.commits)
+        yield commits
         scans = CounterMetricFamily(
             "konferenco_scans", "Scans decided and recorded by this appliance", labels=["result"]
         )

@@ -121,7 +121,7 @@ async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | No
     event_id = state.event(event)
     raw = await request.body()
     try:
-        report = await import_bundle(state.data, state.staff.writer, raw, event_id)
+        report = await import_bundle(state.data, state.writer, raw, event_id)
     except ImportRejected as exc:
         problems = [{"position": p.line, "field": p.field, "message": p.message} for p in exc.report.problems]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"

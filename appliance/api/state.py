@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sync.client import SyncClient
     from sync.replica import Replica
     from sync.server import SyncService
+    from sync.sqlite_writer import SQLiteWriter
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ApplianceState:
     replica: Replica
     service: SyncService
     conn: sqlite3.Connection  # the event loop's read connection (point lookups)
+    writer: SQLiteWriter  # the database's single writer (plain-table writes: catalog, staff)
     readers: Readers
     checkin: CheckinService
     staff: StaffDirectory
