@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import ApplianceProcess, konferenco
+from tests.helpers import ApplianceProcess, konferenco, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,14 @@ def test_json_logs_are_parseable_and_never_hold_a_token(server: ApplianceProcess
     httpx.get(f"{server.url}/healthz", params={"token": "s3cr3t-sync-token"})
     httpx.get(f"{server.url}/api/v1/stats", headers={"Authorization": f"Bearer {staff}"})
     httpx.post(f"{server.url}/api/v1/auth/login", json={"name": "Door", "secret": "000000"})
-    lines = [line for line in server.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    # uvicorn writes the access line after the response went out: wait for the last one.
+    def logged() -> str:
+        text = server.log.read_text(encoding="utf-8")
+        return text if text.endswith("\n") and "/api/v1/auth/login" in text else ""
+
+    text = wait_for(logged, what="the access log line of the last request")
+    lines = [line for line in text.splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     assert {"ts", "level", "logger", "msg"} <= entries[0].keys()
     assert any("/healthz?token=***" in e["msg"] for e in entries), "the access log line is there, redacted"
