@@ -1,0 +1,1 @@
+"""The hub's PostgreSQL: connection URLs, migrations, tenant-scoped transactions."""
