@@ -1,0 +1,1 @@
+"""Organizations, organizer accounts, their roles, sessions and API tokens, and product tiers."""
