@@ -26,23 +26,39 @@ ORDER BY c.attendee_id, c.list_id, c.at, c.doc, c.id
 
 
 async def duplicates(conn: aiosqlite.Connection, event_id: str) -> list[dict[str, Any]]:
-    """Admissions that the merged logs show were not allowed (DESIGN.md §2).
-
-    Per attendee and list, scans are replayed in time order (ties broken by
-    document and record id, as every replica does): the earliest admission
-    wins; an entry admitted by *another* device while the attendee was
-    already inside (or, on a once-only list, had already entered) is a
-    duplicate.  Nothing is dropped: both scans stay, the later is flagged.
-    """
+    """Admissions that the merged logs show were not allowed (see :func:`find_duplicates`)."""
     reentry = {
         row[0]: row[1]
         for row in await conn.execute_fetchall(
             "SELECT id, reentry FROM catalog_list WHERE event_id = ?", (event_id,)
         )
     }
-    names = {}
-    out: list[dict[str, Any]] = []
     rows = await conn.execute_fetchall(_ADMITTED_ENTRIES, (event_id, event_id))
+    found = find_duplicates(list(rows), reentry)
+    names: dict[str, str] = {}
+    for item in found:
+        attendee = item["attendee_id"]
+        if attendee not in names:
+            row = await conn.execute_fetchall(
+                "SELECT name FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee)
+            )
+            names[attendee] = next(iter(row))[0] if row else ""
+        item["name"] = names[attendee]
+    return found
+
+
+def find_duplicates(rows: list[Any], reentry: dict[str, str]) -> list[dict[str, Any]]:
+    """The rule, shared by the appliance and the hub (DESIGN.md §2).
+
+    ``rows`` are admitted scans ``(attendee, list, doc, scan id, at, gate,
+    device, direction)`` ordered by attendee, list, time, document and id.
+    Per attendee and list, scans are replayed in time order (ties broken by
+    document and record id, as every replica does): the earliest admission
+    wins; an entry admitted by *another* device while the attendee was
+    already inside (or, on a once-only list, had already entered) is a
+    duplicate.  Nothing is dropped: both scans stay, the later is flagged.
+    """
+    out: list[dict[str, Any]] = []
     current: tuple[str, str] | None = None
     first: Any = None
     inside_by: Any = None
@@ -57,16 +73,11 @@ async def duplicates(conn: aiosqlite.Connection, event_id: str) -> list[dict[str
             (policy == "once") or (policy == "after_exit" and inside_by is not None)
         )
         if duplicate and device != (inside_by or first)[2]:
-            if attendee not in names:
-                row = await conn.execute_fetchall(
-                    "SELECT name FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee)
-                )
-                names[attendee] = next(iter(row))[0] if row else ""
             winner = inside_by or first
             out.append(
                 {
                     "attendee_id": attendee,
-                    "name": names[attendee],
+                    "name": "",
                     "list": list_id,
                     "first": {
                         "scan_id": winner[0],

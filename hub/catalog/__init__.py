@@ -1,0 +1,1 @@
+"""The global catalog: events, ticket types, check-in lists, attendees, badge keys."""

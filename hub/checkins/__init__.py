@@ -1,0 +1,1 @@
+"""What the venues did: check-ins, prints and walk-ins projected from the device logs."""

@@ -1,0 +1,118 @@
+"""The organizer's live figures and the duplicates list, over the hub's projections.
+
+Everything is derived from the union of the device logs the hub has merged
+(``checkin_scan``, ``checkin_annulment``: see ``hub.peer.projection``), with
+the same duplicate rule as an appliance (``find_duplicates``), so the hub
+and every synced appliance show the same numbers.  Runs in a tenant
+transaction: RLS keeps another organization's scans out even if a query
+here forgot its filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from appliance.checkin.figures import find_duplicates
+from sync.records import now_ms
+
+_VALID = """
+FROM checkin_scan s
+WHERE s.event_id = :e AND s.result = 'admitted'
+  AND NOT EXISTS (SELECT 1 FROM checkin_annulment a WHERE a.event_id = s.event_id AND a.scan_id = s.id)
+"""
+
+_ADMITTED_ENTRIES = (
+    """
+SELECT s.attendee_id, s.list_id, s.doc, s.id, s.at, s.gate, s.device_id, s.direction
+"""
+    + _VALID
+    + """
+  AND (s.attendee_id, s.list_id) IN (
+      SELECT attendee_id, list_id FROM checkin_scan
+      WHERE event_id = :e AND result = 'admitted' AND direction = 'entry'
+      GROUP BY attendee_id, list_id HAVING count(DISTINCT device_id) > 1)
+ORDER BY s.attendee_id, s.list_id, s.at, s.doc, s.id
+"""
+)
+
+
+async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
+    """Admitted, inside now, scans and refusals, per gate, per minute (last hour)."""
+    p = {"e": event_id}
+
+    async def one(sql: str, **extra: Any) -> int:
+        return int((await conn.execute(text(sql), {**p, **extra})).scalar_one() or 0)
+
+    admitted = await one("SELECT count(DISTINCT s.attendee_id) " + _VALID + " AND s.direction = 'entry'")
+    inside = await one(
+        "SELECT count(*) FROM (SELECT DISTINCT ON (s.attendee_id) s.direction "
+        + _VALID
+        + " ORDER BY s.attendee_id, s.at DESC, s.doc DESC, s.id DESC) last WHERE direction = 'entry'"
+    )
+    scans = await one("SELECT count(*) FROM checkin_scan WHERE event_id = :e")
+    refused = await one("SELECT count(*) FROM checkin_scan WHERE event_id = :e AND result <> 'admitted'")
+    roster = await one("SELECT count(*) FROM attendee WHERE event_id = :e AND status = 'valid'")
+    walk_ins = await one("SELECT count(*) FROM walk_in WHERE event_id = :e")
+    gates = [
+        {"gate": r.gate, "admitted": int(r.n)}
+        for r in await conn.execute(
+            text(
+                "SELECT s.gate, count(*) AS n "
+                + _VALID
+                + " AND s.direction = 'entry' GROUP BY s.gate ORDER BY s.gate"
+            ),
+            p,
+        )
+    ]
+    since = now_ms() - 3600_000
+    per_minute = [
+        {"minute": int(r.minute), "scans": int(r.n)}
+        for r in await conn.execute(
+            text(
+                "SELECT (at / 60000) * 60000 AS minute, count(*) AS n FROM checkin_scan"
+                " WHERE event_id = :e AND at >= :since GROUP BY 1 ORDER BY 1"
+            ),
+            {**p, "since": since},
+        )
+    ]
+    devices = [
+        {"device_id": r.device_id, "scans": int(r.n), "last_at": int(r.last_at)}
+        for r in await conn.execute(
+            text(
+                "SELECT device_id, count(*) AS n, max(at) AS last_at FROM checkin_scan WHERE event_id = :e"
+                " GROUP BY device_id ORDER BY device_id"
+            ),
+            p,
+        )
+    ]
+    return {
+        "event_id": event_id,
+        "roster": roster,
+        "admitted": admitted,
+        "inside": inside,
+        "scans": scans,
+        "refused": refused,
+        "walk_ins": walk_ins,
+        "gates": gates,
+        "per_minute": per_minute,
+        "devices": devices,
+    }
+
+
+async def duplicates(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
+    rows = [tuple(r) for r in await conn.execute(text(_ADMITTED_ENTRIES), {"e": event_id})]
+    found = find_duplicates(rows, {})
+    if found:
+        names = {
+            r.id: r.name
+            for r in await conn.execute(
+                text("SELECT id, name FROM attendee WHERE event_id = :e AND id = ANY(:ids)"),
+                {"e": event_id, "ids": sorted({d["attendee_id"] for d in found})},
+            )
+        }
+        for item in found:
+            item["name"] = names.get(item["attendee_id"], "")
+    return found
