@@ -22,6 +22,7 @@ reach the client (a refused handshake is an opaque 403 in browsers).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -90,6 +91,14 @@ class SyncService:
         self.max_message = max_message
         self.sessions: dict[str, set[SyncSession]] = defaultdict(set)
 
+    async def identify(self, token: str | None) -> PeerIdentity:
+        """The peer behind a token; the hook may be async (the hub looks credentials up in PostgreSQL)."""
+        peer = self.authenticate(token)
+        if inspect.isawaitable(peer):
+            peer = await peer
+        assert isinstance(peer, PeerIdentity)
+        return peer
+
     def resolve(self, name: str) -> DocName:
         doc = DocName.parse(name)
         if doc.event_id not in self.events():
@@ -100,7 +109,7 @@ class SyncService:
         channel = LitestarChannel(socket)
         await socket.accept()
         try:
-            peer = self.authenticate(presented_token(socket))
+            peer = await self.identify(presented_token(socket))
         except InvalidToken as exc:
             await channel.close(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}")
             return
@@ -156,6 +165,16 @@ class SyncService:
             if sessions
         }
 
+    async def disconnect(self, peer_id: str, reason: str) -> int:
+        """Close every session of one peer (a revoked device); returns how many were open."""
+        closed = 0
+        for sessions in list(self.sessions.values()):
+            for session in list(sessions):
+                if session.remote_peer == peer_id:
+                    await session.channel.close(CloseCode.UNAUTHORIZED, reason)
+                    closed += 1
+        return closed
+
     async def shutdown(self) -> None:
         for sessions in list(self.sessions.values()):
             for session in list(sessions):
@@ -170,7 +189,7 @@ def sync_router(service: SyncService) -> Router:
     @get("/", summary="Documents the caller may sync")
     async def list_documents(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
         try:
-            peer = service.authenticate(presented_token(request))
+            peer = await service.identify(presented_token(request))
         except InvalidToken as exc:
             raise NotAuthorizedException(detail=str(exc)) from None
         return {"documents": await service.readable_documents(peer)}

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -30,7 +30,9 @@ C = TypeVar("C", bound=msgspec.Struct)
 
 #: Turns the token a peer presented (or None) into its identity, or raises
 #: :class:`InvalidToken`.  Called once per connection.
-Authenticator = Callable[[str | None], PeerIdentity]
+#: Turns a presented token into a peer, or raises :class:`InvalidToken`; may be a coroutine
+#: function when the check needs I/O (the hub looks device credentials up in PostgreSQL).
+Authenticator = Callable[[str | None], PeerIdentity | Awaitable[PeerIdentity]]
 
 
 class InvalidToken(ValueError):

@@ -1,0 +1,1 @@
+"""Appliances and other devices: enrolment, credentials, revocation (DESIGN.md §3)."""
