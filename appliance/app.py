@@ -24,6 +24,7 @@ from appliance.api.state import ApplianceState, appliance_state
 from appliance.checkin.service import CheckinService
 from appliance.config import DataDir
 from appliance.desk import Desk
+from appliance.hub_link import CatalogPuller
 from appliance.metrics import render_metrics
 from appliance.readers import Readers
 from appliance.staff import StaffDirectory
@@ -97,7 +98,16 @@ def create_app(
             ),
         )
         app.state["appliance"] = state
-        for upstream in upstreams or []:
+        links = list(upstreams or [])
+        credential = data.hub_credential()
+        puller: CatalogPuller | None = None
+        if config.hub_url and credential:  # enrolled: the hub is an upstream, and the catalog's source
+            links.append(Upstream(config.hub_url, credential, "hub"))
+            puller = CatalogPuller(
+                data, store.writer, config.events, on_change=checkin_service.catalogue.invalidate
+            )
+            puller.start()
+        for upstream in links:
             client = SyncClient(replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer)
             client.start()
             state.clients.append(client)
@@ -105,6 +115,8 @@ def create_app(
         try:
             yield
         finally:
+            if puller is not None:
+                await puller.stop()
             for client in state.clients:
                 await client.stop()
             await service.shutdown()

@@ -177,6 +177,52 @@ def appliance_serve(
     uvicorn.Server(config).run()
 
 
+@appliance.command("enroll")
+@DATA_OPTION
+@click.option("--hub", "hub_url", required=True, help="The hub's URL, e.g. https://hub.example.com.")
+@click.option(
+    "--token", required=True, envvar="KONFERENCO_ENROL_TOKEN", help="The one-time enrolment token (ke1_…)."
+)
+@click.option("--name", default="", help="A name for this box in the organizer's device list.")
+def appliance_enroll(data_dir: Path, hub_url: str, token: str, name: str) -> None:
+    """Enrol a new appliance with a hub and download its event's catalog.
+
+    DATA must not hold an appliance yet. Afterwards 'appliance serve' syncs
+    with the hub and keeps the catalog current on its own.
+    """
+    from appliance.catalog.bundle import BundleError
+    from appliance.hub_link import HubError, enroll, fetch_catalog
+    from sync.sqlite_store import SQLiteUpdateStore
+
+    data = DataDir(data_dir)
+
+    async def catalog(config: ApplianceConfig) -> tuple[int, int]:
+        store = data.replica().store
+        assert isinstance(store, SQLiteUpdateStore)
+        await store.open()
+        try:
+            fetched = await fetch_catalog(data, store.writer, config.events[0])
+        finally:
+            await store.close()
+        return fetched.revision, fetched.report.rows if fetched.report else 0
+
+    try:
+        config = asyncio.run(enroll(data, hub_url, token, name))
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        revision, rows = asyncio.run(catalog(config))
+    except (HubError, BundleError) as exc:
+        raise click.ClickException(
+            f"enrolled as {config.device_id}, but the catalog download failed: {exc}. "
+            "'appliance serve' keeps trying on its own."
+        ) from None
+    click.echo(
+        f"enrolled as {config.device_id} for event {config.events[0]} "
+        f"({', '.join(config.capabilities)}); catalog revision {revision}, {rows} attendees"
+    )
+
+
 @appliance.command("peer-token")
 @DATA_OPTION
 @click.option(
@@ -468,14 +514,6 @@ def _command() -> str:
 
 
 @main.group()
-def hub() -> None:
-    """Run the cloud hub (tenants, catalog, organizer console, sync peer).
-
-    The hub arrives with its own issue; its commands will be 'serve' and 'migrate'.
-    """
-
-
-@main.group()
 def tui() -> None:
     """The staff terminal UI (Textual) for desks without a touch screen.
 
@@ -490,6 +528,14 @@ def talos() -> None:
     Arrives with the Talos issue; see docs/ for the plan.
     """
 
+
+def _add_role_groups() -> None:
+    from hub.cli import hub
+
+    main.add_command(hub)
+
+
+_add_role_groups()
 
 if __name__ == "__main__":
     sys.exit(main())

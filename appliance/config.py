@@ -41,6 +41,8 @@ class ApplianceConfig(msgspec.Struct, kw_only=True):
     name: str = "Konferenco appliance"
     #: Public keys (base64, raw Ed25519) whose catalog bundles this appliance accepts.
     catalog_keys: list[str] = msgspec.field(default_factory=list)
+    #: The hub this appliance was enrolled with (``appliance enroll``); None: standalone.
+    hub_url: str | None = None
 
 
 class NotProvisioned(RuntimeError):
@@ -151,6 +153,26 @@ class DataDir:
     def save_device_certificate(self, event_id: str, certificate: DeviceKey) -> None:
         path = self.secrets / f"device-badge-{check_id(event_id)}.cert.json"
         path.write_bytes(msgspec.json.encode(certificate))
+
+    @property
+    def hub_credential_file(self) -> Path:
+        return self.secrets / "hub-credential"
+
+    def hub_credential(self) -> str | None:
+        """The device credential the hub issued at enrolment (secrets/, mode 0600)."""
+        path = self.hub_credential_file
+        return path.read_text().strip() if path.exists() else None
+
+    def save_hub_credential(self, credential: str) -> None:
+        """Replace the credential atomically: a crash leaves the old one or the new one, never half."""
+        self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.hub_credential_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(credential)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.hub_credential_file)
 
     def signer(self) -> TokenSigner:
         self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -58,3 +58,6 @@ def configure(level: int, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per HTTP request of our own clients (catalog polls, sync discovery) would drown
+    # what matters; their failures are logged by the code that made the request.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))

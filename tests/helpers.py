@@ -110,3 +110,76 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+class HubProcess:
+    """``konferenco hub serve`` as a child process against a test database."""
+
+    def __init__(
+        self, database_url: str, secrets: Path, port: int | None = None, *extra: str, workers: int = 1
+    ) -> None:
+        self.database_url = database_url
+        self.secrets = secrets
+        self.port = port or free_port()
+        self.extra = extra
+        self.workers = workers
+        self.log = secrets.parent / f"hub-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> HubProcess:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                *KONFERENCO,
+                "hub",
+                "serve",
+                "--database-url",
+                self.database_url,
+                "--secrets",
+                str(self.secrets),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                *self.extra,
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # uvicorn's workers are children: stop them as a group
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"hub not healthy after {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def __enter__(self) -> HubProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,355 @@
+"""``/api/v1``: organizations' events, attendees, catalog, enrolments, devices, dashboard.
+
+Handlers are thin: they open the right transaction (a tenant one for an
+organizer, so row-level security applies) and call a service.  Request
+and response bodies are msgspec structs, which is what the OpenAPI schema
+at ``/schema/openapi.json`` is generated from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from hub.api.deps import bearer, provide_principal, provide_state
+from hub.catalog import events as event_service
+from hub.catalog.distribution import build_bundle
+from hub.catalog.keys import create_key
+from hub.catalog.roster import import_attendees
+from hub.checkins import dashboard
+from hub.devices import enrolment
+from hub.errors import Forbidden, Invalid
+from hub.peer.notices import announce_revocation
+from hub.state import HubState
+from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
+
+#: Largest attendee import accepted in one request (180,000 rows of a ticket shop export ≈ 40 MB).
+MAX_IMPORT_BYTES = 128 * 1024 * 1024
+
+DEPS = {"hub": Provide(provide_state), "principal": Provide(provide_principal)}
+
+
+class TokenRequest(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    password: str
+    organization: str  # the organization's short name
+    name: str = "script"
+
+
+class TokenResponse(msgspec.Struct, frozen=True):
+    token: str
+    organization: str
+    role: str
+
+
+class EventCreate(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    id: str | None = None
+    timezone: str = "UTC"
+    starts_at: int = 0
+    ends_at: int = 0
+    parent_id: str | None = None
+
+
+class TicketTypeCreate(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+
+
+class EnrolmentCreate(msgspec.Struct, frozen=True, kw_only=True):
+    capabilities: list[str]
+    name: str = ""
+    ttl_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] = 24
+
+
+@post(
+    "/api/v1/auth/token",
+    summary="Exchange an e-mail and password for an API token",
+    dependencies={"hub": Provide(provide_state)},
+)
+async def create_token(request: Request[Any, Any, Any], hub: HubState, data: TokenRequest) -> TokenResponse:
+    address = request.client.host if request.client else "unknown"
+    account = await sign_in(hub.db, hub.limiter, data.email, data.password, address)
+    principal = await principal_for(hub.db, account, data.organization)
+    async with hub.db.tenant(principal.org_id) as conn:
+        token = await issue_api_token(conn, principal, data.name)
+    return TokenResponse(token, principal.org_slug, str(principal.role))
+
+
+@get("/api/v1/events", dependencies=DEPS)
+async def list_events(hub: HubState, principal: Principal) -> list[dict[str, Any]]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        return [msgspec.structs.asdict(e) for e in await event_service.list_events(conn)]  # type: ignore[arg-type]
+
+
+@post("/api/v1/events", dependencies=DEPS, status_code=201)
+async def create_event(hub: HubState, principal: Principal, data: EventCreate) -> dict[str, Any]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        event_id = await event_service.create_event(
+            conn,
+            hub.sealer,
+            principal,
+            data.name,
+            timezone=data.timezone,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            parent_id=data.parent_id,
+            event_id=data.id,
+        )
+        event = await event_service.get_event(conn, event_id)
+    return _event_body(event)
+
+
+def _event_body(event: event_service.EventRow) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "name": event.name,
+        "timezone": event.timezone,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "parent_id": event.parent_id,
+        "catalog_revision": event.catalog_revision,
+    }
+
+
+@get("/api/v1/events/{event_id:str}", dependencies=DEPS)
+async def get_event(hub: HubState, principal: Principal, event_id: str) -> dict[str, Any]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        return _event_body(await event_service.get_event(conn, event_id))
+
+
+@post("/api/v1/events/{event_id:str}/ticket-types", dependencies=DEPS, status_code=201)
+async def add_ticket_type(
+    hub: HubState, principal: Principal, event_id: str, data: TicketTypeCreate
+) -> dict[str, str]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.add_ticket_type(conn, principal, event_id, data.id, data.name)
+        return await event_service.ticket_types(conn, event_id)
+
+
+@post(
+    "/api/v1/events/{event_id:str}/keys", dependencies=DEPS, status_code=201, summary="Rotate the badge key"
+)
+async def rotate_key(hub: HubState, principal: Principal, event_id: str) -> dict[str, str]:
+    principal.require(OrgRole.ORGANIZER)
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        kid = await create_key(conn, hub.sealer, principal.org_id, event_id)
+    return {"kid": kid}
+
+
+@post(
+    "/api/v1/events/{event_id:str}/attendees/import",
+    dependencies=DEPS,
+    status_code=200,
+    request_max_body_size=MAX_IMPORT_BYTES,
+    summary="Import attendees (CSV or JSON body); all or nothing, with a per-row report",
+)
+async def import_roster(
+    request: Request[Any, Any, Any],
+    hub: HubState,
+    principal: Principal,
+    event_id: str,
+    format: Annotated[Literal["csv", "json"], Parameter(query="format")] = "csv",
+    ticket_type: Annotated[str | None, Parameter(query="ticket_type")] = None,
+) -> dict[str, Any]:
+    body = await request.body()
+    async with hub.db.tenant(principal.org_id) as conn:
+        result = await import_attendees(
+            conn, hub.sealer, principal, event_id, body, format, default_ticket_type=ticket_type
+        )
+    return {
+        "rows": result.rows,
+        "added": result.added,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "revision": result.revision,
+    }
+
+
+@get("/api/v1/events/{event_id:str}/attendees", dependencies=DEPS)
+async def search_attendees(
+    hub: HubState,
+    principal: Principal,
+    event_id: str,
+    q: Annotated[str, Parameter(query="q")] = "",
+    limit: Annotated[int, Parameter(query="limit", ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    from hub.catalog.search import search
+
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        return await search(conn, event_id, q, limit)
+
+
+@get(
+    "/api/v1/events/{event_id:str}/catalog",
+    summary="Signed catalog bundle (snapshot, or delta with ?since=REV) for appliances",
+    dependencies={"hub": Provide(provide_state)},
+)
+async def get_catalog(
+    request: Request[Any, Any, Any],
+    hub: HubState,
+    event_id: str,
+    since: Annotated[int | None, Parameter(query="since", ge=0)] = None,
+) -> Response[bytes]:
+    token = bearer(request) or ""
+    if token.startswith(enrolment.CREDENTIAL_PREFIX):
+        identity, org_id = await hub.devices.device(token)
+        if not identity.in_event(event_id):
+            raise Forbidden(f"this device is enrolled for event {identity.events[0]}, not {event_id}")
+    else:
+        principal = await provide_principal(request)
+        org_id = principal.org_id
+    async with hub.db.tenant(org_id) as conn:
+        current = (await event_service.get_event(conn, event_id)).catalog_revision
+        if since is not None and since == current:  # the common poll: nothing to send
+            return Response(b"", status_code=304, headers={"X-Catalog-Revision": str(current)})
+        body, revision = await build_bundle(conn, hub.secrets.catalog_key, event_id, since)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"X-Catalog-Revision": str(revision), "Cache-Control": "no-store"},
+    )
+
+
+@post("/api/v1/events/{event_id:str}/enrolments", dependencies=DEPS, status_code=201)
+async def create_enrolment(
+    hub: HubState, principal: Principal, event_id: str, data: EnrolmentCreate
+) -> enrolment.Enrolment:
+    import datetime as dt
+
+    async with hub.db.tenant(principal.org_id) as conn:
+        return await enrolment.create_enrolment(
+            conn,
+            principal,
+            event_id,
+            data.capabilities,
+            hub.settings.public_url,
+            name=data.name,
+            ttl=dt.timedelta(hours=data.ttl_hours),
+        )
+
+
+@post(
+    "/api/v1/enrol",
+    summary="A device exchanges its one-time enrolment token",
+    status_code=201,
+    dependencies={"hub": Provide(provide_state)},
+)
+async def enrol(hub: HubState, data: enrolment.EnrolRequest) -> enrolment.Grant:
+    return await enrolment.redeem(hub.db, hub.sealer, hub.catalog_public_key, data)
+
+
+@post(
+    "/api/v1/device/credential",
+    summary="A device rolls its own credential",
+    status_code=201,
+    dependencies={"hub": Provide(provide_state)},
+)
+async def roll_credential(request: Request[Any, Any, Any], hub: HubState) -> dict[str, str]:
+    token = bearer(request)
+    if not token:
+        raise Invalid("send the current credential as Authorization: Bearer kd1_…")
+    return {"credential": await enrolment.roll_credential(hub.db, token)}
+
+
+@get("/api/v1/events/{event_id:str}/devices", dependencies=DEPS)
+async def list_devices(hub: HubState, principal: Principal, event_id: str) -> list[dict[str, Any]]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        devices = await enrolment.list_devices(conn, event_id)
+    return [device_body(hub, d) for d in devices]
+
+
+def device_body(hub: HubState, device: enrolment.DeviceRow) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.structs.asdict(device)
+    pending = 0
+    if hub.replica is not None:
+        pending = sum(p.count for p in hub.replica.acks.pending_all(device.id).values())
+    body["unacknowledged"] = pending
+    body["connected"] = bool(hub.sync and any(device.id in peers for peers in hub.sync.connected().values()))
+    return body
+
+
+@post("/api/v1/devices/{device_id:str}/revoke", dependencies=DEPS, status_code=200)
+async def revoke_device(hub: HubState, principal: Principal, device_id: str) -> dict[str, str]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        event_id = await enrolment.revoke_device(conn, principal, device_id)
+    await announce_revocation(hub, event_id, device_id, principal.account_id)
+    return {"device_id": device_id, "status": "revoked"}
+
+
+@get("/api/v1/events/{event_id:str}/dashboard", dependencies=DEPS)
+async def get_dashboard(hub: HubState, principal: Principal, event_id: str) -> dict[str, Any]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        return await dashboard.stats(conn, event_id)
+
+
+@get("/api/v1/events/{event_id:str}/duplicates", dependencies=DEPS)
+async def get_duplicates(hub: HubState, principal: Principal, event_id: str) -> list[dict[str, Any]]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        return await dashboard.duplicates(conn, event_id)
+
+
+@get(
+    "/api/v1/events/{event_id:str}/badges.csv",
+    dependencies=DEPS,
+    summary="Badge codes for printing elsewhere",
+)
+async def export_badges(hub: HubState, principal: Principal, event_id: str) -> Response[str]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        text_ = await badge_csv(conn, event_id)
+    return Response(
+        text_,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{event_id}-badges.csv"'},
+    )
+
+
+async def badge_csv(conn: Any, event_id: str) -> str:
+    from sqlalchemy import text
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "external_ref", "name", "company", "ticket_type", "status", "badge_code"])
+    rows = await conn.execute(
+        text(
+            "SELECT id, coalesce(external_ref, '') AS ref, name, company, ticket_type_id, status, badge_code"
+            " FROM attendee WHERE event_id = :e ORDER BY name, id"
+        ),
+        {"e": event_id},
+    )
+    for r in rows:
+        writer.writerow(list(r))
+    return out.getvalue()
+
+
+ROUTES = [
+    create_token,
+    list_events,
+    create_event,
+    get_event,
+    add_ticket_type,
+    rotate_key,
+    import_roster,
+    search_attendees,
+    get_catalog,
+    create_enrolment,
+    enrol,
+    roll_credential,
+    list_devices,
+    revoke_device,
+    get_dashboard,
+    get_duplicates,
+    export_badges,
+]

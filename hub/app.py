@@ -1,0 +1,158 @@
+"""The hub's Litestar application: API, console, sync peer, health and metrics.
+
+One worker is one process holding a pool of PostgreSQL connections and an
+in-memory replica of the event documents it serves.  Several workers share
+nothing but PostgreSQL: it is the update log (every update is stored
+before it is acknowledged) and, through LISTEN/NOTIFY, the fan-out that
+lets a peer connected to one worker see what a peer of another worker sent
+(``hub.peer.fanout``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from hub.api.routes import ROUTES
+from hub.catalog.keys import KeySealer
+from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
+from hub.db.session import Database
+from hub.devices.enrolment import DeviceAuth
+from hub.errors import HubError, Unauthorized
+from hub.metrics import render_metrics
+from hub.peer.fanout import Fanout
+from hub.peer.notices import CHANNEL, on_notice
+from hub.peer.projection import HubProjection
+from hub.peer.store import PostgresUpdateStore
+from hub.settings import HubSecrets, HubSettings
+from hub.state import HubState
+from hub.tenants.accounts import LoginLimiter, Sessions
+from sync.permissions import PeerIdentity
+from sync.replica import Replica
+from sync.server import SyncService, sync_router
+from sync.tokens import InvalidToken
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: HubSettings | None = None) -> Litestar:
+    settings = settings or HubSettings.from_env()
+    hub_secrets = HubSecrets(settings.secrets_dir)
+    db = Database(settings.database_url)
+    state = HubState(
+        settings=settings,
+        secrets=hub_secrets,
+        db=db,
+        sealer=KeySealer(hub_secrets.derive("event-keys")),
+        sessions=Sessions(hub_secrets.derive("console-sessions")),
+        limiter=LoginLimiter(settings.login_attempts, settings.login_window_s),
+        devices=DeviceAuth(db),
+        worker_id=f"w{os.getpid()}-{secrets.token_hex(3)}",
+    )
+    known_events: set[str] = set()
+
+    async def authenticate(token: str | None) -> PeerIdentity:
+        try:
+            identity, _org = await state.devices.device(token)
+        except Unauthorized as exc:
+            raise InvalidToken(exc.message) from None
+        known_events.update(identity.events)
+        return identity
+
+    # Built now, connected in the lifespan (``await pool``): the routes need the sync service
+    # when the app is assembled, and a pool cannot connect before the event loop runs.
+    pool = asyncpg.create_pool(settings.dsn, min_size=1, max_size=8)
+    state.pool = pool
+    state.replica = Replica(PostgresUpdateStore(pool, projector=HubProjection()))
+    state.sync = SyncService(state.replica, authenticate, events=lambda: known_events)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await pool
+        assert state.replica is not None and state.sync is not None
+        await state.replica.start()
+        known_events.update(await _event_ids(pool))
+        state.fanout = Fanout(pool, state.replica, state.worker_id)
+        state.fanout.on_message(CHANNEL, lambda payload: on_notice(state, payload))
+        await state.fanout.start()
+        log.info("hub worker %s ready", state.worker_id)
+        try:
+            yield
+        finally:
+            await state.fanout.stop()
+            await state.sync.shutdown()
+            await state.replica.close()
+            await pool.close()
+            await db.close()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            metrics,
+            *ROUTES,
+            sync_router(state.sync),
+            *CONSOLE_ROUTES,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+        ],
+        exception_handlers={HubError: hub_error, HTTPException: http_error},
+        template_config=TEMPLATE_CONFIG,
+        state=State({"hub": state}),
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="Konferenco hub", version="1", path="/schema"),
+        logging_config=None,  # the CLI owns logging (format, redaction): appliance/logs.py
+    )
+
+
+async def _event_ids(pool: asyncpg.Pool) -> set[str]:
+    async with pool.acquire() as conn:
+        return {r["id"] for r in await conn.fetch("SELECT id FROM event")}
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state: HubState = request.app.state["hub"]
+    assert state.pool is not None
+    async with state.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    return {"status": "ok", "worker": state.worker_id}
+
+
+@get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return Response(render_metrics(request.app.state["hub"]), media_type="text/plain; version=0.0.4")
+
+
+def hub_error(request: Request[Any, Any, Any], exc: HubError) -> Response[Any]:
+    headers = {}
+    if "retry_after" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after"])
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return Response(exc.body(), status_code=exc.status, headers=headers, media_type=MediaType.JSON)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    codes = {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        429: "too_many_requests",
+    }
+    body: dict[str, Any] = {"code": codes.get(exc.status_code, "error"), "message": exc.detail}
+    if exc.extra:
+        body["details"] = exc.extra
+    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)

@@ -1,0 +1,45 @@
+"""Everything a hub worker holds, built in the app's lifespan and handed to handlers by DI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from hub.catalog.keys import KeySealer
+from hub.db.session import Database
+from hub.devices.enrolment import DeviceAuth
+from hub.settings import HubSecrets, HubSettings
+from hub.tenants.accounts import LoginLimiter, Sessions
+from sync.replica import Replica
+from sync.server import SyncService
+
+
+@dataclass
+class HubState:
+    settings: HubSettings
+    secrets: HubSecrets
+    db: Database
+    sealer: KeySealer
+    sessions: Sessions
+    limiter: LoginLimiter
+    devices: DeviceAuth
+    pool: asyncpg.Pool | None = None
+    replica: Replica | None = None
+    sync: SyncService | None = None
+    fanout: Any = None
+    worker_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def catalog_public_key(self) -> bytes:
+        from appliance.badges import raw_public_key
+
+        return raw_public_key(self.secrets.catalog_key.public_key())
+
+
+def hub_state(scope_app_state: Any) -> HubState:
+    state = scope_app_state["hub"]
+    assert isinstance(state, HubState)
+    return state
