@@ -1,7 +1,9 @@
 # Konferenco — the only set-up a newcomer needs.
 #
 #   make setup   system packages (as root, where missing), services, .venv, JS test client
-#   make run     a demo appliance on http://127.0.0.1:8080 (data in ./var/demo)
+#   make run     a demo appliance on http://127.0.0.1:8080 (data in ./var/demo); with
+#                HUB=URL ENROL_TOKEN=ke1_… DATA=var/box it enrols a new box with that hub instead
+#   make hub     the hub on http://127.0.0.1:8000 against the local PostgreSQL (database konferenco)
 #   make test    setup, then the whole test suite
 #   make bench   the benchmarks, written to docs/benchmarks.md
 #   make lint    ruff + mypy
@@ -15,11 +17,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= var/demo
 PORT ?= 8080
+HUB ?=
+ENROL_TOKEN ?=
+HUB_DATABASE ?= postgresql://postgres@127.0.0.1:5432/konferenco
+HUB_PORT ?= 8000
 
 # Debian packages the project and its tests use (real components, not mocks).
 APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium
 
-.PHONY: setup system-packages services run test bench lint clean
+.PHONY: setup system-packages services run hub test bench lint clean
 
 setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
 
@@ -66,9 +72,18 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	else echo "warning: npm missing; the y-websocket interoperability test will be skipped"; fi
 
 run: setup
-	@$(VENV)/bin/konferenco demo seed --data $(DATA) --if-missing
+	@if [ -n "$(ENROL_TOKEN)" ] && [ ! -e "$(DATA)/appliance.json" ]; then \
+		$(VENV)/bin/konferenco appliance enroll --data $(DATA) --hub $(HUB) --token $(ENROL_TOKEN); \
+	else $(VENV)/bin/konferenco demo seed --data $(DATA) --if-missing; fi
 	@$(VENV)/bin/konferenco demo credentials --data $(DATA) --port $(PORT)
 	@$(VENV)/bin/konferenco appliance serve --data $(DATA) --port $(PORT)
+
+hub: setup
+	@$(VENV)/bin/konferenco hub migrate --database-url $(HUB_DATABASE) --create-database
+	@echo "First time? Create your organization in another terminal:"
+	@echo "  $(VENV)/bin/konferenco hub create-organization --database-url $(HUB_DATABASE) --name 'My events' --slug my-events --owner-email you@example.com"
+	@echo "then sign in at http://127.0.0.1:$(HUB_PORT)/console"
+	@$(VENV)/bin/konferenco hub serve --database-url $(HUB_DATABASE) --secrets var/hub/secrets --port $(HUB_PORT)
 
 test: setup
 	$(PY) -m pytest

@@ -482,22 +482,30 @@ Demo credentials (valid 7 days; pass as 'Authorization: Bearer ...' or '?token=.
 Try:  curl -H 'Authorization: Bearer <viewer token>' {base}/api/v1/sync/status
 """)
     staff_path = data.secrets / "demo-staff.json"
+    tokens = data.staff_tokens()
     if staff_path.exists():
         import json
 
         accounts = json.loads(staff_path.read_text())
-        tokens = data.staff_tokens()
         click.echo('Demo staff (sign in with POST /api/v1/auth/login {"name": ..., "secret": PIN}):')
         for name, account in accounts.items():
             click.echo(f"  {name:<10} role {account['role']:<10} PIN {account['pin']}")
-        door = tokens.issue("demo-door", "Door", StaffRole.DOOR, 12 * 3600)
-        click.echo(f"""
+    if config.hub_url:
+        click.echo(f"Enrolled with the hub at {config.hub_url}: scans appear on its dashboard.")
+    door = tokens.issue("demo-door", "Door", StaffRole.DOOR, 12 * 3600)
+    conn = data.reader()
+    try:
+        row = conn.execute("SELECT id FROM catalog_gate WHERE event_id = ? ORDER BY id", (event,)).fetchone()
+    finally:
+        conn.close()
+    gate = row[0] if row else "main"
+    click.echo(f"""
 A door token for the next 12 hours, and a scan of the first exported badge:
   export TOKEN={door}
   {_command()} appliance badges --data {data_dir} --out badges.csv
   CODE=$(sed -n 2p badges.csv | cut -d, -f2)
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-       -d "{{\\"code\\": \\"$CODE\\", \\"nonce\\": \\"$(date +%s%N)\\", \\"gate\\": \\"north\\"}}" \\
+       -d "{{\\"code\\": \\"$CODE\\", \\"nonce\\": \\"$(date +%s%N)\\", \\"gate\\": \\"{gate}\\"}}" \\
        {base}/api/v1/scans
 """)
 

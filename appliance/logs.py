@@ -15,10 +15,14 @@ import time
 
 _SECRET = re.compile(r"((?:token|access_token|password|secret|pin)=)[^&\s\"']+", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+#: Our own token formats, wherever they appear (an error message quoting a URL, a typo'd header):
+#: API tokens, device credentials, enrolment tokens (``kt1_``/``kd1_``/``ke1_``) and sealed
+#: peer, staff and console-session tokens (``kp1.``/``ks1.``/``kh1.``).
+_OURS = re.compile(r"\b(k[tde]1_|k[psh]1\.)[A-Za-z0-9._~-]+")
 
 
 def redact(text: str) -> str:
-    return _BEARER.sub(r"\1***", _SECRET.sub(r"\1***", text))
+    return _OURS.sub(r"\1***", _BEARER.sub(r"\1***", _SECRET.sub(r"\1***", text)))
 
 
 class RedactSecrets(logging.Filter):

@@ -24,6 +24,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
+from appliance import logs
 from hub.api.routes import ROUTES
 from hub.catalog.keys import KeySealer
 from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: HubSettings | None = None) -> Litestar:
     settings = settings or HubSettings.from_env()
+    if not logging.getLogger().handlers:  # a worker process uvicorn spawned: it starts unconfigured
+        logs.configure(logging.INFO, os.environ.get("KONFERENCO_LOG_FORMAT", "text"))
     hub_secrets = HubSecrets(settings.secrets_dir)
     db = Database(settings.database_url)
     state = HubState(

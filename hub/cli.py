@@ -41,12 +41,15 @@ def hub() -> None:
 
 @hub.command("migrate")
 @DATABASE_OPTION
-def hub_migrate(database_url: str) -> None:
+@click.option("--create-database", is_flag=True, help="Create the database first if it does not exist.")
+def hub_migrate(database_url: str, create_database: bool) -> None:
     """Create or upgrade the hub's tables (idempotent)."""
     from hub.db import migrate
     from hub.db.urls import redacted
 
     try:
+        if create_database and asyncio.run(migrate.create_database(database_url)):
+            click.echo(f"created {redacted(database_url)}")
         migrate.upgrade(database_url)
     except Exception as exc:  # connection refused, missing database, permission denied…
         raise click.ClickException(f"migrating {redacted(database_url)} failed: {exc}") from None
