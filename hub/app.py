@@ -108,7 +108,7 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        exception_handlers={HubError: hub_error, HTTPException: http_error},
+        exception_handlers={HubError: hub_error, HTTPException: http_error, Exception: internal_error},
         template_config=TEMPLATE_CONFIG,
         state=State({"hub": state}),
         lifespan=[lifespan],
@@ -159,3 +159,10 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if exc.extra:
         body["details"] = exc.extra
     return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug or an outage (the database gone): logged with its traceback, answered without it."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"code": "internal", "message": "the hub hit an unexpected error; it has been logged"}
+    return Response(body, status_code=500, media_type=MediaType.JSON)

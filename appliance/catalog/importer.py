@@ -170,7 +170,24 @@ def read_csv(
     *,
     progress: Progress | None = None,
 ) -> tuple[list[tuple[int, Attendee]], list[Problem], int]:
-    """Parse and validate every row; return (valid rows with their line, problems, row count)."""
+    """Parse and validate every row; return (valid rows with their line, problems, row count).
+
+    A file the csv module cannot parse at all (a cell over its size limit, a NUL byte)
+    is one problem for the whole file, never an exception: the caller reports it like any other.
+    """
+    try:
+        return _read_csv(text, event_id, ticket_types, options, progress)
+    except csv.Error as exc:
+        return [], [Problem(0, "file", f"the file is not readable as CSV ({exc})")], 0
+
+
+def _read_csv(
+    text: str,
+    event_id: str,
+    ticket_types: dict[str, str],
+    options: CsvOptions,
+    progress: Progress | None,
+) -> tuple[list[tuple[int, Attendee]], list[Problem], int]:
     sample = text[:8192]
     delimiter = options.delimiter
     if delimiter is None:

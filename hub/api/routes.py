@@ -24,7 +24,7 @@ from hub.catalog.keys import create_key
 from hub.catalog.roster import import_attendees
 from hub.checkins import dashboard
 from hub.devices import enrolment
-from hub.errors import Forbidden, Invalid
+from hub.errors import Forbidden, Unauthorized
 from hub.peer.notices import announce_revocation
 from hub.state import HubState
 from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
@@ -85,7 +85,7 @@ async def create_token(request: Request[Any, Any, Any], hub: HubState, data: Tok
 @get("/api/v1/events", dependencies=DEPS)
 async def list_events(hub: HubState, principal: Principal) -> list[dict[str, Any]]:
     async with hub.db.tenant(principal.org_id) as conn:
-        return [msgspec.structs.asdict(e) for e in await event_service.list_events(conn)]  # type: ignore[arg-type]
+        return [_event_body(e) for e in await event_service.list_events(conn)]
 
 
 @post("/api/v1/events", dependencies=DEPS, status_code=201)
@@ -256,7 +256,7 @@ async def enrol(hub: HubState, data: enrolment.EnrolRequest) -> enrolment.Grant:
 async def roll_credential(request: Request[Any, Any, Any], hub: HubState) -> dict[str, str]:
     token = bearer(request)
     if not token:
-        raise Invalid("send the current credential as Authorization: Bearer kd1_…")
+        raise Unauthorized("send the current credential as Authorization: Bearer kd1_…")
     return {"credential": await enrolment.roll_credential(hub.db, token)}
 
 

@@ -168,14 +168,13 @@ async def import_attendees(
     }
     if progress:
         progress("signed", len(fresh), len(fresh))
-    revision = int(
+    # The event row is locked for the rest of the transaction: two imports into one event take
+    # turns, and the revision moves only if a row actually changed (an unchanged re-import must
+    # leave appliances nothing to download).
+    revision = 1 + int(
         (
             await conn.execute(
-                text(
-                    "UPDATE event SET catalog_revision = catalog_revision + 1 WHERE id = :e"
-                    " RETURNING catalog_revision"
-                ),
-                {"e": event_id},
+                text("SELECT catalog_revision FROM event WHERE id = :e FOR UPDATE"), {"e": event_id}
             )
         ).scalar_one()
     )
@@ -227,6 +226,10 @@ async def import_attendees(
     )
     added = sum(1 for r in rows if r["inserted"])
     updated = len(rows) - added
+    if rows:
+        await driver.execute("UPDATE event SET catalog_revision = $2 WHERE id = $1", event_id, revision)
+    else:
+        revision -= 1
     return ImportResult(
         rows=count, added=added, updated=updated, unchanged=len(attendees) - len(rows), revision=revision
     )

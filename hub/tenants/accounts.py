@@ -208,7 +208,7 @@ async def sign_in(db: Database, limiter: LoginLimiter, email: str, password: str
     if not check_secret(password, row.password_hash):
         limiter.failed(*keys)
         raise Unauthorized("wrong e-mail or password")
-    limiter.succeeded(*keys)
+    limiter.succeeded(keys[0])  # the account's count only: one good password must not unlock an address
     return str(row.id)
 
 
@@ -232,7 +232,8 @@ async def principal_for(db: Database, account_id: str, slug: str) -> Principal:
 
 
 async def issue_api_token(conn: AsyncConnection, principal: Principal, name: str) -> str:
-    principal.require(OrgRole.ORGANIZER)
+    """A token that acts with its owner's *current* role (read from membership at every use),
+    so a viewer's token reads and a demoted organizer's token stops writing at once."""
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     await conn.execute(
         text("INSERT INTO api_token (org_id, account_id, name, token_hash) VALUES (:o, :a, :n, :h)"),
