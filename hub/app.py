@@ -34,6 +34,7 @@ from hub.errors import HubError, Unauthorized
 from hub.metrics import render_metrics
 from hub.peer.fanout import Fanout
 from hub.peer.notices import CHANNEL, on_notice
+from hub.peer.presence import Heartbeat
 from hub.peer.projection import HubProjection
 from hub.peer.store import PostgresUpdateStore
 from hub.settings import HubSecrets, HubSettings
@@ -89,10 +90,13 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         state.fanout = Fanout(pool, state.replica, state.worker_id)
         state.fanout.on_message(CHANNEL, lambda payload: on_notice(state, payload))
         await state.fanout.start()
+        heartbeat = Heartbeat(pool, state.sync)
+        heartbeat.start()
         log.info("hub worker %s ready", state.worker_id)
         try:
             yield
         finally:
+            await heartbeat.stop()
             await state.fanout.stop()
             await state.sync.shutdown()
             await state.replica.close()
@@ -122,7 +126,7 @@ async def _event_ids(pool: asyncpg.Pool) -> set[str]:
         return {r["id"] for r in await conn.fetch("SELECT id FROM event")}
 
 
-@get("/healthz", sync_to_thread=False, include_in_schema=False)
+@get("/healthz", include_in_schema=False)
 async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     state: HubState = request.app.state["hub"]
     assert state.pool is not None

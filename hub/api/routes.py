@@ -25,6 +25,7 @@ from hub.catalog.roster import import_attendees
 from hub.checkins import dashboard
 from hub.devices import enrolment
 from hub.errors import Forbidden, Unauthorized
+from hub.peer import presence
 from hub.peer.notices import announce_revocation
 from hub.state import HubState
 from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
@@ -265,16 +266,35 @@ async def list_devices(hub: HubState, principal: Principal, event_id: str) -> li
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         devices = await enrolment.list_devices(conn, event_id)
-    return [device_body(hub, d) for d in devices]
+    return await device_bodies(hub, event_id, devices)
+
+
+async def device_bodies(
+    hub: HubState, event_id: str, devices: list[enrolment.DeviceRow]
+) -> list[dict[str, Any]]:
+    """Devices with their sync state as all workers see it (``hub.peer.presence``)."""
+    ids = [d.id for d in devices]
+    pending: dict[str, int] = {}
+    online: set[str] = set()
+    if hub.pool is not None and ids:
+        pending = await presence.unacknowledged(hub.pool, event_id, ids)
+        online = await presence.connected(hub.pool, ids)
+    out = []
+    for device in devices:
+        body: dict[str, Any] = msgspec.structs.asdict(device)
+        body["unacknowledged"] = pending.get(device.id, 0)
+        body["connected"] = device.id in online
+        out.append(body)
+    return out
 
 
 def device_body(hub: HubState, device: enrolment.DeviceRow) -> dict[str, Any]:
+    """This worker's view only (transitional: the console moves to :func:`device_bodies`)."""
     body: dict[str, Any] = msgspec.structs.asdict(device)
-    pending = 0
-    if hub.replica is not None:
-        pending = sum(p.count for p in hub.replica.acks.pending_all(device.id).values())
-    body["unacknowledged"] = pending
-    body["connected"] = bool(hub.sync and any(device.id in peers for peers in hub.sync.connected().values()))
+    body["unacknowledged"] = (
+        sum(p.count for p in hub.replica.acks.pending_all(device.id).values()) if hub.replica else 0
+    )
+    body["connected"] = bool(hub.sync and any(device.id in p for p in hub.sync.connected().values()))
     return body
 
 
