@@ -74,16 +74,16 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         known_events.update(identity.events)
         return identity
 
-    # Built now, connected in the lifespan (``await pool``): the routes need the sync service
-    # when the app is assembled, and a pool cannot connect before the event loop runs.
-    pool = asyncpg.create_pool(settings.dsn, min_size=1, max_size=8)
-    state.pool = pool
-    state.replica = Replica(PostgresUpdateStore(pool, projector=HubProjection()))
+    # The routes need the sync service when the app is assembled; its store gets its pool in
+    # the lifespan, on the loop that serves (a pool belongs to the loop it was created on).
+    store = PostgresUpdateStore(None, projector=HubProjection(), worker_id=state.worker_id)
+    state.replica = Replica(store)
     state.sync = SyncService(state.replica, authenticate, events=lambda: known_events)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await pool
+        pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=8)
+        state.pool = store.pool = pool
         assert state.replica is not None and state.sync is not None
         await state.replica.start()
         known_events.update(await _event_ids(pool))

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.api.deps import bearer, provide_principal, provide_state
 from hub.catalog import events as event_service
@@ -74,7 +74,9 @@ class EnrolmentCreate(msgspec.Struct, frozen=True, kw_only=True):
     summary="Exchange an e-mail and password for an API token",
     dependencies={"hub": Provide(provide_state)},
 )
-async def create_token(request: Request[Any, Any, Any], hub: HubState, data: TokenRequest) -> TokenResponse:
+async def create_token(
+    request: Request[Any, Any, Any], hub: NamedDependency[HubState], data: JSONBody[TokenRequest]
+) -> TokenResponse:
     address = request.client.host if request.client else "unknown"
     account = await sign_in(hub.db, hub.limiter, data.email, data.password, address)
     principal = await principal_for(hub.db, account, data.organization)
@@ -84,13 +86,17 @@ async def create_token(request: Request[Any, Any, Any], hub: HubState, data: Tok
 
 
 @get("/api/v1/events", dependencies=DEPS)
-async def list_events(hub: HubState, principal: Principal) -> list[dict[str, Any]]:
+async def list_events(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal]
+) -> list[dict[str, Any]]:
     async with hub.db.tenant(principal.org_id) as conn:
         return [_event_body(e) for e in await event_service.list_events(conn)]
 
 
 @post("/api/v1/events", dependencies=DEPS, status_code=201)
-async def create_event(hub: HubState, principal: Principal, data: EventCreate) -> dict[str, Any]:
+async def create_event(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], data: JSONBody[EventCreate]
+) -> dict[str, Any]:
     async with hub.db.tenant(principal.org_id) as conn:
         event_id = await event_service.create_event(
             conn,
@@ -120,14 +126,19 @@ def _event_body(event: event_service.EventRow) -> dict[str, Any]:
 
 
 @get("/api/v1/events/{event_id:str}", dependencies=DEPS)
-async def get_event(hub: HubState, principal: Principal, event_id: str) -> dict[str, Any]:
+async def get_event(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> dict[str, Any]:
     async with hub.db.tenant(principal.org_id) as conn:
         return _event_body(await event_service.get_event(conn, event_id))
 
 
 @post("/api/v1/events/{event_id:str}/ticket-types", dependencies=DEPS, status_code=201)
 async def add_ticket_type(
-    hub: HubState, principal: Principal, event_id: str, data: TicketTypeCreate
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    data: JSONBody[TicketTypeCreate],
 ) -> dict[str, str]:
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.add_ticket_type(conn, principal, event_id, data.id, data.name)
@@ -137,7 +148,9 @@ async def add_ticket_type(
 @post(
     "/api/v1/events/{event_id:str}/keys", dependencies=DEPS, status_code=201, summary="Rotate the badge key"
 )
-async def rotate_key(hub: HubState, principal: Principal, event_id: str) -> dict[str, str]:
+async def rotate_key(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> dict[str, str]:
     principal.require(OrgRole.ORGANIZER)
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
@@ -154,11 +167,11 @@ async def rotate_key(hub: HubState, principal: Principal, event_id: str) -> dict
 )
 async def import_roster(
     request: Request[Any, Any, Any],
-    hub: HubState,
-    principal: Principal,
-    event_id: str,
-    format: Annotated[Literal["csv", "json"], Parameter(query="format")] = "csv",
-    ticket_type: Annotated[str | None, Parameter(query="ticket_type")] = None,
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    format: Annotated[Literal["csv", "json"], QueryParameter()] = "csv",
+    ticket_type: Annotated[str | None, QueryParameter()] = None,
 ) -> dict[str, Any]:
     body = await request.body()
     async with hub.db.tenant(principal.org_id) as conn:
@@ -176,11 +189,11 @@ async def import_roster(
 
 @get("/api/v1/events/{event_id:str}/attendees", dependencies=DEPS)
 async def search_attendees(
-    hub: HubState,
-    principal: Principal,
-    event_id: str,
-    q: Annotated[str, Parameter(query="q")] = "",
-    limit: Annotated[int, Parameter(query="limit", ge=1, le=500)] = 50,
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    q: Annotated[str, QueryParameter()] = "",
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
     from hub.catalog.search import search
 
@@ -196,9 +209,9 @@ async def search_attendees(
 )
 async def get_catalog(
     request: Request[Any, Any, Any],
-    hub: HubState,
-    event_id: str,
-    since: Annotated[int | None, Parameter(query="since", ge=0)] = None,
+    hub: NamedDependency[HubState],
+    event_id: FromPath[str],
+    since: Annotated[int | None, QueryParameter(ge=0)] = None,
 ) -> Response[bytes]:
     token = bearer(request) or ""
     if token.startswith(enrolment.CREDENTIAL_PREFIX):
@@ -222,7 +235,10 @@ async def get_catalog(
 
 @post("/api/v1/events/{event_id:str}/enrolments", dependencies=DEPS, status_code=201)
 async def create_enrolment(
-    hub: HubState, principal: Principal, event_id: str, data: EnrolmentCreate
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    data: JSONBody[EnrolmentCreate],
 ) -> enrolment.Enrolment:
     import datetime as dt
 
@@ -244,7 +260,7 @@ async def create_enrolment(
     status_code=201,
     dependencies={"hub": Provide(provide_state)},
 )
-async def enrol(hub: HubState, data: enrolment.EnrolRequest) -> enrolment.Grant:
+async def enrol(hub: NamedDependency[HubState], data: JSONBody[enrolment.EnrolRequest]) -> enrolment.Grant:
     return await enrolment.redeem(hub.db, hub.sealer, hub.catalog_public_key, data)
 
 
@@ -254,7 +270,7 @@ async def enrol(hub: HubState, data: enrolment.EnrolRequest) -> enrolment.Grant:
     status_code=201,
     dependencies={"hub": Provide(provide_state)},
 )
-async def roll_credential(request: Request[Any, Any, Any], hub: HubState) -> dict[str, str]:
+async def roll_credential(request: Request[Any, Any, Any], hub: NamedDependency[HubState]) -> dict[str, str]:
     token = bearer(request)
     if not token:
         raise Unauthorized("send the current credential as Authorization: Bearer kd1_…")
@@ -262,7 +278,9 @@ async def roll_credential(request: Request[Any, Any, Any], hub: HubState) -> dic
 
 
 @get("/api/v1/events/{event_id:str}/devices", dependencies=DEPS)
-async def list_devices(hub: HubState, principal: Principal, event_id: str) -> list[dict[str, Any]]:
+async def list_devices(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> list[dict[str, Any]]:
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         devices = await enrolment.list_devices(conn, event_id)
@@ -288,18 +306,10 @@ async def device_bodies(
     return out
 
 
-def device_body(hub: HubState, device: enrolment.DeviceRow) -> dict[str, Any]:
-    """This worker's view only (transitional: the console moves to :func:`device_bodies`)."""
-    body: dict[str, Any] = msgspec.structs.asdict(device)
-    body["unacknowledged"] = (
-        sum(p.count for p in hub.replica.acks.pending_all(device.id).values()) if hub.replica else 0
-    )
-    body["connected"] = bool(hub.sync and any(device.id in p for p in hub.sync.connected().values()))
-    return body
-
-
 @post("/api/v1/devices/{device_id:str}/revoke", dependencies=DEPS, status_code=200)
-async def revoke_device(hub: HubState, principal: Principal, device_id: str) -> dict[str, str]:
+async def revoke_device(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], device_id: FromPath[str]
+) -> dict[str, str]:
     async with hub.db.tenant(principal.org_id) as conn:
         event_id = await enrolment.revoke_device(conn, principal, device_id)
     await announce_revocation(hub, event_id, device_id, principal.account_id)
@@ -307,14 +317,18 @@ async def revoke_device(hub: HubState, principal: Principal, device_id: str) -> 
 
 
 @get("/api/v1/events/{event_id:str}/dashboard", dependencies=DEPS)
-async def get_dashboard(hub: HubState, principal: Principal, event_id: str) -> dict[str, Any]:
+async def get_dashboard(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> dict[str, Any]:
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         return await dashboard.stats(conn, event_id)
 
 
 @get("/api/v1/events/{event_id:str}/duplicates", dependencies=DEPS)
-async def get_duplicates(hub: HubState, principal: Principal, event_id: str) -> list[dict[str, Any]]:
+async def get_duplicates(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> list[dict[str, Any]]:
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         return await dashboard.duplicates(conn, event_id)
@@ -325,7 +339,9 @@ async def get_duplicates(hub: HubState, principal: Principal, event_id: str) -> 
     dependencies=DEPS,
     summary="Badge codes for printing elsewhere",
 )
-async def export_badges(hub: HubState, principal: Principal, event_id: str) -> Response[str]:
+async def export_badges(
+    hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
+) -> Response[str]:
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         text_ = await badge_csv(conn, event_id)

@@ -65,6 +65,14 @@ class ImportRefused(Invalid):
     code = "import_rejected"
 
 
+def _refusal(problems: list[Problem]) -> str:
+    lines = {p.line for p in problems if p.line}
+    if not lines:
+        return f"the file was rejected ({problems[0].message}); nothing was imported"
+    rows = "1 row" if len(lines) == 1 else f"{len(lines):,} rows"
+    return f"{rows} rejected; nothing was imported"
+
+
 def _problems_body(problems: list[Problem]) -> list[dict[str, Any]]:
     return [{"line": p.line, "field": p.field, "message": p.message} for p in problems[:1000]]
 
@@ -140,7 +148,7 @@ async def import_attendees(
     )
     if problems:
         raise ImportRefused(
-            f"{len({p.line for p in problems})} rows rejected; nothing was imported",
+            _refusal(problems),
             rows=count,
             problems=_problems_body(problems),
         )

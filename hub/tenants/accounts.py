@@ -36,6 +36,8 @@ from sync.tokens import InvalidToken, SealedTokens
 SESSION_SECONDS = 12 * 3600
 API_TOKEN_PREFIX = "kt1_"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+#: Short names that are console pages themselves (``/console/login``) or may become so.
+RESERVED_SLUGS = frozenset({"login", "logout", "static", "api", "admin", "new", "settings", "account"})
 _DUMMY = hash_secret("timing equaliser")
 
 
@@ -158,6 +160,8 @@ async def create_organization(
 ) -> str:
     if not SLUG.match(slug):
         raise Invalid("the short name must be 2-63 of a-z, 0-9 and '-', starting with a letter or digit")
+    if slug in RESERVED_SLUGS:
+        raise Invalid(f"the short name {slug!r} is reserved by the console; choose another")
     taken = (await conn.execute(text("SELECT 1 FROM organization WHERE slug = :s"), {"s": slug})).first()
     if taken is not None:
         raise Conflict(f"the short name {slug!r} is taken")
