@@ -386,6 +386,55 @@ class Replica:
             raise
         return True
 
+    async def absorb(self, name: str | DocName, update: bytes, source: object = None) -> bool:
+        """Apply an update another process already stored and projected; False if nothing changed.
+
+        For hub workers sharing one PostgreSQL log (:mod:`hub.peer.fanout`):
+        the update is durable and projected already, so it is only applied in
+        memory (its observed changes are dropped, not projected again) and
+        handed to the listeners, so this process's sync sessions relay it.
+        A document this process does not hold is left alone — loading it
+        later reads the update from the store — but one being loaded right
+        now is waited for, since its load may have read the log just before
+        the update committed.  If the update cannot be applied the copy is
+        dropped, so the next use reloads it from the store.
+        """
+        key = str(name)
+        live = self._docs.get(key)
+        if live is None:
+            loading = self._loading.get(key)
+            if loading is None:
+                return False
+            try:
+                live = await asyncio.shield(loading)
+            except asyncio.CancelledError:
+                if not loading.cancelled():
+                    raise  # we were cancelled, not the load
+                return False
+            except Exception:
+                return False  # the load failed: the next use loads it again, with this update
+        try:
+            if self.covers(key, update):
+                return False
+            # Relay only what is new here: ``update`` may be a whole stored document.
+            news = get_update(update, live.doc.get_state())
+            with live.doc.transaction(origin="absorbed"):
+                live.doc.apply_update(update)
+        except _FATAL:
+            raise
+        except BaseException:
+            log.exception("%s: an update stored by another process cannot be applied here", key)
+            live.take_changes()
+            self._evict(live)
+            return False
+        live.take_changes()  # projected by the process that stored it
+        for listener in list(self._listeners):
+            try:
+                listener(key, news, source)
+            except Exception:
+                log.exception("sync listener failed")
+        return True
+
     # --- state for the protocol ----------------------------------------------------------
 
     def state_vector(self, name: str | DocName) -> bytes:

@@ -388,3 +388,71 @@ async def test_an_invalid_record_fails_alone_and_does_not_sink_its_batch(tmp_pat
     assert isinstance(results[5], msgspec.ValidationError)
     assert len(DeviceLog(replica.doc(DocName.device("e1", "box1"))).records()) == 5
     await replica.close()
+
+
+# --- absorb: updates another process (a second hub worker) stored and projected ---------------
+
+
+async def test_absorb_applies_in_memory_and_tells_the_sessions_without_storing_again(tmp_path: Path) -> None:
+    a = await open_replica(tmp_path / "a.db")
+    b = await open_replica(tmp_path / "b.db")
+    heard: list[tuple[str, object]] = []
+    b.subscribe(lambda doc, update, source: heard.append((doc, source)))
+    await write_scans(a, range(3))
+    await b.open(LOG)
+    update = a.diff(LOG, b.state_vector(LOG))
+
+    assert await b.absorb(LOG, update, source="fanout") is True
+    assert [r.nonce for r in DeviceLog(b.doc(LOG)).records()] == ["n0", "n1", "n2"]
+    assert heard == [(str(LOG), "fanout")]
+    # the other process stored and projected it: nothing here
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update") == [(0,)]
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(0,)]
+    # absorbing it again changes nothing and is not relayed again
+    assert await b.absorb(LOG, update) is False
+    assert len(heard) == 1
+    # a whole stored document (a compacted row's content) is relayed as only what was new
+    before = b.diff(LOG)
+    await write_scans(a, range(3, 5))
+    relayed: list[bytes] = []
+    b.subscribe(lambda doc, update, source: relayed.append(update))
+    assert await b.absorb(LOG, a.diff(LOG)) is True
+    assert len(relayed) == 1 and len(relayed[0]) < len(a.diff(LOG))
+    peer = Doc()
+    peer.apply_update(before)
+    peer.apply_update(relayed[0])
+    assert peer.get_state() == a.state_vector(LOG)
+    # and later local writes still project only their own records
+    await b.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(9)))
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(1,)]
+    await a.close()
+    await b.close()
+
+
+async def test_absorb_leaves_a_document_not_held_and_waits_for_one_being_loaded(tmp_path: Path) -> None:
+    a = await open_replica(tmp_path / "a.db")
+    b = await open_replica(tmp_path / "b.db")
+    await write_scans(a, range(2))
+    update = a.diff(LOG)
+    assert await b.absorb(LOG, update) is False
+    assert b.loaded() == []  # not loaded on an outsider's say-so
+
+    loading = asyncio.create_task(b.open(LOG))
+    await asyncio.sleep(0)  # the load has started and is reading the store
+    assert await b.absorb(LOG, update) is True
+    await loading
+    assert len(DeviceLog(b.doc(LOG))) == 2
+    await a.close()
+    await b.close()
+
+
+async def test_absorb_of_an_update_that_cannot_be_applied_reloads_the_document(tmp_path: Path) -> None:
+    b = await open_replica(tmp_path / "b.db")
+    await write_scans(b, range(2))
+    heard: list[str] = []
+    b.subscribe(lambda doc, update, source: heard.append(doc))
+    assert await b.absorb(LOG, b"\x01\x02garbage") is False
+    assert heard == [] and b.loaded() == []  # dropped: the next use reloads it from the store
+    await b.open(LOG)
+    assert [r.nonce for r in DeviceLog(b.doc(LOG)).records()] == ["n0", "n1"]
+    await b.close()
