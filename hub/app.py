@@ -87,7 +87,7 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         assert state.replica is not None and state.sync is not None
         await state.replica.start()
         known_events.update(await _event_ids(pool))
-        state.fanout = Fanout(pool, state.replica, state.worker_id)
+        state.fanout = Fanout(settings.dsn, state.replica, state.worker_id)  # its own LISTEN connection
         state.fanout.on_message(CHANNEL, lambda payload: on_notice(state, payload))
         await state.fanout.start()
         heartbeat = Heartbeat(pool, state.sync)

@@ -173,14 +173,6 @@ async def test_a_write_cut_in_flight_is_sent_again_and_stored_once(hub: OneHub, 
     assert "Traceback" not in log, log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="hub/peer/store.py:203 (append) turns only PostgresError/InterfaceError/OSError into a "
-    "StorageError; the asyncpg.InternalClientError the pool raises releasing a connection whose backend "
-    "was terminated escapes, sync/session.py:180 re-raises it, sync/server.py:138 closes the socket "
-    "with 1000 (normal) and Litestar closes it again: two tracebacks per cut write in the hub's log",
-)
 def test_a_cut_the_hub_has_not_noticed_yet_is_reported_as_a_storage_failure(hub: OneHub, hub_db: str) -> None:
     codes = [badge.code for badge in hub.organizer.badges()]
     answered = [hub.box.scan(codes[0], "main")["scan_id"]]
