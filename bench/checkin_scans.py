@@ -705,8 +705,8 @@ def _result(
 
     where = []
     for mode in MODES:
-        for name, pick in (("1", lambda r: r.sequential), (str(CONCURRENCY), lambda r: r.concurrent)):
-            loads = [pick(r) for r in runs[mode]]
+        for name, attribute in (("1", "sequential"), (str(CONCURRENCY), "concurrent")):
+            loads = [getattr(r, attribute) for r in runs[mode]]
             where.append(
                 (
                     mode,

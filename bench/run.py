@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench import checkin_import, checkin_scans, local_append, sync_convergence
+from bench import checkin_import, checkin_scans, hub_catalog, hub_ingest, local_append, sync_convergence
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -45,6 +45,8 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("sync convergence", lambda: sync_convergence.run(repetitions=big, step_repetitions=small)),
         Benchmark("catalog import", lambda: checkin_import.run(repetitions=big)),
         Benchmark("scans over HTTP", lambda: checkin_scans.run(repetitions=big)),
+        Benchmark("hub ingest", lambda: hub_ingest.run(repetitions=big)),
+        Benchmark("hub catalog", lambda: hub_catalog.run(repetitions=big)),
     ]
 
 
@@ -102,10 +104,10 @@ def machine() -> list[tuple[str, str]]:
 
 
 def source_digest() -> str:
-    """A digest of ``sync/``: the figures belong to the code that ran, which may be edited meanwhile."""
+    """A digest of the code measured: the figures belong to the code that ran, maybe edited since."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "sync").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for folder in ("sync", "appliance", "hub") for p in (ROOT / folder).rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
