@@ -152,7 +152,17 @@ class SyncSession:
 
     def _send_ack(self) -> None:
         self._ack = None
-        self.send(step1(self.replica.state_vector(self.key)))
+        if self.key in self.replica.loaded():  # else it is reloading; the session ends on its next use
+            self.send(step1(self.replica.state_vector(self.key)))
+
+    def _loaded(self) -> None:
+        """Refuse to go on with a document the replica dropped after a failed write.
+
+        Its in-memory copy may have held state that was never stored; the
+        peer reconnects and syncs against the copy reloaded from the store.
+        """
+        if self.key not in self.replica.loaded():
+            raise StorageError("reloading", "the document is being reloaded after a failed write")
 
     async def _sender(self) -> None:
         while True:
@@ -213,6 +223,7 @@ class SyncSession:
     async def handle(self, message: object) -> None:
         match message:
             case SyncMessage(SyncType.STEP1, state_vector):
+                self._loaded()
                 reply = self.replica.diff(self.key, state_vector) if self.send_content else EMPTY_UPDATE
                 if len(reply) + 16 > self.max_message:
                     # The peer would refuse it and we would retry forever: say why, once.
@@ -238,6 +249,7 @@ class SyncSession:
 
     async def _receive_update(self, update: bytes) -> bool:
         if not self.accept:
+            self._loaded()
             if self.replica.covers(self.key, update):
                 return False
             raise _Refused(self.accept.reason)

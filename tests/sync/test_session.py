@@ -56,3 +56,25 @@ async def test_a_diff_over_the_message_cap_is_refused_once_with_a_reason(tmp_pat
     assert "too large" in channel.closed[1]
     assert all(len(frame) <= 2000 for frame in channel.sent)
     await replica.close()
+
+
+async def test_a_session_on_a_document_dropped_after_a_failed_write_ends_asking_for_a_retry(
+    tmp_path: Path,
+) -> None:
+    """The replica drops its copy after a failed write; a session on it must not die of a
+    KeyError but close with "retry later", so the peer resyncs against the reloaded copy."""
+    replica = Replica(SQLiteUpdateStore(tmp_path / "a.db"))
+    await replica.start()
+    channel = MemoryChannel()
+    session = SyncSession(replica, LOG, channel, remote_peer="p", accept=Decision(True))
+    running = asyncio.create_task(session.run())
+    async with asyncio.timeout(5):
+        while not channel.sent:  # our Step 1 went out: the session is under way
+            await asyncio.sleep(0.01)
+        replica._evict(replica._docs[str(LOG)])  # what a failed write does
+        channel.inbox.put_nowait(step1(b"\x00"))
+        await running
+    assert channel.closed is not None
+    assert channel.closed[0] == CloseCode.INTERNAL
+    assert "retry later: reloading" in channel.closed[1]
+    await replica.close()
