@@ -66,11 +66,18 @@ async def test_a_session_on_a_document_dropped_after_a_failed_write_ends_asking_
     replica = Replica(SQLiteUpdateStore(tmp_path / "a.db"))
     await replica.start()
     channel = MemoryChannel()
+    started = asyncio.Event()
+    send = channel.send
+
+    async def send_and_tell(data: bytes) -> None:
+        await send(data)
+        started.set()
+
+    channel.send = send_and_tell  # type: ignore[method-assign]
     session = SyncSession(replica, LOG, channel, remote_peer="p", accept=Decision(True))
     running = asyncio.create_task(session.run())
     async with asyncio.timeout(5):
-        while not channel.sent:  # our Step 1 went out: the session is under way
-            await asyncio.sleep(0.01)
+        await started.wait()  # our Step 1 went out: the session is under way
         replica._evict(replica._docs[str(LOG)])  # what a failed write does
         channel.inbox.put_nowait(step1(b"\x00"))
         await running
