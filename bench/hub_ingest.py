@@ -56,7 +56,6 @@ import contextlib
 import os
 import random
 import resource
-import secrets
 import shutil
 import signal
 import subprocess
@@ -82,9 +81,7 @@ from appliance.badges import b64, raw_public_key
 from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, progress, scan_fields
 from hub.catalog.events import add_ticket_type, create_event
 from hub.catalog.keys import KeySealer
-from hub.db import migrate
 from hub.db.session import Database
-from hub.db.urls import with_database
 from hub.devices.enrolment import create_enrolment
 from hub.peer.projection import TABLES, HubProjection
 from hub.peer.store import PostgresUpdateStore
@@ -97,7 +94,7 @@ from sync.permissions import Capability, PeerIdentity, Role
 from sync.records import Scan
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
-from tests.helpers import HubProcess
+from tests.helpers import HubProcess, create_database, drop_database
 
 DEVICES = 50
 SCANS = 4_000
@@ -110,11 +107,6 @@ TIMEOUT_S = 600.0
 ACK_GRACE_S = 10.0
 CPUS = len(os.sched_getaffinity(0))
 
-#: The PostgreSQL server the throw-away databases are made on (trust auth, as in the tests).
-PG_SERVER = os.environ.get(
-    "KONFERENCO_BENCH_PG",
-    os.environ.get("KONFERENCO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
-)
 OWNER = "owner@bench.example"
 PASSWORD = "bench horse battery staple"
 SLUG = "bench"
@@ -141,25 +133,14 @@ _FLOOR_COLUMNS = (
 # --- a hub to measure (shared with bench.hub_catalog) --------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_SERVER)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @asynccontextmanager
 async def fresh_database() -> AsyncIterator[str]:
-    """URL of a new database migrated to the newest schema; dropped on exit."""
-    name = f"kf_bench_{secrets.token_hex(5)}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    """URL of a new database migrated to the newest schema; dropped on exit (as the tests make them)."""
+    url = await asyncio.to_thread(create_database, "kf_bench")
     try:
-        url = with_database(PG_SERVER, name)
-        await asyncio.to_thread(migrate.upgrade, url)
         yield url
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await asyncio.to_thread(drop_database, url)
 
 
 @dataclass(frozen=True)

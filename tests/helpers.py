@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import httpx
 
@@ -31,139 +33,47 @@ def konferenco(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
     )
 
 
-class ApplianceProcess:
-    """``konferenco appliance serve`` as a child process, its output in a log file."""
+class ServiceProcess:
+    """A ``konferenco … serve`` child process, its output in a log file, healthy once /healthz answers.
 
-    def __init__(
-        self, data: Path, port: int | None = None, *extra: str, options: tuple[str, ...] = ()
-    ) -> None:
-        self.data = data
+    Started in its own session, so stopping it also stops the workers a server may have spawned.
+    """
+
+    kind = "service"
+
+    def __init__(self, log: Path, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.extra = extra
-        self.options = options  # global options, before the subcommand (e.g. --log-format json)
-        self.log = data.parent / f"{data.name}-{self.port}.log"
+        self.log = log.parent / f"{log.name}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20) -> ApplianceProcess:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30) -> Self:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [
-                *KONFERENCO,
-                *self.options,
-                "appliance",
-                "serve",
-                "--data",
-                str(self.data),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
+            [*KONFERENCO, *self.command()],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"appliance exited with {self.proc.returncode}:\n{self.log.read_text()}")
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"appliance not healthy after {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def __enter__(self) -> ApplianceProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def wait_for(
-    predicate: Callable[[], T], timeout: float = 20, interval: float = 0.1, what: str = "condition"
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-class HubProcess:
-    """``konferenco hub serve`` as a child process against a test database."""
-
-    def __init__(
-        self, database_url: str, secrets: Path, port: int | None = None, *extra: str, workers: int = 1
-    ) -> None:
-        self.database_url = database_url
-        self.secrets = secrets
-        self.port = port or free_port()
-        self.extra = extra
-        self.workers = workers
-        self.log = secrets.parent / f"hub-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> HubProcess:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                *KONFERENCO,
-                "hub",
-                "serve",
-                "--database-url",
-                self.database_url,
-                "--secrets",
-                str(self.secrets),
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                *self.extra,
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,  # uvicorn's workers are children: stop them as a group
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"hub not healthy after {timeout} s:\n{self.log.read_text()}")
+        raise TimeoutError(f"{self.kind} not healthy after {timeout} s:\n{self.log.read_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -178,8 +88,118 @@ class HubProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def __enter__(self) -> HubProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ApplianceProcess(ServiceProcess):
+    """``konferenco appliance serve`` on a data directory."""
+
+    kind = "appliance"
+
+    def __init__(
+        self, data: Path, port: int | None = None, *extra: str, options: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(data, port)
+        self.data = data
+        self.extra = extra
+        self.options = options  # global options, before the subcommand (e.g. --log-format json)
+
+    def command(self) -> list[str]:
+        return [
+            *self.options,
+            "appliance",
+            "serve",
+            "--data",
+            str(self.data),
+            "--port",
+            str(self.port),
+            *self.extra,
+        ]
+
+    def start(self, timeout: float = 20) -> Self:
+        return super().start(timeout)
+
+
+class HubProcess(ServiceProcess):
+    """``konferenco hub serve`` against a (test) database, with its secrets directory."""
+
+    kind = "hub"
+
+    def __init__(
+        self, database_url: str, secrets: Path, port: int | None = None, *extra: str, workers: int = 1
+    ) -> None:
+        super().__init__(secrets.parent / "hub", port)
+        self.database_url = database_url
+        self.secrets = secrets
+        self.extra = extra
+        self.workers = workers
+
+    def command(self) -> list[str]:
+        return [
+            "hub", "serve", "--database-url", self.database_url, "--secrets", str(self.secrets),
+            "--port", str(self.port), "--workers", str(self.workers), *self.extra,
+        ]  # fmt: skip
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+#: The server tests create their databases on (trust authentication on loopback).
+PG_SERVER = os.environ.get("KONFERENCO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_SERVER)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def create_database(prefix: str = "kf_test") -> str:
+    """A new database migrated to the newest schema; returns its URL.  Blocking (own event loop)."""
+    from hub.db import migrate
+    from hub.db.urls import with_database
+
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    url = with_database(PG_SERVER, name)
+    migrate.upgrade(url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(prefix: str = "kf_test") -> Iterator[str]:
+    """A throw-away migrated database for the length of the block."""
+    url = create_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 20, interval: float = 0.1, what: str = "condition"
+) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(interval)

@@ -23,22 +23,14 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import ApplianceProcess, HubProcess, konferenco, wait_for
-from tests.hub.conftest import _create, _drop
+from tests.helpers import ApplianceProcess, HubProcess, konferenco, scratch_database, wait_for
 
 PASSWORD = "correct horse battery"
 OWNER = "owner@acme.example"
 ORGANIZATION = "acme"
 
 
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A migrated throw-away database (what the ``hub_db`` fixture yields), for tests outside tests/hub."""
-    url = _create()
-    try:
-        yield url
-    finally:
-        _drop(url)
+fresh_database = scratch_database  # the ``hub_db`` fixture's database, for tests outside tests/hub
 
 
 def create_organization(database_url: str) -> None:

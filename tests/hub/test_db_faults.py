@@ -32,8 +32,8 @@ import httpx
 import pytest
 
 from tests.e2e.hub_setup import Box, OneHub, TwoHubs, one_hub, two_hubs
+from tests.helpers import PG_SERVER as SERVER_URL
 from tests.helpers import wait_for
-from tests.hub.conftest import SERVER_URL
 
 pytestmark = pytest.mark.slow
 

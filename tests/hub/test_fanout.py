@@ -16,7 +16,7 @@ from hub.peer.projection import HubProjection
 from hub.peer.store import PostgresUpdateStore
 from sync.documents import ControlDoc, DeviceLog
 from sync.replica import Replica
-from tests.hub.conftest import SERVER_URL
+from tests.helpers import PG_SERVER as SERVER_URL
 from tests.hub.test_pg_store import CONTROL, LOG, add_event, nonces, scan, until
 
 
