@@ -241,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     digest = source_digest()
     if digest == digest_at_start:
-        environment.append(("sync/ source digest", f"{digest} (unchanged during the run)"))
+        environment.append(("source digest (sync, appliance, hub)", f"{digest} (unchanged during the run)"))
     else:
         environment.append(
             (
-                "sync/ source digest",
+                "source digest (sync, appliance, hub)",
                 f"**changed during the run** ({digest_at_start} -> {digest}): the figures may mix versions",
             )
         )
