@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from litestar.connection import ASGIConnection
 
 from hub.catalog.keys import KeySealer
 from hub.db.session import Database
@@ -39,7 +40,8 @@ class HubState:
         return raw_public_key(self.secrets.catalog_key.public_key())
 
 
-def hub_state(scope_app_state: Any) -> HubState:
-    state = scope_app_state["hub"]
+def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> HubState:
+    """The worker's state, for a request or a websocket (the API and the console alike)."""
+    state = connection.app.state["hub"]
     assert isinstance(state, HubState)
     return state

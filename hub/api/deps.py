@@ -8,16 +8,10 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 
 from hub.errors import Unauthorized
-from hub.state import HubState
+from hub.state import HubState, state_of
 from hub.tenants.accounts import API_TOKEN_PREFIX, Principal, principal_for_token
 
 SESSION_COOKIE = "kf_session"
-
-
-def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> HubState:
-    state = connection.app.state["hub"]
-    assert isinstance(state, HubState)
-    return state
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -21,12 +21,12 @@ from hub.api.deps import bearer, provide_principal, provide_state
 from hub.catalog import events as event_service
 from hub.catalog.distribution import build_bundle
 from hub.catalog.keys import create_key
-from hub.catalog.roster import import_attendees
+from hub.catalog.roster import cancel_attendee, import_attendees
 from hub.checkins import dashboard
 from hub.devices import enrolment
 from hub.errors import Forbidden, Unauthorized
 from hub.peer import presence
-from hub.peer.notices import announce_revocation
+from hub.peer.notices import announce_cancellation, announce_revocation
 from hub.state import HubState
 from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
 
@@ -200,6 +200,26 @@ async def search_attendees(
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         return await search(conn, event_id, q, limit)
+
+
+@post(
+    "/api/v1/events/{event_id:str}/attendees/{attendee_id:str}/cancel",
+    dependencies=DEPS,
+    status_code=200,
+    summary="Cancel a ticket: its badge is refused at every door",
+)
+async def cancel(
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    attendee_id: FromPath[str],
+) -> dict[str, str]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.get_event(conn, event_id)
+        changed = await cancel_attendee(conn, principal, event_id, attendee_id)
+    if changed:
+        await announce_cancellation(hub, event_id, attendee_id, principal.account_id)
+    return {"attendee_id": attendee_id, "status": "cancelled"}
 
 
 @get(
@@ -379,6 +399,7 @@ ROUTES = [
     rotate_key,
     import_roster,
     search_attendees,
+    cancel,
     get_catalog,
     create_enrolment,
     enrol,

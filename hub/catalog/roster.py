@@ -31,7 +31,7 @@ from appliance.catalog.importer import CsvOptions, Problem, read_csv, sign_missi
 from hub.catalog.events import get_event, ticket_types, tier_of
 from hub.catalog.keys import KeySealer, signer
 from hub.db.session import raw
-from hub.errors import Invalid
+from hub.errors import Invalid, NotFound
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_attendees
 
@@ -245,9 +245,20 @@ async def import_attendees(
 
 async def cancel_attendee(
     conn: AsyncConnection, principal: Principal, event_id: str, attendee_id: str
-) -> None:
-    """Cancel a ticket: the next bundle tells appliances, which then refuse the badge."""
+) -> bool:
+    """Cancel a ticket; True if it was valid until now.
+
+    The next bundle carries the cancellation; the caller also revokes the
+    attendee in the control document, which reaches synced boxes sooner.
+    """
     principal.require(OrgRole.ORGANIZER)
+    exists = (
+        await conn.execute(
+            text("SELECT 1 FROM attendee WHERE event_id = :e AND id = :a"), {"e": event_id, "a": attendee_id}
+        )
+    ).first()
+    if exists is None:
+        raise NotFound(f"no attendee {attendee_id!r} in event {event_id!r}")
     result = await conn.execute(
         text(
             "UPDATE attendee SET status = 'cancelled', updated_at = now(),"
@@ -256,7 +267,9 @@ async def cancel_attendee(
         ),
         {"e": event_id, "a": attendee_id},
     )
-    if result.rowcount:
-        await conn.execute(
-            text("UPDATE event SET catalog_revision = catalog_revision + 1 WHERE id = :e"), {"e": event_id}
-        )
+    if not result.rowcount:
+        return False
+    await conn.execute(
+        text("UPDATE event SET catalog_revision = catalog_revision + 1 WHERE id = :e"), {"e": event_id}
+    )
+    return True

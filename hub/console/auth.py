@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from hub.errors import Forbidden, Unauthorized
-from hub.state import HubState
+from hub.state import state_of
 from hub.tenants.accounts import Membership, OrgRole, Principal, memberships
 
 SESSION_COOKIE = "kf_session"
@@ -62,12 +62,6 @@ class OrgAccess:
 
     def require_editor(self) -> None:
         self.principal.require(OrgRole.ORGANIZER)
-
-
-def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> HubState:
-    state = connection.app.state["hub"]
-    assert isinstance(state, HubState)
-    return state
 
 
 def is_htmx(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

@@ -12,12 +12,13 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from hub.api.routes import device_bodies
-from hub.console.auth import OrgAccess, is_htmx, state_of
+from hub.console.auth import OrgAccess, is_htmx
 from hub.console.event import EVENT, base_context, event_scope
 from hub.console.render import qr_svg, render, see_other
 from hub.devices import enrolment
 from hub.errors import HubError, NotFound
 from hub.peer.notices import announce_revocation
+from hub.state import state_of
 from sync.permissions import Capability
 
 #: How long an enrolment token may wait for its device, as offered in the form (hours).

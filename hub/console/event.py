@@ -24,10 +24,11 @@ from hub.catalog import events as event_service
 from hub.catalog.roster import ImportRefused, ImportResult, import_attendees
 from hub.catalog.search import search
 from hub.checkins import dashboard
-from hub.console.auth import OrgAccess, is_htmx, state_of
+from hub.console.auth import OrgAccess, is_htmx
 from hub.console.render import render, see_other
 from hub.devices.enrolment import list_devices
 from hub.errors import HubError, Invalid
+from hub.state import state_of
 from sync.records import now_ms
 
 EVENT = "/console/{org:str}/events/{event:str}"

@@ -12,9 +12,10 @@ from litestar.response import Template
 from sqlalchemy import text
 
 from hub.catalog import events as event_service
-from hub.console.auth import OrgAccess, state_of
+from hub.console.auth import OrgAccess
 from hub.console.render import day_bounds, render, see_other
 from hub.errors import HubError
+from hub.state import state_of
 from hub.tenants.accounts import issue_api_token
 
 

@@ -16,10 +16,10 @@ from hub.console.auth import (
     SESSION_COOKIE,
     Visitor,
     safe_next,
-    state_of,
 )
 from hub.console.render import render
 from hub.errors import TooManyAttempts, Unauthorized
+from hub.state import state_of
 from hub.tenants.accounts import SESSION_SECONDS, sign_in
 
 

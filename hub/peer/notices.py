@@ -36,6 +36,16 @@ async def announce_revocation(state: HubState, event_id: str, device_id: str, by
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"revoked {device_id}")
 
 
+async def announce_cancellation(state: HubState, event_id: str, attendee_id: str, by: str | None) -> None:
+    """Revoke a cancelled attendee in the control document: synced boxes refuse them at once,
+    without waiting for their next catalog delta (which carries the cancellation too)."""
+    if state.replica is not None:
+        await state.replica.write(
+            DocName.control(event_id),
+            lambda doc: ControlDoc(doc).revoke("attendee", attendee_id, reason="ticket cancelled", by=by),
+        )
+
+
 async def on_notice(state: HubState, payload: str) -> None:
     """A notice from any worker (this one included: closing twice is harmless)."""
     kind, _, arg = payload.partition(" ")

@@ -352,6 +352,53 @@ def test_revoking_a_serving_appliance_disconnects_and_refuses_it(
     assert devices(http, org, event)[0]["revoked_at"] == device["revoked_at"]  # the first revocation stands
 
 
+def test_a_cancelled_ticket_is_refused_at_a_synced_door_before_the_next_catalog_delta(
+    hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = new_org(hub_db_module, http)
+    event = new_event(http, org)
+    box = tmp_path / "box"
+    code, output = enroll(box, hub, enrolment_token(http, org, event))
+    assert code == 0, output
+    reader = DataDir(box).reader()
+    try:
+        ada, badge = reader.execute(
+            "SELECT id, badge_code FROM attendee WHERE name = 'Ada Lovelace'"
+        ).fetchone()
+    finally:
+        reader.close()
+    staff = konferenco("appliance", "issue-token", "--data", str(box), "--role", "door").stdout.split()[-1]
+    monkeypatch.setenv("KONFERENCO_CATALOG_INTERVAL", "3600")  # only sync can bring the news in time
+    assert_error(
+        http.post(f"/api/v1/events/{event}/attendees/nobody/cancel", headers=org.auth), 404, "not_found"
+    )
+
+    with ApplianceProcess(box) as door:
+        wait_for(lambda: devices(http, org, event)[0]["connected"], timeout=20, what="the box to sync")
+        cancelled = http.post(f"/api/v1/events/{event}/attendees/{ada}/cancel", headers=org.auth)
+        assert cancelled.status_code == 200, cancelled.text
+        attempts = iter(range(1000))
+
+        def refused() -> dict[str, object] | None:
+            answer = httpx.post(
+                f"{door.url}/api/v1/scans",
+                json={"nonce": f"n{next(attempts)}", "gate": "main", "code": badge},
+                headers=bearer(staff),
+            ).json()
+            return answer if answer["result"] == "revoked" else None
+
+        answer = wait_for(refused, timeout=15, interval=0.3, what="the door to refuse the cancelled ticket")
+        assert "ticket cancelled" in str(answer["reason"]), answer  # the revocation's reason, in words
+    reader = DataDir(box).reader()
+    try:
+        status = reader.execute("SELECT status FROM attendee WHERE id = ?", (ada,)).fetchone()[0]
+    finally:
+        reader.close()
+    assert status == "valid"  # the box's catalog is unchanged: the revocation travelled by sync
+    catalog = decode_bundle(http.get(f"/api/v1/events/{event}/catalog", headers=org.auth).content).catalog
+    assert {a.name: a.status for a in catalog.attendees}["Ada Lovelace"] == "cancelled"
+
+
 # --- what a device may write -------------------------------------------------------------------
 
 
