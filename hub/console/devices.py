@@ -58,6 +58,14 @@ async def devices_page(
     return render("event/devices.html", await _devices_context(request, access, event))
 
 
+@get(f"{EVENT}/devices/rows", include_in_schema=False)
+async def device_rows(
+    request: Request[Any, Any, Any], access: NamedDependency[OrgAccess], event: FromPath[str]
+) -> Template:
+    """The table's rows alone: the page polls them, so 'online' and 'last seen' stay current."""
+    return render("partials/device_rows.html", await _devices_context(request, access, event))
+
+
 @post(f"{EVENT}/enrolments", include_in_schema=False, status_code=201)
 async def enrol(
     request: Request[Any, Any, Any], access: NamedDependency[OrgAccess], event: FromPath[str]
@@ -131,4 +139,4 @@ async def revoke(
     return render("partials/device_row.html", context)
 
 
-DEVICE_ROUTES = [devices_page, enrol, revoke]
+DEVICE_ROUTES = [devices_page, device_rows, enrol, revoke]

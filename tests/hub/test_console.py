@@ -531,6 +531,20 @@ async def test_revoking_a_device_marks_it_revoked_and_stops_its_credential(conso
     assert elsewhere.status_code == 404  # a device is revoked from its own event's page only
 
 
+async def test_the_device_table_refreshes_its_rows_on_its_own(console: Console) -> None:
+    await console.sign_in()
+    event = await console.new_event()
+    first = await console.device(event, "Door 1")
+    page = await console.client.get(f"{console.org}/events/{event}/devices")
+    rows_url = f"{console.org}/events/{event}/devices/rows"
+    assert f'hx-get="{rows_url}" hx-trigger="every 5s"' in page.text
+    second = await console.device(event, "Door 2")  # enrolled after the page was drawn
+    rows = await console.client.get(rows_url, headers=HTMX)
+    assert rows.status_code == 200
+    assert rows.text.lstrip().startswith(f'<tr id="device-{first.device_id}"')
+    assert f'<tr id="device-{second.device_id}"' in rows.text and "offline" in rows.text
+
+
 async def _scan(console: Console, event: str, n: int, **row: Any) -> None:
     """A scan as the hub's projection stores it once a device's log has synced."""
     values = {
