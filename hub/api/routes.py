@@ -63,6 +63,18 @@ class TicketTypeCreate(msgspec.Struct, frozen=True):
     name: str
 
 
+class CheckinListPut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    ticket_types: list[str] | None = None  # None: every ticket type of the event
+
+
+class GatePut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    default_list: str
+
+
 class EnrolmentCreate(msgspec.Struct, frozen=True, kw_only=True):
     capabilities: list[str]
     name: str = ""
@@ -143,6 +155,37 @@ async def add_ticket_type(
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.add_ticket_type(conn, principal, event_id, data.id, data.name)
         return await event_service.ticket_types(conn, event_id)
+
+
+@post(
+    "/api/v1/events/{event_id:str}/lists",
+    dependencies=DEPS,
+    status_code=201,
+    summary="Add or change a check-in list",
+)
+async def put_list(
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    data: JSONBody[CheckinListPut],
+) -> dict[str, Any]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.put_list(conn, principal, event_id, data.id, data.name, data.ticket_types)
+        return _event_body(await event_service.get_event(conn, event_id))
+
+
+@post(
+    "/api/v1/events/{event_id:str}/gates", dependencies=DEPS, status_code=201, summary="Add or change a gate"
+)
+async def put_gate(
+    hub: NamedDependency[HubState],
+    principal: NamedDependency[Principal],
+    event_id: FromPath[str],
+    data: JSONBody[GatePut],
+) -> dict[str, Any]:
+    async with hub.db.tenant(principal.org_id) as conn:
+        await event_service.put_gate(conn, principal, event_id, data.id, data.name, data.default_list)
+        return _event_body(await event_service.get_event(conn, event_id))
 
 
 @post(
@@ -396,6 +439,8 @@ ROUTES = [
     create_event,
     get_event,
     add_ticket_type,
+    put_list,
+    put_gate,
     rotate_key,
     import_roster,
     search_attendees,

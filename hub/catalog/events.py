@@ -156,10 +156,7 @@ async def add_ticket_type(
 ) -> None:
     principal.require(OrgRole.ORGANIZER)
     await get_event(conn, event_id)
-    try:
-        check_id(type_id)
-    except ValueError as exc:
-        raise Invalid(str(exc), field="id") from None
+    _check_id(type_id)
     if not name.strip():
         raise Invalid("a ticket type needs a name", field="name")
     await conn.execute(
@@ -169,6 +166,81 @@ async def add_ticket_type(
         ),
         {"e": event_id, "id": type_id, "o": principal.org_id, "n": name.strip()},
     )
+    await _bump(conn, event_id)
+
+
+_PUT_LIST = """
+INSERT INTO checkin_list (event_id, id, org_id, name, ticket_types) VALUES (:e, :id, :o, :n, :t)
+ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, ticket_types = excluded.ticket_types
+"""
+_PUT_GATE = """
+INSERT INTO gate (event_id, id, org_id, name, default_list) VALUES (:e, :id, :o, :n, :l)
+ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, default_list = excluded.default_list
+"""
+
+
+async def put_list(
+    conn: AsyncConnection,
+    principal: Principal,
+    event_id: str,
+    list_id: str,
+    name: str,
+    admits: list[str] | None = None,
+) -> None:
+    """Add or change a check-in list; ``admits`` (ticket type ids) None: every ticket type."""
+    principal.require(OrgRole.ORGANIZER)
+    await get_event(conn, event_id)
+    _check_id(list_id)
+    if not name.strip():
+        raise Invalid("a check-in list needs a name", field="name")
+    if admits is not None:
+        known = await ticket_types(conn, event_id)
+        unknown = sorted(set(admits) - known.keys())
+        if unknown or not admits:
+            raise Invalid(
+                f"unknown ticket types {unknown}; known: {sorted(known)}" if unknown else "name at least one",
+                field="ticket_types",
+            )
+    await conn.execute(
+        text(_PUT_LIST),
+        {"e": event_id, "id": list_id, "o": principal.org_id, "n": name.strip(), "t": admits},
+    )
+    await _bump(conn, event_id)
+
+
+async def put_gate(
+    conn: AsyncConnection, principal: Principal, event_id: str, gate_id: str, name: str, default_list: str
+) -> None:
+    """Add or change a gate (a door); its scans count on ``default_list`` unless a device says otherwise."""
+    principal.require(OrgRole.ORGANIZER)
+    await get_event(conn, event_id)
+    _check_id(gate_id)
+    if not name.strip():
+        raise Invalid("a gate needs a name", field="name")
+    exists = (
+        await conn.execute(
+            text("SELECT 1 FROM checkin_list WHERE event_id = :e AND id = :l"),
+            {"e": event_id, "l": default_list},
+        )
+    ).first()
+    if exists is None:
+        raise Invalid(f"no check-in list {default_list!r} in this event", field="default_list")
+    await conn.execute(
+        text(_PUT_GATE),
+        {"e": event_id, "id": gate_id, "o": principal.org_id, "n": name.strip(), "l": default_list},
+    )
+    await _bump(conn, event_id)
+
+
+def _check_id(value: str) -> None:
+    try:
+        check_id(value)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="id") from None
+
+
+async def _bump(conn: AsyncConnection, event_id: str) -> None:
+    """Appliances learn every catalog change through the next delta: move the revision."""
     await conn.execute(
         text("UPDATE event SET catalog_revision = catalog_revision + 1 WHERE id = :e"), {"e": event_id}
     )

@@ -379,6 +379,32 @@ def test_json_imports_go_through_format_json(hub_db_module: str, http: httpx.Cli
     assert attendees(http, org, event) == ["Lin Wei"]
 
 
+def test_lists_and_gates_are_managed_over_the_api_and_move_the_revision(
+    hub_db_module: str, http: httpx.Client
+) -> None:
+    org = new_org(hub_db_module, http)
+    event = new_event(http, org, roster=None)
+    before = http.get(f"/api/v1/events/{event}", headers=org.auth).json()["catalog_revision"]
+    added = http.post(
+        f"/api/v1/events/{event}/lists",
+        json={"id": "day2", "name": "Day 2", "ticket_types": ["general"]},
+        headers=org.auth,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["catalog_revision"] > before
+    gate = http.post(
+        f"/api/v1/events/{event}/gates", json={"id": "hall-b", "name": "Hall B", "default_list": "day2"},
+        headers=org.auth,
+    )  # fmt: skip
+    assert gate.status_code == 201, gate.text
+    bad_gate = {"id": "x", "name": "X", "default_list": "nope"}
+    refused = http.post(f"/api/v1/events/{event}/gates", json=bad_gate, headers=org.auth)
+    message = assert_error(refused, 422, "invalid")
+    assert "nope" in message
+    bundle = http.get(f"/api/v1/events/{event}/catalog", headers=org.auth).json()["catalog"]
+    assert {g["id"]: g["default_list"] for g in bundle["gates"]} == {"main": "main", "hall-b": "day2"}
+
+
 def test_ten_megabytes_of_binary_garbage_is_refused_clearly(hub_db_module: str, http: httpx.Client) -> None:
     org = new_org(hub_db_module, http)
     event = new_event(http, org)

@@ -14,10 +14,10 @@ from appliance.catalog.bundle import BundleError, decode_bundle, read_bundle
 from appliance.catalog.importer import import_bundle
 from appliance.config import DataDir
 from hub.catalog.distribution import build_bundle
-from hub.catalog.events import add_ticket_type, create_event
+from hub.catalog.events import add_ticket_type, create_event, put_gate, put_list
 from hub.catalog.keys import create_key
 from hub.catalog.roster import ImportRefused, cancel_attendee, import_attendees
-from hub.errors import Conflict, Forbidden
+from hub.errors import Conflict, Forbidden, Invalid
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import TierLimit
 from sync.sqlite_store import SQLiteUpdateStore
@@ -214,3 +214,46 @@ async def test_a_delta_from_the_future_is_refused(hub_db: str, tmp_path: Path) -
         async with hub.db.tenant(acme.org_id) as conn:
             with pytest.raises(Conflict, match="full snapshot"):
                 await build_bundle(conn, hub.secrets.catalog_key, event, since=10_000)
+
+
+async def test_a_vip_list_and_its_gate_reach_the_appliance_and_bad_ones_are_refused(
+    hub_db: str, tmp_path: Path
+) -> None:
+    async with hub_services(hub_db, tmp_path / "s") as hub:
+        acme = await organization(hub, "acme")
+        event = await _event(hub, acme)
+        async with hub.db.tenant(acme.org_id) as conn:
+            await add_ticket_type(conn, acme, event, "vip", "VIP")
+            with pytest.raises(Invalid, match="unknown ticket types \\['gold'\\]"):
+                await put_list(conn, acme, event, "lounge", "VIP lounge", ["vip", "gold"])
+            await put_list(conn, acme, event, "lounge", "VIP lounge", ["vip"])
+            with pytest.raises(Invalid, match="no check-in list 'backstage'"):
+                await put_gate(conn, acme, event, "lounge-door", "Lounge door", "backstage")
+            await put_gate(conn, acme, event, "lounge-door", "Lounge door", "lounge")
+            snapshot, _ = await build_bundle(conn, hub.secrets.catalog_key, event)
+        catalog = decode_bundle(snapshot).catalog
+        assert {(c.id, tuple(c.ticket_types or ())) for c in catalog.lists} == {
+            ("main", ()),
+            ("lounge", ("vip",)),
+        }
+        assert {(g.id, g.default_list) for g in catalog.gates} == {
+            ("main", "main"),
+            ("lounge-door", "lounge"),
+        }
+        data, store = await _appliance(tmp_path, hub, event)
+        try:
+            await import_bundle(data, store.writer, snapshot, event)
+            reader = data.reader()
+            try:
+                gates = dict(
+                    reader.execute("SELECT id, default_list FROM catalog_gate WHERE event_id = ?", (event,))
+                )
+            finally:
+                reader.close()
+            assert gates == {"main": "main", "lounge-door": "lounge"}
+        finally:
+            await store.close()
+        viewer = Principal(acme.account_id, acme.org_id, "acme", OrgRole.VIEWER)
+        with pytest.raises(Forbidden):
+            async with hub.db.tenant(acme.org_id) as conn:
+                await put_list(conn, viewer, event, "x", "X")
