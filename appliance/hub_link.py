@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -141,7 +142,7 @@ class CatalogPuller:
         events: list[str],
         *,
         interval: float = 30.0,
-        on_change: object = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.data = data
         self.writer = writer
@@ -168,8 +169,8 @@ class CatalogPuller:
                 if fetched.report is not None:
                     changed = True
                     log.info("catalog of %s updated to revision %d from the hub", event, fetched.revision)
-        if changed and callable(self.on_change):
-            self.on_change()
+        if changed and self.on_change is not None:
+            self.on_change()  # e.g. the check-in catalogue cache: the door sees the change at once
         return changed
 
     async def _run(self) -> None:

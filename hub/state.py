@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -31,7 +31,6 @@ class HubState:
     sync: SyncService | None = None
     fanout: Any = None
     worker_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def catalog_public_key(self) -> bytes:

@@ -1,4 +1,4 @@
-"""Who is calling: an organizer's API token, a device credential, or a console session."""
+"""Who is calling the JSON API: an organizer's API token (devices are checked by ``DeviceAuth``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from litestar.connection import ASGIConnection
 from hub.errors import Unauthorized
 from hub.state import HubState, state_of
 from hub.tenants.accounts import API_TOKEN_PREFIX, Principal, principal_for_token
-
-SESSION_COOKIE = "kf_session"
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

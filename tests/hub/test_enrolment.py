@@ -10,6 +10,8 @@ write under another device's name.
 
 from __future__ import annotations
 
+import csv
+import io
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -399,6 +401,47 @@ def test_a_cancelled_ticket_is_refused_at_a_synced_door_before_the_next_catalog_
     assert {a.name: a.status for a in catalog.attendees}["Ada Lovelace"] == "cancelled"
 
 
+def test_a_serving_appliance_picks_up_attendees_imported_on_the_hub(
+    hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = new_org(hub_db_module, http)
+    event = new_event(http, org)
+    box = tmp_path / "box"
+    code, output = enroll(box, hub, enrolment_token(http, org, event))
+    assert code == 0, output
+    monkeypatch.setenv("KONFERENCO_CATALOG_INTERVAL", "1")
+    staff = konferenco("appliance", "issue-token", "--data", str(box), "--role", "door").stdout.split()[-1]
+    with ApplianceProcess(box) as door:
+        imported = http.post(
+            f"/api/v1/events/{event}/attendees/import",
+            content=b"external_ref,name,ticket_type\nT-9,Katherine Johnson,general\n",
+            headers=org.auth,
+        )
+        assert imported.status_code == 200, imported.text
+        row = next(
+            r
+            for r in csv.DictReader(io.StringIO(badge_export(http, org, event)))
+            if r["external_ref"] == "T-9"
+        )
+
+        def on_the_roster() -> bool:
+            reader = DataDir(box).reader()
+            try:
+                found = reader.execute("SELECT 1 FROM attendee WHERE name = 'Katherine Johnson'").fetchone()
+            finally:
+                reader.close()
+            return found is not None
+
+        wait_for(on_the_roster, timeout=15, interval=0.3, what="the catalog delta to reach the serving box")
+        answer = httpx.post(
+            f"{door.url}/api/v1/scans",
+            json={"nonce": "late-1", "gate": "main", "code": row["badge_code"]},
+            headers=bearer(staff),
+        ).json()
+        assert answer["result"] == "admitted", answer
+        assert answer["attendee"]["name"] == "Katherine Johnson"  # the door greets her by name
+
+
 # --- what a device may write -------------------------------------------------------------------
 
 
@@ -461,3 +504,9 @@ def test_a_device_cannot_reach_another_organizations_event(
     code, reason = push(hub, target, globex_device, scan_update())
     assert code in (4403, 4404), reason
     assert stored_updates(hub_db_module, target) == 0
+
+
+def badge_export(http: httpx.Client, org: Org, event: str) -> str:
+    response = http.get(f"/api/v1/events/{event}/badges.csv", headers=org.auth)
+    assert response.status_code == 200, response.text
+    return response.text
