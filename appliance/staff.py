@@ -181,7 +181,7 @@ class StaffDirectory:
         if locked_until > now:
             raise SignInError(
                 "locked",
-                f"too many wrong PINs: this account is locked for {(locked_until - now) // 1000 + 1} s more",
+                f"too many wrong PINs: this account is locked for {-(-(locked_until - now) // 1000)} s more",
             )
         if not await asyncio.to_thread(check_secret, secret, stored):
             await self.writer.run(lambda conn: _record_failure(conn, staff_id))

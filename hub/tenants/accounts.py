@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import time
@@ -122,7 +123,7 @@ class LoginLimiter:
             while recent and recent[0] < now - self.window:
                 recent.popleft()
             if len(recent) >= self.attempts:
-                wait = int(recent[0] + self.window - now) + 1
+                wait = max(1, math.ceil(recent[0] + self.window - now))
                 raise TooManyAttempts(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
 
     def failed(self, *keys: str) -> None:
