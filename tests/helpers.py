@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -143,6 +145,33 @@ class HubProcess(ServiceProcess):
             "hub", "serve", "--database-url", self.database_url, "--secrets", str(self.secrets),
             "--port", str(self.port), "--workers", str(self.workers), *self.extra,
         ]  # fmt: skip
+
+
+@dataclass
+class Box:
+    """A serving appliance and a door token to scan at it (standalone or enrolled)."""
+
+    data: Path
+    device_id: str
+    token: str
+    process: ApplianceProcess
+
+    def get(self, path: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.process.url}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def scan(self, code: str, gate: str) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.process.url}/api/v1/scans",
+            json={"code": code, "nonce": uuid.uuid4().hex, "gate": gate},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------

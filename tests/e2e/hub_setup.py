@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import ApplianceProcess, HubProcess, konferenco, scratch_database, wait_for
+from tests.helpers import ApplianceProcess, Box, HubProcess, konferenco, scratch_database, wait_for
 
 PASSWORD = "correct horse battery"
 OWNER = "owner@acme.example"
@@ -111,33 +110,6 @@ def create_event(organizer: Organizer, attendees: int = 50) -> Organizer:
     )
     assert report["added"] == attendees, report
     return organizer
-
-
-@dataclass
-class Box:
-    """An enrolled appliance, with a door token to scan at it."""
-
-    data: Path
-    device_id: str
-    token: str
-    process: ApplianceProcess
-
-    def get(self, path: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{self.process.url}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-    def scan(self, code: str, gate: str) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.process.url}/api/v1/scans",
-            json={"code": code, "nonce": uuid.uuid4().hex, "gate": gate},
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
 
 
 def enrol(organizer: Organizer, data: Path, name: str) -> Box:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,32 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import ApplianceProcess, konferenco, wait_for
-
-
-@dataclass
-class Box:
-    data: Path
-    device_id: str
-    token: str  # a door token
-    process: ApplianceProcess
-
-    def get(self, path: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{self.process.url}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-    def scan(self, code: str, gate: str) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.process.url}/api/v1/scans",
-            json={"code": code, "nonce": uuid.uuid4().hex, "gate": gate},
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+from tests.helpers import ApplianceProcess, Box, konferenco, wait_for
 
 
 @dataclass

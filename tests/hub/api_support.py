@@ -202,3 +202,13 @@ def scan_update(gate: str = "A") -> bytes:
     doc.get("log", type=Array)
     DeviceLog(doc).append_scan(nonce=secrets.token_hex(8), gate=gate, result="admitted")
     return doc.get_update()
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> str:
+    """The API's error contract: JSON with a stable code and a message for people."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    return str(body["message"])

@@ -26,6 +26,7 @@ from tests.hub.api_support import (
     Device,
     Org,
     api_token,
+    assert_error,
     bearer,
     enrol_device,
     new_event,
@@ -56,16 +57,6 @@ def own_hub(hub_db_module: str, tmp_path: Path) -> Iterator[httpx.Client]:
         httpx.Client(base_url=process.url) as client,
     ):
         yield client
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> str:
-    """The API's error contract: JSON with a stable code and a message for people."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return str(body["message"])
 
 
 # --- sign-in -----------------------------------------------------------------------------------

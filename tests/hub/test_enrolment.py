@@ -32,6 +32,7 @@ from tests.helpers import ApplianceProcess, HubProcess, konferenco, wait_for
 from tests.hub.api_support import (
     Device,
     Org,
+    assert_error,
     bearer,
     enrol_device,
     enrolment_token,
@@ -57,14 +58,6 @@ def hub(hub_db_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def http(hub: HubProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=hub.url, timeout=30) as client:
         yield client
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return str(body["message"])
 
 
 def devices(http: httpx.Client, org: Org, event: str) -> list[dict[str, object]]:
