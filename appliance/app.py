@@ -20,12 +20,16 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 
 from appliance.api import attendees, auth, checkin, errors
+from appliance.api import devices as device_api
 from appliance.api.state import ApplianceState, appliance_state
 from appliance.checkin.service import CheckinService
 from appliance.config import DataDir
 from appliance.desk import Desk
+from appliance.devices import DeviceManager
 from appliance.hub_link import CatalogPuller
 from appliance.metrics import render_metrics
+from appliance.printing.badges import BadgeRenderer
+from appliance.printing.queue import PrintQueue
 from appliance.readers import Readers
 from appliance.staff import StaffDirectory
 from sync.client import SyncClient
@@ -98,6 +102,17 @@ def create_app(
             ),
         )
         app.state["appliance"] = state
+        devices = state.devices = DeviceManager(config.devices)
+        await devices.start(state)
+        prints = state.prints = PrintQueue(
+            store.writer,
+            conn,
+            replica,
+            config.device_id,
+            printers=devices.printers(),
+            render=BadgeRenderer(data, config).render,
+        )
+        await prints.start()
         links = list(upstreams or [])
         credential = data.hub_credential()
         puller: CatalogPuller | None = None
@@ -117,6 +132,8 @@ def create_app(
         finally:
             if puller is not None:
                 await puller.stop()
+            await prints.stop()
+            await devices.stop()
             for client in state.clients:
                 await client.stop()
             await service.shutdown()
@@ -144,6 +161,7 @@ def create_app(
             attendees.register_walk_in,
             attendees.amend_attendee,
             attendees.link_tag,
+            *device_api.ROUTES,
         ],
         guards=[auth.staff_guard],
         exception_handlers=errors.HANDLERS,

@@ -389,6 +389,155 @@ def appliance_issue_token(data_dir: Path, role: str, name: str, ttl_minutes: int
     click.echo(data.staff_tokens().issue(staff_id, name, StaffRole(role), ttl_minutes * 60))
 
 
+@appliance.group("devices", invoke_without_command=True)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The appliance's data directory (lists its devices when no subcommand is given).",
+)
+@click.option(
+    "--port", default=8080, show_default=True, type=int, help="Where the appliance serves, for live state."
+)
+@click.pass_context
+def appliance_devices(ctx: click.Context, data_dir: Path | None, port: int) -> None:
+    """List this appliance's devices and their state (scanners, readers, printers, signage).
+
+    With the appliance serving on PORT, the state is live (connected, why not,
+    scans seen); otherwise the configured devices are listed as not running.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if data_dir is None:
+        raise click.UsageError("give --data DIR (or a subcommand: add, remove, auto-print)")
+    import httpx
+
+    data, config = _provisioned(data_dir)
+    rows: list[dict[str, object]]
+    try:
+        token = data.staff_tokens().issue("cli", "Command line", StaffRole.ORGANIZER, 60)
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/devices", headers={"Authorization": f"Bearer {token}"}, timeout=3
+        )
+        response.raise_for_status()
+        rows = [{**r, "state": r["state"]["state"], "detail": r["state"]["detail"]} for r in response.json()]
+    except httpx.HTTPError:
+        rows = [
+            {
+                "id": d.id,
+                "domain": d.domain,
+                "kind": d.kind,
+                "gate": d.gate,
+                "state": "not running",
+                "detail": "",
+            }
+            for d in config.devices
+        ]
+    if not rows:
+        click.echo("no devices configured; add one with 'konferenco appliance devices add'")
+        return
+    for row in rows:
+        where = f" at gate {row['gate']}" if row.get("gate") else ""
+        detail = f" ({row['detail']})" if row.get("detail") else ""
+        click.echo(f"{row['id']:<16} {row['domain']}/{row['kind']}{where}: {row['state']}{detail}")
+    for gate, printer in sorted(config.auto_print.items()):
+        click.echo(f"gate {gate} prints badges on first admission on {printer}")
+
+
+@appliance_devices.command("add")
+@DATA_OPTION
+@click.option("--id", "device_id", required=True, help="A short name for the device (a-z, 0-9, '-', '.').")
+@click.option(
+    "--domain", required=True, type=click.Choice(["printer", "scanner", "rfid", "signage", "discovery"])
+)
+@click.option(
+    "--kind", default="", help="The variant: printer network|usb|serial|file, scanner hid|serial|lines."
+)
+@click.option("--name", default="", help="What staff see in the device list.")
+@click.option("--gate", help="Scanners and readers: the gate their scans count at.")
+@click.option("--set", "values", multiple=True, metavar="KEY=VALUE", help="A driver setting (repeatable).")
+def appliance_devices_add(
+    data_dir: Path,
+    device_id: str,
+    domain: str,
+    kind: str,
+    name: str,
+    gate: str | None,
+    values: tuple[str, ...],
+) -> None:
+    """Add (or replace) a device; the appliance uses it from its next start."""
+    import msgspec
+
+    from appliance.config import DeviceConfig
+
+    data, config = _provisioned(data_dir)
+    settings: dict[str, object] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--set needs KEY=VALUE, not {item!r}")
+        settings[key.strip()] = _setting_value(value.strip())
+    try:
+        device = msgspec.convert(
+            {
+                "id": device_id,
+                "domain": domain,
+                "kind": kind,
+                "name": name,
+                "gate": gate,
+                "settings": settings,
+            },
+            DeviceConfig,
+        )
+    except msgspec.ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    config.devices = [d for d in config.devices if d.id != device_id] + [device]
+    data.save(config)
+    click.echo(f"device {device_id} saved ({domain}/{kind}); restart 'appliance serve' to use it")
+
+
+def _setting_value(text: str) -> object:
+    """``9100`` is a number, ``true`` a flag, anything else the text itself."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+@appliance_devices.command("remove")
+@DATA_OPTION
+@click.option("--id", "device_id", required=True)
+def appliance_devices_remove(data_dir: Path, device_id: str) -> None:
+    """Remove a device from this appliance's configuration."""
+    data, config = _provisioned(data_dir)
+    if not any(d.id == device_id for d in config.devices):
+        raise click.ClickException(f"no device '{device_id}' on this appliance")
+    config.devices = [d for d in config.devices if d.id != device_id]
+    config.auto_print = {g: p for g, p in config.auto_print.items() if p != device_id}
+    data.save(config)
+    click.echo(f"device {device_id} removed")
+
+
+@appliance_devices.command("auto-print")
+@DATA_OPTION
+@click.option("--gate", required=True, help="The gate whose first admissions print a badge.")
+@click.option("--printer", help="The printer's device id; omit to stop printing at this gate.")
+def appliance_devices_auto_print(data_dir: Path, gate: str, printer: str | None) -> None:
+    """Print each attendee's badge on their first admission at GATE (once per attendee, ever)."""
+    data, config = _provisioned(data_dir)
+    if printer is None:
+        config.auto_print.pop(gate, None)
+        click.echo(f"gate {gate} no longer prints badges")
+    else:
+        if not any(d.id == printer and d.domain == "printer" for d in config.devices):
+            raise click.ClickException(f"no printer '{printer}' on this appliance; add it first")
+        config.auto_print[gate] = printer
+        click.echo(f"gate {gate} prints badges on {printer}")
+    data.save(config)
+
+
 @appliance.group("staff")
 def appliance_staff() -> None:
     """Manage the staff accounts that sign in on this appliance."""

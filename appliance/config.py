@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,6 +26,23 @@ from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous, connect
 from sync.tokens import TokenSigner, secret_file
+
+
+class DeviceConfig(msgspec.Struct, kw_only=True):
+    """A device attached to this appliance (``konferenco appliance devices add``).
+
+    ``domain`` is the driver family (``drivers/<domain>/``), ``kind`` the
+    variant within it (a printer's connection, a scanner's interface).
+    Scanners and NFC readers stand at a ``gate``: their scans count there,
+    recorded with the device's id as the staff member.
+    """
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}\Z")]
+    domain: Literal["printer", "scanner", "rfid", "signage", "discovery"]
+    kind: str = ""
+    name: str = ""
+    gate: str | None = None
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class ApplianceConfig(msgspec.Struct, kw_only=True):
@@ -43,6 +61,9 @@ class ApplianceConfig(msgspec.Struct, kw_only=True):
     catalog_keys: list[str] = msgspec.field(default_factory=list)
     #: The hub this appliance was enrolled with (``appliance enroll``); None: standalone.
     hub_url: str | None = None
+    devices: list[DeviceConfig] = msgspec.field(default_factory=list)
+    #: Gates whose first admission of an attendee prints their badge, and on which printer.
+    auto_print: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class NotProvisioned(RuntimeError):

@@ -17,6 +17,7 @@ from appliance.catalog.roster import CatalogConflict
 from appliance.checkin import figures
 from appliance.checkin.service import CheckinError, ScanAnswer, ScanRequest
 from appliance.desk import RevokeRequest
+from appliance.door import scan_at_door
 from appliance.staff import StaffRole
 
 DOOR = (StaffRole.DOOR, StaffRole.DESK, StaffRole.KIOSK)
@@ -37,7 +38,7 @@ MAX_BUNDLE = 512 * 1024 * 1024
     opt=roles(*DOOR),
 )
 async def post_scan(request: Request[Any, Any, Any], data: JSONBody[ScanRequest]) -> ScanAnswer:
-    return await appliance_state(request).checkin.scan(data, staff_of(request).sub)
+    return await scan_at_door(appliance_state(request), data, staff_of(request).sub)
 
 
 class AnnulRequest(msgspec.Struct, forbid_unknown_fields=True):

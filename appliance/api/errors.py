@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from appliance.checkin.service import CheckinError
+from appliance.printing.queue import PrintError
 from appliance.staff import SignInError
 from sync.store import StorageError
 
@@ -32,6 +33,10 @@ def error(status: int, code: str, message: str, **extra: Any) -> Response[dict[s
 
 def checkin_error(_: Request[Any, Any, Any], exc: CheckinError) -> Response[dict[str, Any]]:
     return error(exc.status, exc.code, exc.message, **exc.details)
+
+
+def print_error(_: Request[Any, Any, Any], exc: PrintError) -> Response[dict[str, Any]]:
+    return error(exc.status, exc.code, exc.message)
 
 
 def sign_in_error(_: Request[Any, Any, Any], exc: SignInError) -> Response[dict[str, Any]]:
@@ -68,6 +73,7 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
 HANDLERS: dict[Any, Any] = {
     CheckinError: checkin_error,
     SignInError: sign_in_error,
+    PrintError: print_error,
     StorageError: storage_error,
     ValidationException: validation_error,
     HTTPException: http_error,

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from appliance.checkin.service import CheckinService
     from appliance.config import ApplianceConfig, DataDir
     from appliance.desk import Desk
+    from appliance.devices import DeviceManager
+    from appliance.printing.queue import PrintQueue
     from appliance.readers import Readers
     from appliance.staff import StaffDirectory, StaffTokens
     from sync.client import SyncClient
@@ -36,6 +38,8 @@ class ApplianceState:
     tokens: StaffTokens
     desk: Desk
     clients: list[SyncClient] = field(default_factory=list)
+    prints: PrintQueue | None = None
+    devices: DeviceManager | None = None
     started_at: int = field(default_factory=now_ms)
 
     def event(self, requested: str | None) -> str:

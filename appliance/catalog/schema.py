@@ -179,7 +179,37 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The durable badge print queue (``appliance.printing.queue``)."""
+    db.table("print_job").create(
+        {
+            "id": str,
+            "event_id": str,
+            "attendee_id": str,
+            "printer": str,
+            "kind": str,  # auto (first admission at a gate) | request (staff) | reprint
+            "status": str,  # queued | printing | done | failed | uncertain | cancelled
+            "attempts": int,
+            "next_attempt_at": int,
+            "detail": str,
+            "reprint_of": str,
+            "created_at": int,
+            "updated_at": int,
+        },
+        pk="id",
+        not_null={"event_id", "attendee_id", "printer", "kind", "status"},
+        defaults={"attempts": 0, "next_attempt_at": 0, "detail": ""},
+        if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS print_job_due ON print_job (status, next_attempt_at)")
+    # Never print a badge twice automatically: one automatic job per attendee, ever.
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS print_job_auto_once ON print_job (event_id, attendee_id)"
+        " WHERE kind = 'auto'"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,121 @@
+"""Devices and badge printing: what is attached, and the print queue staff work with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from appliance.api.auth import ALL_ROLES, roles
+from appliance.api.state import ApplianceState, appliance_state
+from appliance.desk import require_attendee
+from appliance.printing.queue import PrintError, PrintJob, PrintQueue
+from appliance.staff import StaffRole
+from drivers.base import DeviceState
+
+DESK = (StaffRole.DESK, StaffRole.KIOSK, StaffRole.ORGANIZER)
+
+
+class DeviceView(msgspec.Struct, kw_only=True):
+    id: str
+    domain: str
+    kind: str
+    name: str
+    gate: str | None
+    state: DeviceState
+    scans: int = 0
+
+
+class PrintRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    attendee_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    printer: str | None = None  # default: the first printer configured
+    event: str | None = None
+
+
+def devices_of(state: ApplianceState) -> list[DeviceView]:
+    manager = state.devices
+    out = []
+    for config in state.config.devices:
+        out.append(
+            DeviceView(
+                id=config.id,
+                domain=config.domain,
+                kind=config.kind,
+                name=config.name or config.id,
+                gate=config.gate,
+                state=manager.state_of(config)
+                if manager
+                else DeviceState(
+                    unique_id=config.id,
+                    domain=config.domain,
+                    name=config.name or config.id,
+                    state="unknown",
+                    detail="the appliance is not serving",
+                ),
+                scans=manager.scans_seen.get(config.id, 0) if manager else 0,
+            )
+        )
+    return out
+
+
+def _queue(state: ApplianceState) -> PrintQueue:
+    if state.prints is None or not state.prints.printers:
+        raise PrintError("no_printer", "no printer is configured on this appliance", 404)
+    return state.prints
+
+
+@get("/api/v1/devices", summary="Configured devices and their state", tags=["devices"], opt=roles(*ALL_ROLES))
+async def list_devices(request: Request[Any, Any, Any]) -> list[DeviceView]:
+    return devices_of(appliance_state(request))
+
+
+@get("/api/v1/print-jobs", summary="Badge print jobs, newest first", tags=["printing"], opt=roles(*ALL_ROLES))
+async def list_print_jobs(
+    request: Request[Any, Any, Any], status: FromQuery[str | None] = None
+) -> list[PrintJob]:
+    return _queue(appliance_state(request)).jobs(status)
+
+
+@post(
+    "/api/v1/print-jobs",
+    summary="Print an attendee's badge",
+    tags=["printing"],
+    status_code=202,
+    opt=roles(*DESK),
+)
+async def create_print_job(request: Request[Any, Any, Any], data: JSONBody[PrintRequest]) -> PrintJob:
+    state = appliance_state(request)
+    queue = _queue(state)
+    event = state.event(data.event)
+    require_attendee(state.conn, event, data.attendee_id)
+    printer = data.printer or next(iter(queue.printers))
+    job = await queue.enqueue(event, data.attendee_id, printer, "request")
+    assert job is not None
+    return job
+
+
+@post(
+    "/api/v1/print-jobs/{job_id:str}/reprint",
+    summary="Print a finished job's badge again (a new job)",
+    tags=["printing"],
+    status_code=202,
+    opt=roles(*DESK),
+)
+async def reprint(request: Request[Any, Any, Any], job_id: FromPath[str]) -> PrintJob:
+    return await _queue(appliance_state(request)).reprint(job_id)
+
+
+@post(
+    "/api/v1/print-jobs/{job_id:str}/cancel",
+    summary="Cancel a job that is still waiting",
+    tags=["printing"],
+    status_code=200,
+    opt=roles(*DESK),
+)
+async def cancel(request: Request[Any, Any, Any], job_id: FromPath[str]) -> PrintJob:
+    return await _queue(appliance_state(request)).cancel(job_id)
+
+
+ROUTES = [list_devices, list_print_jobs, create_print_job, reprint, cancel]

@@ -1,0 +1,116 @@
+"""The appliance's devices: building drivers from its settings, running them, reporting them.
+
+Each configured device (``appliance.json`` → ``devices``) becomes a driver
+from ``drivers/<domain>/`` through :data:`BUILDERS`.  Scanners and NFC
+readers get a sink that feeds :func:`appliance.door.scan_at_door` — the
+same path as ``POST /api/v1/scans`` — with the device's gate and its id as
+the staff member.  Printers are handed to the print queue.  A device that
+is absent or fails is reported, never fatal: the box keeps checking people
+in with whatever else it has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from appliance.checkin.service import CheckinError, ScanRequest
+from appliance.config import DeviceConfig
+from appliance.door import scan_at_door
+from drivers.base import DeviceState, Driver, ScanEvent, ScanSink
+from sync.records import new_id, now_ms
+
+if TYPE_CHECKING:
+    from appliance.api.state import ApplianceState
+
+log = logging.getLogger(__name__)
+
+#: (domain, kind) -> build(config, sink) for each supported device; filled by :func:`_builders`.
+Builder = Callable[[DeviceConfig, ScanSink], Driver]
+
+
+def _builders() -> dict[tuple[str, str], Builder]:
+    """Imported on demand: a box without a scanner needs no evdev, one without NFC no pyscard."""
+    out: dict[tuple[str, str], Builder] = {}
+    return out
+
+
+class DeviceManager:
+    def __init__(
+        self, configs: list[DeviceConfig], builders: dict[tuple[str, str], Builder] | None = None
+    ) -> None:
+        self.configs = configs
+        self.builders = builders if builders is not None else _builders()
+        self.drivers: dict[str, Driver] = {}
+        self.problems: dict[str, str] = {}  # device id -> why it could not be built
+        self.scans_seen: dict[str, int] = {}
+        self._state: ApplianceState | None = None
+
+    async def start(self, state: ApplianceState) -> None:
+        self._state = state
+        for config in self.configs:
+            builder = self.builders.get((config.domain, config.kind))
+            if builder is None:
+                self.problems[config.id] = f"no driver for {config.domain}/{config.kind or '(no kind)'}"
+                continue
+            try:
+                driver = builder(config, self._sink(config))
+                await driver.connect()
+            except Exception as exc:  # bad settings, missing library: report it, run without it
+                log.error("device %s could not start: %s", config.id, exc)
+                self.problems[config.id] = str(exc)
+                continue
+            self.drivers[config.id] = driver
+
+    async def stop(self) -> None:
+        for device_id, driver in list(self.drivers.items()):
+            try:
+                await driver.disconnect()
+            except Exception:
+                log.exception("device %s did not stop cleanly", device_id)
+        self.drivers.clear()
+
+    def _sink(self, config: DeviceConfig) -> ScanSink:
+        async def sink(event: ScanEvent) -> None:
+            await self.on_scan(config, event)
+
+        return sink
+
+    async def on_scan(self, config: DeviceConfig, event: ScanEvent) -> None:
+        """A badge at a device: decided and recorded like an API scan (module docstring)."""
+        state = self._state
+        if state is None:
+            return
+        self.scans_seen[config.id] = self.scans_seen.get(config.id, 0) + 1
+        request = ScanRequest(
+            nonce=new_id(),
+            gate=config.gate or "main",
+            code=event.code,
+            nfc_uid=event.nfc_uid,
+            device_time=event.at,
+        )
+        try:
+            answer = await scan_at_door(state, request, config.id)
+        except CheckinError as exc:
+            log.warning("scan at %s refused before deciding: %s", config.id, exc.message)
+            return
+        log.info("%s at %s: %s (%s)", event.source, request.gate, answer.result, answer.reason)
+
+    def printers(self) -> dict[str, Any]:
+        """The printers that started, by device id (what the print queue sends jobs to)."""
+        started = (c for c in self.configs if c.domain == "printer" and c.id in self.drivers)
+        return {c.id: self.drivers[c.id] for c in started}
+
+    def state_of(self, config: DeviceConfig) -> DeviceState:
+        driver = self.drivers.get(config.id)
+        if driver is not None:
+            return driver.state()
+        return DeviceState(
+            unique_id=config.id,
+            domain=config.domain,
+            name=config.name or config.id,
+            state="error",
+            detail=self.problems.get(config.id, "not started"),
+            since=now_ms(),
+        )

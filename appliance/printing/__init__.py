@@ -1,0 +1,1 @@
+"""Badge printing on the appliance: the durable print queue and what feeds it."""

@@ -1,0 +1,42 @@
+"""From a print job to the printer's bytes: the attendee from the roster, the event's layout.
+
+The drawing and the ESC/POS encoding belong to ``drivers.printer``; this
+module only knows where the appliance keeps what goes on the badge.  It
+runs in a worker thread (the queue calls it with ``asyncio.to_thread``), so
+it opens its own read connection rather than sharing the event loop's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from appliance.config import ApplianceConfig, DataDir
+from appliance.printing.queue import PrintJob
+
+_ATTENDEE = """
+SELECT a.name, a.company, coalesce(t.name, a.ticket_type_id), a.badge_code
+FROM attendee a LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id
+WHERE a.event_id = ? AND a.id = ?
+"""
+
+
+class BadgeRenderer:
+    def __init__(self, data: DataDir, config: ApplianceConfig) -> None:
+        self.data = data
+        self.settings = {d.id: d.settings for d in config.devices if d.domain == "printer"}
+
+    def layout_file(self, event_id: str) -> Path:
+        """``DATA/layouts/{event}.json`` if the organizer provided one, else the built-in layout."""
+        return self.data.path / "layouts" / f"{event_id}.json"
+
+    def render(self, job: PrintJob) -> bytes:
+        conn = sqlite3.connect(f"file:{self.data.database}?mode=ro", uri=True)
+        try:
+            row = conn.execute(_ATTENDEE, (job.event_id, job.attendee_id)).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            raise LookupError(f"attendee {job.attendee_id} is not on this appliance's roster")
+        name, company, ticket_type, code = row
+        raise NotImplementedError((name, company, ticket_type, code))
