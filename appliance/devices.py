@@ -33,6 +33,14 @@ Builder = Callable[[DeviceConfig, ScanSink], Driver]
 def _builders() -> dict[tuple[str, str], Builder]:
     """Imported on demand: a box without a scanner needs no evdev, one without NFC no pyscard."""
     out: dict[tuple[str, str], Builder] = {}
+
+    def scanner(config: DeviceConfig, sink: ScanSink) -> Driver:
+        from drivers.scanner import from_settings
+
+        return from_settings({**config.settings, "kind": config.kind, "name": config.name or config.id}, sink)
+
+    for kind in ("hid", "serial", "lines"):
+        out[("scanner", kind)] = scanner
     return out
 
 
