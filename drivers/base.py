@@ -78,6 +78,8 @@ class ScanEvent(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if (self.code is None) == (self.nfc_uid is None):
             raise ValueError("a scan event carries exactly one of code and nfc_uid")
+        if self.at < 0:  # msgspec checks constraints when decoding, not when a driver builds one
+            raise ValueError("a scan event's time cannot be before 1970")
 
 
 #: Where input drivers deliver their events; awaited, so back-pressure reaches the device loop.
