@@ -102,7 +102,7 @@ def create_app(
             ),
         )
         app.state["appliance"] = state
-        devices = state.devices = DeviceManager(config.devices)
+        devices = state.devices = DeviceManager(config)
         await devices.start(state)
         prints = state.prints = PrintQueue(
             store.writer,

@@ -414,6 +414,7 @@ def appliance_devices(ctx: click.Context, data_dir: Path | None, port: int) -> N
 
     data, config = _provisioned(data_dir)
     rows: list[dict[str, object]]
+    found: list[dict[str, object]]
     try:
         token = data.staff_tokens().issue("cli", "Command line", StaffRole.ORGANIZER, 60)
         response = httpx.get(
@@ -421,7 +422,13 @@ def appliance_devices(ctx: click.Context, data_dir: Path | None, port: int) -> N
         )
         response.raise_for_status()
         rows = [{**r, "state": r["state"]["state"], "detail": r["state"]["detail"]} for r in response.json()]
+        found = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/devices/discovered",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=3,
+        ).json()
     except httpx.HTTPError:
+        found = []
         rows = [
             {
                 "id": d.id,
@@ -442,6 +449,9 @@ def appliance_devices(ctx: click.Context, data_dir: Path | None, port: int) -> N
         click.echo(f"{row['id']:<16} {row['domain']}/{row['kind']}{where}: {row['state']}{detail}")
     for gate, printer in sorted(config.auto_print.items()):
         click.echo(f"gate {gate} prints badges on first admission on {printer}")
+    for service in found:
+        where = f"{service['host']}:{service['port']}" if service.get("host") else "(not resolved)"
+        click.echo(f"discovered {service['kind']:<8} {service['name']} at {where}")
 
 
 @appliance_devices.command("add")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from appliance.checkin.service import CheckinError, ScanRequest
-from appliance.config import DeviceConfig
+from appliance.config import ApplianceConfig, DeviceConfig
 from appliance.door import scan_at_door
 from drivers.base import DeviceState, Driver, ScanEvent, ScanSink
 from sync.records import new_id, now_ms
@@ -26,29 +26,77 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: (domain, kind) -> build(config, sink) for each supported device; filled by :func:`_builders`.
-Builder = Callable[[DeviceConfig, ScanSink], Driver]
+#: (domain, kind) -> build(device, sink, appliance) for each supported device; see :func:`_builders`.
+Builder = Callable[[DeviceConfig, ScanSink, ApplianceConfig], Driver]
+
+
+class LanPresence:
+    """Discovery as one device: this box announced on the LAN, and what it hears there.
+
+    Announces ``_konferenco._tcp.local.`` (event, device id, API port) and
+    browses for peer appliances and network printers, on the configured
+    interfaces only (``drivers.discovery``).
+    """
+
+    def __init__(self, device: DeviceConfig, appliance: ApplianceConfig) -> None:
+        from drivers.discovery import Advertiser, Browser, DiscoverySettings, manifest
+
+        self.manifest = manifest
+        settings = DiscoverySettings.from_dict(device.settings)
+        self.advertiser = Advertiser(
+            settings, event_id=appliance.events[0], device_id=appliance.device_id, role="appliance"
+        )
+        self.browser = Browser(settings, exclude_device_id=appliance.device_id)
+        self._id = f"discovery:{appliance.device_id}"
+
+    @property
+    def unique_id(self) -> str:
+        return self._id
+
+    async def connect(self) -> None:
+        await self.advertiser.connect()
+        await self.browser.connect()
+
+    async def disconnect(self) -> None:
+        await self.browser.disconnect()
+        await self.advertiser.disconnect()  # sends the goodbye: peers drop us at once
+
+    def state(self) -> DeviceState:
+        announced, browsing = self.advertiser.state(), self.browser.state()
+        worst = announced if announced.state != "connected" else browsing
+        return DeviceState(
+            unique_id=self._id,
+            domain="discovery",
+            name="LAN discovery",
+            state=worst.state,
+            detail=worst.detail,
+        )
+
+    def discovered(self) -> list[Any]:
+        return list(self.browser.discovered())
 
 
 def _builders() -> dict[tuple[str, str], Builder]:
     """Imported on demand: a box without a scanner needs no evdev, one without NFC no pyscard."""
     out: dict[tuple[str, str], Builder] = {}
 
-    def scanner(config: DeviceConfig, sink: ScanSink) -> Driver:
+    def scanner(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
         from drivers.scanner import from_settings
 
         return from_settings({**config.settings, "kind": config.kind, "name": config.name or config.id}, sink)
 
     for kind in ("hid", "serial", "lines"):
         out[("scanner", kind)] = scanner
+    out[("discovery", "")] = lambda config, sink, appliance: LanPresence(config, appliance)
     return out
 
 
 class DeviceManager:
     def __init__(
-        self, configs: list[DeviceConfig], builders: dict[tuple[str, str], Builder] | None = None
+        self, appliance: ApplianceConfig, builders: dict[tuple[str, str], Builder] | None = None
     ) -> None:
-        self.configs = configs
+        self.appliance = appliance
+        self.configs = appliance.devices
         self.builders = builders if builders is not None else _builders()
         self.drivers: dict[str, Driver] = {}
         self.problems: dict[str, str] = {}  # device id -> why it could not be built
@@ -63,7 +111,7 @@ class DeviceManager:
                 self.problems[config.id] = f"no driver for {config.domain}/{config.kind or '(no kind)'}"
                 continue
             try:
-                driver = builder(config, self._sink(config))
+                driver = builder(config, self._sink(config), self.appliance)
                 await driver.connect()
             except Exception as exc:  # bad settings, missing library: report it, run without it
                 log.error("device %s could not start: %s", config.id, exc)
@@ -109,6 +157,14 @@ class DeviceManager:
         """The printers that started, by device id (what the print queue sends jobs to)."""
         started = (c for c in self.configs if c.domain == "printer" and c.id in self.drivers)
         return {c.id: self.drivers[c.id] for c in started}
+
+    def discovered(self) -> list[Any]:
+        """Peers and printers heard on the LAN, if discovery is configured."""
+        found: list[Any] = []
+        for driver in self.drivers.values():
+            if isinstance(driver, LanPresence):
+                found += driver.discovered()
+        return found
 
     def state_of(self, config: DeviceConfig) -> DeviceState:
         driver = self.drivers.get(config.id)

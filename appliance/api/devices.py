@@ -71,6 +71,17 @@ async def list_devices(request: Request[Any, Any, Any]) -> list[DeviceView]:
     return devices_of(appliance_state(request))
 
 
+@get(
+    "/api/v1/devices/discovered",
+    summary="Peer appliances and network printers heard on the LAN (zeroconf)",
+    tags=["devices"],
+    opt=roles(*ALL_ROLES),
+)
+async def discovered(request: Request[Any, Any, Any]) -> list[Any]:
+    manager = appliance_state(request).devices
+    return manager.discovered() if manager else []
+
+
 @get("/api/v1/print-jobs", summary="Badge print jobs, newest first", tags=["printing"], opt=roles(*ALL_ROLES))
 async def list_print_jobs(
     request: Request[Any, Any, Any], status: FromQuery[str | None] = None
@@ -118,4 +129,4 @@ async def cancel(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Prin
     return await _queue(appliance_state(request)).cancel(job_id)
 
 
-ROUTES = [list_devices, list_print_jobs, create_print_job, reprint, cancel]
+ROUTES = [list_devices, discovered, list_print_jobs, create_print_job, reprint, cancel]
