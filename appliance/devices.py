@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.checkin.service import CheckinError, ScanRequest
 from appliance.config import ApplianceConfig, DeviceConfig
 from appliance.door import scan_at_door
+from appliance.signage_feed import SignageFeed
 from drivers.base import DeviceState, Driver, ScanEvent, ScanSink
 from sync.records import new_id, now_ms
 
@@ -88,6 +89,13 @@ def _builders() -> dict[tuple[str, str], Builder]:
     for kind in ("hid", "serial", "lines"):
         out[("scanner", kind)] = scanner
     out[("discovery", "")] = lambda config, sink, appliance: LanPresence(config, appliance)
+
+    def signage(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
+        from drivers.signage import SignagePublisher
+
+        return SignagePublisher.from_settings(config.settings)
+
+    out[("signage", "")] = signage
     return out
 
 
@@ -101,6 +109,7 @@ class DeviceManager:
         self.drivers: dict[str, Driver] = {}
         self.problems: dict[str, str] = {}  # device id -> why it could not be built
         self.scans_seen: dict[str, int] = {}
+        self.feeds: list[SignageFeed] = []
         self._state: ApplianceState | None = None
 
     async def start(self, state: ApplianceState) -> None:
@@ -118,8 +127,14 @@ class DeviceManager:
                 self.problems[config.id] = str(exc)
                 continue
             self.drivers[config.id] = driver
+            if config.domain == "signage":
+                feed = SignageFeed(driver, state.replica, state.conn, self.appliance.events[0])
+                feed.start()
+                self.feeds.append(feed)
 
     async def stop(self) -> None:
+        for feed in self.feeds:
+            await feed.stop()
         for device_id, driver in list(self.drivers.items()):
             try:
                 await driver.disconnect()

@@ -1,0 +1,35 @@
+"""Signage: the appliance publishes room schedules, capacity and alerts to room displays over MQTT.
+
+The topic contract (``konferenco/{venue}/v1/...``) is documented for
+third-party displays in docs/signage-protocol.md; the payloads are the
+msgspec structs in :mod:`drivers.signage.payloads`.
+"""
+
+from drivers.signage.payloads import (
+    Alert,
+    DisplayCommand,
+    DisplayHeartbeat,
+    DisplaySeen,
+    RoomCapacity,
+    RoomNext,
+    RoomNow,
+    RoomSchedule,
+    Session,
+)
+from drivers.signage.publisher import MANIFEST, SignagePublisher
+from drivers.signage.topics import Topics
+
+__all__ = [
+    "MANIFEST",
+    "Alert",
+    "DisplayCommand",
+    "DisplayHeartbeat",
+    "DisplaySeen",
+    "RoomCapacity",
+    "RoomNext",
+    "RoomNow",
+    "RoomSchedule",
+    "Session",
+    "SignagePublisher",
+    "Topics",
+]
