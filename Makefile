@@ -23,7 +23,9 @@ HUB_DATABASE ?= postgresql://postgres@127.0.0.1:5432/konferenco
 HUB_PORT ?= 8000
 
 # Debian packages the project and its tests use (real components, not mocks).
-APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium
+# Fonts: DejaVu for Latin, Greek and Cyrillic badge names, Droid Fallback for Chinese, Japanese, Korean.
+APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
+	fonts-dejavu-core fonts-droid-fallback
 
 .PHONY: setup system-packages services run hub test bench lint clean
 

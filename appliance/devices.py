@@ -96,6 +96,14 @@ def _builders() -> dict[tuple[str, str], Builder]:
         return SignagePublisher.from_settings(config.settings)
 
     out[("signage", "")] = signage
+
+    def printer(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
+        from drivers.printer import BadgePrinter
+
+        return BadgePrinter.from_settings({**config.settings, "connection": config.kind}, name=config.name)
+
+    for kind in ("network", "usb", "serial", "file"):
+        out[("printer", kind)] = printer
     return out
 
 

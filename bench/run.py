@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench import checkin_import, checkin_scans, hub_catalog, hub_ingest, local_append, sync_convergence
+from bench import (
+    badge_render,
+    checkin_import,
+    checkin_scans,
+    hub_catalog,
+    hub_ingest,
+    local_append,
+    sync_convergence,
+)
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
@@ -47,6 +55,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("scans over HTTP", lambda: checkin_scans.run(repetitions=big)),
         Benchmark("hub ingest", lambda: hub_ingest.run(repetitions=big)),
         Benchmark("hub catalog", lambda: hub_catalog.run(repetitions=big)),
+        Benchmark("badge render", lambda: badge_render.run(repetitions=small)),
     ]
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from appliance.config import ApplianceConfig, DataDir
 from appliance.printing.queue import PrintJob
+from drivers.printer import Badge, BadgeLayout, badge_bytes, load_layout
+
+#: The profile of a printer configured without one (python-escpos; Epson TM-T20II, 80 mm).
+DEFAULT_PROFILE = "TM-T20II"
 
 _ATTENDEE = """
 SELECT a.name, a.company, coalesce(t.name, a.ticket_type_id), a.badge_code
@@ -24,7 +28,12 @@ WHERE a.event_id = ? AND a.id = ?
 class BadgeRenderer:
     def __init__(self, data: DataDir, config: ApplianceConfig) -> None:
         self.data = data
-        self.settings = {d.id: d.settings for d in config.devices if d.domain == "printer"}
+        #: printer device id -> python-escpos profile (the dot width and the raster the printer takes)
+        self.profiles = {
+            d.id: str(d.settings.get("profile", DEFAULT_PROFILE))
+            for d in config.devices
+            if d.domain == "printer"
+        }
 
     def layout_file(self, event_id: str) -> Path:
         """``DATA/layouts/{event}.json`` if the organizer provided one, else the built-in layout."""
@@ -39,4 +48,7 @@ class BadgeRenderer:
         if row is None:
             raise LookupError(f"attendee {job.attendee_id} is not on this appliance's roster")
         name, company, ticket_type, code = row
-        raise NotImplementedError((name, company, ticket_type, code))
+        layout_file = self.layout_file(job.event_id)
+        layout = load_layout(layout_file) if layout_file.exists() else BadgeLayout()
+        badge = Badge(name=name, company=company or "", ticket_type=ticket_type or "", code=code or "")
+        return badge_bytes(badge, layout, self.profiles.get(job.printer, DEFAULT_PROFILE))

@@ -1,0 +1,30 @@
+"""ESC/POS badge printers: badge layout (Pillow), ESC/POS bytes (python-escpos), connections and status.
+
+The appliance renders a badge for the printer's profile and sends the bytes::
+
+    printer = BadgePrinter.from_settings({"host": "10.0.0.7", "profile": "TM-T20II"})
+    await printer.connect()
+    data = badge_bytes(Badge(name=..., code=...), load_layout(path), printer.profile)
+    outcome = await printer.print_badge(data)  # done | failed (nothing sent) | uncertain
+"""
+
+from drivers.printer.driver import MANIFEST, BadgePrinter, PrinterSettings
+from drivers.printer.encode import badge_bytes, encode
+from drivers.printer.layout import Badge, BadgeLayout, ProfileError, load_layout, media, render
+from drivers.printer.status import PrinterStatus, PrintOutcome
+
+__all__ = [
+    "MANIFEST",
+    "Badge",
+    "BadgeLayout",
+    "BadgePrinter",
+    "PrintOutcome",
+    "PrinterSettings",
+    "PrinterStatus",
+    "ProfileError",
+    "badge_bytes",
+    "encode",
+    "load_layout",
+    "media",
+    "render",
+]
