@@ -97,6 +97,13 @@ def _builders() -> dict[tuple[str, str], Builder]:
 
     out[("signage", "")] = signage
 
+    def rfid(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
+        from drivers.rfid import NfcReader
+
+        return NfcReader.from_settings(config.settings, sink)
+
+    out[("rfid", "")] = rfid
+
     def printer(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
         from drivers.printer import BadgePrinter
 
