@@ -30,6 +30,7 @@ from bench import (
     badge_render,
     checkin_import,
     checkin_scans,
+    driver_scan,
     hub_catalog,
     hub_ingest,
     local_append,
@@ -56,6 +57,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("hub ingest", lambda: hub_ingest.run(repetitions=big)),
         Benchmark("hub catalog", lambda: hub_catalog.run(repetitions=big)),
         Benchmark("badge render", lambda: badge_render.run(repetitions=small)),
+        Benchmark("driver scan", lambda: driver_scan.run(repetitions=big)),
     ]
 
 
