@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.drivers.vcard import SLOT0, PcscDaemon, VirtualCard, missing_prerequisite
+from tests.drivers.vcard import SLOT0, PcscDaemon, VirtualCard, pcscd_or_skip
 from tests.helpers import ApplianceProcess, konferenco, wait_for
 
 
 @pytest.fixture(scope="module")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscDaemon]:
-    reason = missing_prerequisite()
-    if reason:
-        pytest.skip(reason)
-    try:
-        daemon = PcscDaemon(tmp_path_factory.mktemp("pcscd"))
-    except LookupError as exc:
-        pytest.skip(str(exc))
-    with daemon:
+    with pcscd_or_skip(tmp_path_factory.mktemp("pcscd")) as daemon:
         yield daemon
 
 

@@ -27,7 +27,7 @@ from drivers.rfid.pcsc import (
     new_tap,
     parse_uid,
 )
-from tests.drivers.vcard import SLOT0, SLOT1, PcscDaemon, VirtualCard, missing_prerequisite
+from tests.drivers.vcard import SLOT0, SLOT1, PcscDaemon, VirtualCard, pcscd_or_skip
 
 BARRIER_UID = "B0B1B2B3"
 Start = Callable[..., Awaitable[NfcReader]]  # the `start` fixture: connects an NfcReader
@@ -105,15 +105,8 @@ def test_manifest_and_settings() -> None:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscDaemon]:
-    reason = missing_prerequisite()
-    if reason:
-        pytest.skip(reason)
-    try:
-        pcscd = PcscDaemon(tmp_path_factory.mktemp("pcscd"))
-    except LookupError as exc:
-        pytest.skip(str(exc))
-    with pcscd:
-        yield pcscd
+    with pcscd_or_skip(tmp_path_factory.mktemp("pcscd")) as daemon:
+        yield daemon
 
 
 @pytest.fixture

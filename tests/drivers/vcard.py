@@ -21,6 +21,7 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
@@ -296,3 +297,19 @@ def _exactly(sock: socket.socket, n: int) -> bytes:
 
 def _send(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(struct.pack(">H", len(payload)) + payload)
+
+
+@contextlib.contextmanager
+def pcscd_or_skip(workdir: Path) -> Iterator[PcscDaemon]:
+    """A running pcscd with vpcd (ours, or the one already running), or the test is skipped saying why."""
+    import pytest
+
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
+    try:
+        daemon = PcscDaemon(workdir)
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    with daemon:
+        yield daemon
