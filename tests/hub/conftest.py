@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
+import httpx
 import pytest
 
-from tests.helpers import scratch_database
+from tests.helpers import HubProcess, scratch_database
 
 
 @pytest.fixture
@@ -35,3 +36,16 @@ async def pg(hub_db: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="module")
+def hub(hub_db_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A real ``konferenco hub serve`` on the module's database (modules may define their own ``hub``)."""
+    with HubProcess(hub_db_module, tmp_path_factory.mktemp("hub") / "secrets") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def http(hub: HubProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        yield client

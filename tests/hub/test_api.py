@@ -37,18 +37,6 @@ from tests.hub.api_support import (
 )
 
 
-@pytest.fixture(scope="module")
-def hub(hub_db_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    with HubProcess(hub_db_module, tmp_path_factory.mktemp("hub") / "secrets") as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def http(hub: HubProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hub.url, timeout=30) as client:
-        yield client
-
-
 @pytest.fixture
 def own_hub(hub_db_module: str, tmp_path: Path) -> Iterator[httpx.Client]:
     """A hub process of its own: its sign-in limiter has counted nobody else's failures."""

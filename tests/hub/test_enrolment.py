@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -46,18 +45,6 @@ from tests.hub.api_support import (
 )
 
 EMPTY_STATE_VECTOR = b"\x00"
-
-
-@pytest.fixture(scope="module")
-def hub(hub_db_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    with HubProcess(hub_db_module, tmp_path_factory.mktemp("hub") / "secrets") as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def http(hub: HubProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hub.url, timeout=30) as client:
-        yield client
 
 
 def devices(http: httpx.Client, org: Org, event: str) -> list[dict[str, object]]:
@@ -156,6 +143,16 @@ def enroll(data: Path, hub: HubProcess, token: str, *extra: str) -> tuple[int, s
     return done.returncode, done.stdout + done.stderr
 
 
+def enrolled_box(db_url: str, hub: HubProcess, http: httpx.Client, tmp_path: Path) -> tuple[Org, str, Path]:
+    """A new organization with an event, and an appliance data directory enrolled for it."""
+    org = new_org(db_url, http)
+    event = new_event(http, org)
+    box = tmp_path / "box"
+    code, output = enroll(box, hub, enrolment_token(http, org, event))
+    assert code == 0, output
+    return org, event, box
+
+
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``folder``: content and modification time."""
     return {
@@ -226,11 +223,7 @@ def test_the_cli_provisions_a_new_appliance(
 def test_enrolling_a_directory_twice_is_refused_and_changes_nothing(
     hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path
 ) -> None:
-    org = new_org(hub_db_module, http)
-    event = new_event(http, org)
-    box = tmp_path / "box"
-    code, output = enroll(box, hub, enrolment_token(http, org, event))
-    assert code == 0, output
+    org, event, box = enrolled_box(hub_db_module, hub, http, tmp_path)
     before = snapshot(box)
 
     fresh = enrolment_token(http, org, event)
@@ -302,11 +295,7 @@ def test_a_rolled_credential_replaces_the_old_one(hub_db_module: str, http: http
 def test_revoking_a_serving_appliance_disconnects_and_refuses_it(
     hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path
 ) -> None:
-    org = new_org(hub_db_module, http)
-    event = new_event(http, org)
-    box = tmp_path / "box"
-    code, output = enroll(box, hub, enrolment_token(http, org, event))
-    assert code == 0, output
+    org, event, box = enrolled_box(hub_db_module, hub, http, tmp_path)
     device_id = DataDir(box).load().device_id
     credential = DataDir(box).hub_credential()
     assert credential is not None
@@ -350,11 +339,7 @@ def test_revoking_a_serving_appliance_disconnects_and_refuses_it(
 def test_a_cancelled_ticket_is_refused_at_a_synced_door_before_the_next_catalog_delta(
     hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    org = new_org(hub_db_module, http)
-    event = new_event(http, org)
-    box = tmp_path / "box"
-    code, output = enroll(box, hub, enrolment_token(http, org, event))
-    assert code == 0, output
+    org, event, box = enrolled_box(hub_db_module, hub, http, tmp_path)
     reader = DataDir(box).reader()
     try:
         ada, badge = reader.execute(
@@ -397,11 +382,7 @@ def test_a_cancelled_ticket_is_refused_at_a_synced_door_before_the_next_catalog_
 def test_a_serving_appliance_picks_up_attendees_imported_on_the_hub(
     hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    org = new_org(hub_db_module, http)
-    event = new_event(http, org)
-    box = tmp_path / "box"
-    code, output = enroll(box, hub, enrolment_token(http, org, event))
-    assert code == 0, output
+    org, event, box = enrolled_box(hub_db_module, hub, http, tmp_path)
     monkeypatch.setenv("KONFERENCO_CATALOG_INTERVAL", "1")
     staff = konferenco("appliance", "issue-token", "--data", str(box), "--role", "door").stdout.split()[-1]
     with ApplianceProcess(box) as door:
