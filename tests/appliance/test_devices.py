@@ -102,3 +102,31 @@ def test_garbage_from_the_scanner_is_refused_and_recorded_without_stopping_it(do
     os.write(door.master, badge["badge_code"].encode() + b"\r\n")
     rows = wait_for(lambda: (r := door.scans_by("north-scanner"))[before + 1 :] and r, what="the next scan")
     assert rows[-1] == (badge["attendee_id"], "north", "admitted")
+
+
+async def test_a_device_that_cannot_start_is_reported_with_why_and_the_rest_run() -> None:
+    from typing import Any, cast
+
+    from appliance.config import ApplianceConfig, DeviceConfig
+    from appliance.devices import DeviceManager
+
+    config = ApplianceConfig(
+        device_id="box1",
+        events=["e1"],
+        devices=[
+            DeviceConfig(id="no-host", domain="printer", kind="network", settings={}),
+            DeviceConfig(id="odd", domain="scanner", kind="telepathy"),
+            DeviceConfig(
+                id="dev", domain="scanner", kind="lines", gate="north", settings={"path": "/dev/null"}
+            ),
+        ],
+    )
+    manager = DeviceManager(config)
+    await manager.start(cast(Any, None))
+    try:
+        states = {c.id: manager.state_of(c) for c in config.devices}
+        assert states["no-host"].state == "error" and "host" in states["no-host"].detail
+        assert states["odd"].state == "error" and "no driver for scanner/telepathy" in states["odd"].detail
+        assert "dev" in manager.drivers  # the broken ones do not keep the working one from starting
+    finally:
+        await manager.stop()

@@ -160,16 +160,22 @@ async def test_a_job_cut_off_by_a_crash_is_uncertain_after_restart_and_recorded(
     )
     reader = sqlite3.connect(tmp_path / "a.db")
 
-    class Unused:
-        async def print_badge(self, data: bytes) -> Any:
-            raise AssertionError("an interrupted job must never be sent again by itself")
+    sent: list[bytes] = []
 
-    queue = PrintQueue(store.writer, reader, replica, "box1", {"p1": Unused()}, render=lambda job: b"")
+    class Watched:
+        """A printer that only records: an interrupted job must never reach it again by itself."""
+
+        async def print_badge(self, data: bytes) -> Any:
+            sent.append(data)
+            raise RuntimeError("unexpected print")
+
+    queue = PrintQueue(store.writer, reader, replica, "box1", {"p1": Watched()}, render=lambda job: b"badge")
     await queue.start()
     try:
         await asyncio.sleep(0.2)
         job = queue.job(job_id)
         assert job.status == "uncertain" and "stopped while printing" in job.detail
+        assert sent == []
         records = [
             r
             for r in DeviceLog(replica.doc(DocName.device("e1", "box1"))).records()
@@ -180,3 +186,21 @@ async def test_a_job_cut_off_by_a_crash_is_uncertain_after_restart_and_recorded(
         await queue.stop()
         reader.close()
         await replica.close()
+
+
+def test_staff_cancel_a_waiting_job_but_not_a_finished_one(desk: Desk) -> None:
+    badge = desk.badges[3]  # the printer is off: the job waits
+    job_id = desk.call("POST", "/api/v1/print-jobs", json={"attendee_id": badge["attendee_id"]}).json()["id"]
+    cancelled = desk.call("POST", f"/api/v1/print-jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    again = desk.call("POST", f"/api/v1/print-jobs/{job_id}/cancel")
+    assert again.status_code == 409 and again.json()["code"] == "not_waiting"
+    printer = FakePrinter(port=desk.printer_port)  # switched on: the cancelled job stays unprinted
+    try:
+        later = desk.call("POST", "/api/v1/print-jobs", json={"attendee_id": desk.badges[4]["attendee_id"]})
+        wait_for(lambda: desk.job(later.json()["id"])["status"] == "done", what="a later job")
+        assert desk.job(job_id)["status"] == "cancelled"
+        assert badge["badge_code"] not in _qr_on(printer.received)
+    finally:
+        printer.stop()
