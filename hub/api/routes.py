@@ -9,6 +9,7 @@ at ``/schema/openapi.json`` is generated from.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Annotated, Any, Literal
 
@@ -16,12 +17,15 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.api.deps import bearer, provide_principal, provide_state
 from hub.catalog import events as event_service
 from hub.catalog.distribution import build_bundle
 from hub.catalog.keys import create_key
 from hub.catalog.roster import cancel_attendee, import_attendees
+from hub.catalog.search import search
 from hub.checkins import dashboard
 from hub.devices import enrolment
 from hub.errors import Forbidden, Unauthorized
@@ -238,8 +242,6 @@ async def search_attendees(
     q: Annotated[str, QueryParameter()] = "",
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
-    from hub.catalog.search import search
-
     async with hub.db.tenant(principal.org_id) as conn:
         await event_service.get_event(conn, event_id)
         return await search(conn, event_id, q, limit)
@@ -303,8 +305,6 @@ async def create_enrolment(
     event_id: FromPath[str],
     data: JSONBody[EnrolmentCreate],
 ) -> enrolment.Enrolment:
-    import datetime as dt
-
     async with hub.db.tenant(principal.org_id) as conn:
         return await enrolment.create_enrolment(
             conn,
@@ -415,9 +415,7 @@ async def export_badges(
     )
 
 
-async def badge_csv(conn: Any, event_id: str) -> str:
-    from sqlalchemy import text
-
+async def badge_csv(conn: AsyncConnection, event_id: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "external_ref", "name", "company", "ticket_type", "status", "badge_code"])

@@ -18,6 +18,8 @@ existing attendee keeps the code already printed on their badge.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,9 +91,6 @@ def parse_json(
     if not isinstance(items, list):
         return [], [Problem(0, "file", "expected a list of attendees")], 0
     # One code path for validation: turn the objects into CSV text the shared reader checks.
-    import csv
-    import io
-
     out = io.StringIO()
     fields = ["id", "external_ref", "name", "company", "email", "order_ref", "ticket_type", "nfc_uid"]
     writer = csv.writer(out)
