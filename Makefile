@@ -96,7 +96,8 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy appliance hub drivers sync kiosk_ui talos images
+	$(VENV)/bin/mypy konferenco appliance hub drivers sync kiosk_ui talos images
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) var tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache

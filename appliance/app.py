@@ -32,10 +32,10 @@ from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
 from appliance.readers import Readers
 from appliance.staff import StaffDirectory
+from konferenco.types import now_ms
 from sync.client import SyncClient
 from sync.names import DocName
 from sync.permissions import Capability
-from sync.records import now_ms
 from sync.server import SyncService, presented_token, sync_router
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous

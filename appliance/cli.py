@@ -9,14 +9,12 @@ reason when it cannot do its job.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import sys
 from pathlib import Path
 
 import click
 
-from appliance import logs
 from appliance.config import ApplianceConfig, DataDir, NotProvisioned
 from appliance.staff import StaffRole
 from sync.permissions import Capability, PeerIdentity, Role
@@ -43,21 +41,6 @@ STAFF_ROLES = click.Choice([role.value for role in StaffRole])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    envvar="KONFERENCO_LOG_FORMAT",
-    help="Log lines for people (text) or for a log shipper (JSON lines).",
-)
-def main(verbose: bool, log_format: str) -> None:
-    """Konferenco: offline-first venue appliance and cloud hub for event check-in."""
-    logs.configure(logging.DEBUG if verbose else logging.INFO, log_format)
-
-
-@main.group()
 def appliance() -> None:
     """Run and manage a venue appliance (check-in, printing, schedule, sync)."""
 
@@ -77,7 +60,7 @@ def appliance_init(
     data_dir: Path, events: tuple[str, ...], device_id: str | None, catalog_keys: tuple[str, ...]
 ) -> None:
     """Create an empty appliance data directory for EVENT."""
-    from appliance.badges import unb64
+    from konferenco.badges import unb64
 
     for key in catalog_keys:
         try:
@@ -190,8 +173,8 @@ def appliance_enroll(data_dir: Path, hub_url: str, token: str, name: str) -> Non
     DATA must not hold an appliance yet. Afterwards 'appliance serve' syncs
     with the hub and keeps the catalog current on its own.
     """
-    from appliance.catalog.bundle import BundleError
-    from appliance.hub_link import HubError, enroll, fetch_catalog
+    from appliance.hub_link import HubLinkError, enroll, fetch_catalog
+    from konferenco.catalog.bundle import BundleError
     from sync.sqlite_store import SQLiteUpdateStore
 
     data = DataDir(data_dir)
@@ -208,11 +191,11 @@ def appliance_enroll(data_dir: Path, hub_url: str, token: str, name: str) -> Non
 
     try:
         config = asyncio.run(enroll(data, hub_url, token, name))
-    except HubError as exc:
+    except HubLinkError as exc:
         raise click.ClickException(str(exc)) from None
     try:
         revision, rows = asyncio.run(catalog(config))
-    except (HubError, BundleError) as exc:
+    except (HubLinkError, BundleError) as exc:
         raise click.ClickException(
             f"enrolled as {config.device_id}, but the catalog download failed: {exc}. "
             "'appliance serve' keeps trying on its own."
@@ -296,9 +279,10 @@ def appliance_import(
     """
     from rich.progress import Progress
 
-    from appliance.catalog.bundle import BundleError
-    from appliance.catalog.importer import CsvOptions, ImportRejected, import_file
+    from appliance.catalog.importer import ImportRejected, import_file
     from appliance.catalog.roster import CatalogConflict
+    from konferenco.catalog.bundle import BundleError
+    from konferenco.catalog.csv_reader import CsvOptions
 
     mapping = {}
     for item in mappings:
@@ -578,7 +562,7 @@ def appliance_staff_add(data_dir: Path, name: str, role: str, pin: str) -> None:
     click.echo(f"staff account {name} ({role}) created: {staff_id}")
 
 
-@main.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def demo() -> None:
     """Make demo data to try Konferenco without a hub."""
 
@@ -678,31 +662,3 @@ def _command() -> str:
         return str(argv0.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(argv0) if argv0.is_absolute() else "konferenco"
-
-
-@main.group()
-def tui() -> None:
-    """The staff terminal UI (Textual) for desks without a touch screen.
-
-    Arrives with the kiosk issue.
-    """
-
-
-@main.group()
-def talos() -> None:
-    """Build, flash and provision Talos Linux images for appliances.
-
-    Arrives with the Talos issue; see docs/ for the plan.
-    """
-
-
-def _add_role_groups() -> None:
-    from hub.cli import hub
-
-    main.add_command(hub)
-
-
-_add_role_groups()
-
-if __name__ == "__main__":
-    sys.exit(main())

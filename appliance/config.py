@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from appliance.staff import StaffTokens
+from konferenco.types import new_id
 from sync.names import check_id
 from sync.permissions import Capability, PeerIdentity, Role
-from sync.records import DeviceKey, new_id
+from sync.records import DeviceKey
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous, connect

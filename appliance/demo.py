@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from appliance.badges import BadgePayload, BadgeSigner, b64, raw_public_key
-from appliance.catalog.bundle import Attendee, Catalog, EventInfo, Gate, PublicKey, TicketType, sign_catalog
 from appliance.catalog.importer import import_file
 from appliance.catalog.roster import fold
-from appliance.checkin.rules import CheckinList, Hours, MinMinutesBetween
 from appliance.config import DataDir
 from appliance.desk import certify_device
 from appliance.staff import StaffRole, add_staff
+from konferenco.badges import BadgePayload, BadgeSigner, b64, raw_public_key
+from konferenco.catalog.bundle import Attendee, Catalog, EventInfo, Gate, PublicKey, TicketType, sign_catalog
+from konferenco.rules import CheckinList, Hours, MinMinutesBetween
 from sync.documents import ControlDoc
 from sync.names import DocName
 from sync.records import Room, Session

@@ -20,13 +20,14 @@ from typing import Annotated, Any, Literal
 import aiosqlite
 import msgspec
 
-from appliance.badges import BadgePayload, BadgeSigner, b64, device_certificate_message, raw_public_key
 from appliance.catalog.roster import fold
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
+from konferenco.badges import BadgePayload, BadgeSigner, b64, device_certificate_message, raw_public_key
+from konferenco.types import new_id
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.records import DeviceKey, Revocation, TagLink, WalkIn, new_id
+from sync.records import DeviceKey, Revocation, TagLink, WalkIn
 from sync.replica import Replica
 
 MIN_QUERY = 2

@@ -20,7 +20,7 @@ from appliance.config import ApplianceConfig, DeviceConfig
 from appliance.door import scan_at_door
 from appliance.signage_feed import SignageFeed
 from drivers.base import DeviceState, Driver, ScanEvent, ScanSink
-from sync.records import new_id, now_ms
+from konferenco.types import new_id, now_ms
 
 if TYPE_CHECKING:
     from appliance.api.state import ApplianceState

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 import httpx
 import msgspec
 
-from appliance.badges import b64, raw_public_key
-from appliance.catalog.importer import ImportReport, Progress, import_bundle
+from appliance.catalog.importer import ImportReport, import_bundle
 from appliance.catalog.roster import current_revision
 from appliance.config import ApplianceConfig, DataDir
+from konferenco.badges import b64, raw_public_key
+from konferenco.catalog.csv_reader import Progress
 from sync.permissions import Capability
 from sync.records import DeviceKey
 from sync.sqlite_writer import SQLiteWriter
@@ -36,7 +37,7 @@ from sync.sqlite_writer import SQLiteWriter
 log = logging.getLogger(__name__)
 
 
-class HubError(RuntimeError):
+class HubLinkError(RuntimeError):
     """The hub refused or could not be reached; the message says which and why."""
 
 
@@ -60,7 +61,7 @@ def _refusal(response: httpx.Response) -> str:
 async def enroll(data: DataDir, hub_url: str, token: str, name: str = "") -> ApplianceConfig:
     """Provision DATA from the hub (see the module docstring); refuses an existing appliance."""
     if data.exists():
-        raise HubError(f"{data.path} holds an appliance already; enrol into a new directory")
+        raise HubLinkError(f"{data.path} holds an appliance already; enrol into a new directory")
     hub_url = hub_url.rstrip("/")
     data.path.mkdir(parents=True, exist_ok=True)
     data.secrets.mkdir(mode=0o700, exist_ok=True)
@@ -72,9 +73,9 @@ async def enroll(data: DataDir, hub_url: str, token: str, name: str = "") -> App
                 json={"token": token.strip(), "badge_public_key": public, "name": name},
             )
         except httpx.HTTPError as exc:
-            raise HubError(f"cannot reach the hub at {hub_url}: {exc}") from None
+            raise HubLinkError(f"cannot reach the hub at {hub_url}: {exc}") from None
     if response.status_code != 201:
-        raise HubError(f"the hub refused the enrolment: {_refusal(response)}")
+        raise HubLinkError(f"the hub refused the enrolment: {_refusal(response)}")
     grant = msgspec.json.decode(response.content, type=_Grant)
     data.save_hub_credential(grant.credential)
     config = data.init([grant.event_id], device_id=grant.device_id, catalog_keys=grant.catalog_keys)
@@ -103,7 +104,7 @@ async def fetch_catalog(
     config = data.load()
     credential = data.hub_credential()
     if config.hub_url is None or credential is None:
-        raise HubError("this appliance is not enrolled with a hub (run 'konferenco appliance enroll')")
+        raise HubLinkError("this appliance is not enrolled with a hub (run 'konferenco appliance enroll')")
     conn = data.reader()
     try:
         held = current_revision(conn, event_id)
@@ -121,11 +122,11 @@ async def fetch_catalog(
         if response.status_code == 304 or (held is not None and revision == held):
             return CatalogFetch(held or revision, None)
         if response.status_code != 200:
-            raise HubError(f"the hub refused the catalog: {_refusal(response)}")
+            raise HubLinkError(f"the hub refused the catalog: {_refusal(response)}")
         raw = response.content
         del response
     except httpx.HTTPError as exc:
-        raise HubError(f"cannot reach the hub at {config.hub_url}: {exc}") from None
+        raise HubLinkError(f"cannot reach the hub at {config.hub_url}: {exc}") from None
     finally:
         if own:
             await client.aclose()

@@ -16,9 +16,10 @@ import logging
 import sqlite3
 from typing import Any
 
+from konferenco.types import now_ms
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.records import Session, now_ms
+from sync.records import Session
 from sync.replica import Replica
 
 EVERY_S = 5.0

@@ -18,9 +18,6 @@ including roster corrections).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import os
 import re
 import sqlite3
 import time
@@ -29,7 +26,8 @@ from pathlib import Path
 
 import msgspec
 
-from sync.records import new_id, now_ms
+from konferenco.passwords import check_secret, hash_secret
+from konferenco.types import new_id, now_ms
 from sync.sqlite_writer import SQLiteWriter
 from sync.tokens import InvalidToken, SealedTokens, load_secret
 
@@ -37,7 +35,6 @@ PREFIX = "ks1"
 STAFF_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 SHIFT_SECONDS = 12 * 3600
 MAX_FAILURES = 5
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class StaffRole(StrEnum):
@@ -59,25 +56,6 @@ class SignInError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def hash_secret(secret: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{salt.hex()}${digest.hex()}"
-
-
-def check_secret(secret: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    computed = hashlib.scrypt(
-        secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-    )
-    return hmac.compare_digest(computed.hex(), digest)
 
 
 _DUMMY_HASH = hash_secret("not a real secret")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from appliance.config import DataDir
-from sync.records import now_ms
+from konferenco.types import now_ms
 
 
 async def print_status(data: DataDir) -> None:

@@ -46,8 +46,6 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance import demo
-from appliance.badges import BadgeSigner, b64, raw_public_key
-from appliance.catalog.bundle import Catalog, sign_catalog
 from appliance.catalog.roster import fold
 from appliance.catalog.schema import migrate
 from bench.common import (
@@ -62,6 +60,8 @@ from bench.common import (
     konferenco_command,
     progress,
 )
+from konferenco.badges import BadgeSigner, b64, raw_public_key
+from konferenco.catalog.bundle import Catalog, sign_catalog
 from sync.sqlite_writer import connect
 
 ATTENDEES = 180_000
@@ -313,10 +313,10 @@ def split(template: Path, bundle: Path, data: Path) -> Split:
     """The bundle import's two halves, timed apart through the importer's own functions."""
     import asyncio
 
-    from appliance.badges import unb64
-    from appliance.catalog.bundle import read_bundle
     from appliance.catalog.importer import check_catalog
     from appliance.config import DataDir
+    from konferenco.badges import unb64
+    from konferenco.catalog.bundle import read_bundle
 
     shutil.copytree(template, data)
     try:
@@ -507,7 +507,7 @@ def main() -> None:
         shutil.copytree(prepared.bundle_template, data)
         measured = measure_child(
             [
-                *(sys.executable, "-m", "cProfile", "-o", str(out), "-m", "appliance.cli"),
+                *(sys.executable, "-m", "cProfile", "-o", str(out), "-m", "konferenco.cli"),
                 *("appliance", "import", "--data", str(data), str(prepared.bundle)),
             ],
             Path(tmp) / "profiled.log",

@@ -21,7 +21,7 @@ after the last one the generator starts over with exits, then entries again,
 so every scan is admitted and recorded: the full decision and a durable
 write each time.
 
-The floor, in the same run: for the same badge codes, ``appliance.badges.verify``
+The floor, in the same run: for the same badge codes, ``konferenco.badges.verify``
 (base-45 decoding, payload parsing, one Ed25519 verification) plus one
 ``INSERT`` of a check-in row and a ``COMMIT`` per scan, stdlib ``sqlite3``,
 WAL, the same ``synchronous`` mode, in the same temporary directory, just
@@ -546,9 +546,9 @@ class Floor:
 
 def floor(path: Path, template: Path, codes: list[str], synchronous: str) -> Floor:
     """Per scan: verify the badge code, then INSERT one check-in row and COMMIT."""
-    from appliance.badges import verify
     from appliance.checkin.catalogue import Catalogue
-    from sync.records import new_id
+    from konferenco.badges import verify
+    from konferenco.types import new_id
     from sync.sqlite_writer import connect
 
     with contextlib.closing(sqlite3.connect(template / "appliance.db")) as source:
@@ -818,7 +818,7 @@ def _result(
             f"{SEQUENTIAL_WARMUP_S:.0f} s warm-up + {SEQUENTIAL_WINDOW_S:.0f} s measured, then "
             f"{CONCURRENCY} connections for {WARMUP_S:.0f} s warm-up + {WINDOW_S:.0f} s measured; "
             "throughput = scans completed in the window / window. Floor, in the same run: "
-            f"`appliance.badges.verify` of the same codes + one `INSERT` of a check-in row and a "
+            f"`konferenco.badges.verify` of the same codes + one `INSERT` of a check-in row and a "
             f"`COMMIT` per scan (stdlib `sqlite3`, WAL, same `synchronous`): {FLOOR_SCANS:,} scans after "
             f"{FLOOR_WARMUP} warm-up just before and again just after each server run, median of both "
             "series pooled. The ratio to the floor is the median "

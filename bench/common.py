@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.records import new_id
+from konferenco.types import new_id
 
 EVENT = "bench"
 _started = time.monotonic()
@@ -122,9 +122,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def konferenco_command() -> list[str]:
-    """The installed ``konferenco`` script next to this interpreter, else ``python -m appliance.cli``."""
+    """The installed ``konferenco`` script next to this interpreter, else ``python -m konferenco.cli``."""
     script = Path(sys.executable).parent / "konferenco"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "appliance.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "konferenco.cli"]
 
 
 def konferenco(*args: str, timeout: float = 600.0) -> str:

@@ -77,7 +77,6 @@ import uvloop
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pycrdt import Doc, get_update
 
-from appliance.badges import b64, raw_public_key
 from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, progress, scan_fields
 from hub.catalog.events import add_ticket_type, create_event
 from hub.catalog.keys import KeySealer
@@ -87,6 +86,7 @@ from hub.peer.projection import TABLES, HubProjection
 from hub.peer.store import PostgresUpdateStore
 from hub.settings import HubSecrets
 from hub.tenants.accounts import OrgRole, Principal, create_account, create_organization
+from konferenco.badges import b64, raw_public_key
 from sync.client import SyncClient
 from sync.documents import Change, observe
 from sync.names import DocName

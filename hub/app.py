@@ -24,13 +24,11 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
-from appliance import logs
 from hub.api.routes import ROUTES
 from hub.catalog.keys import KeySealer
 from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
 from hub.db.session import Database
 from hub.devices.enrolment import DeviceAuth
-from hub.errors import HubError, Unauthorized
 from hub.metrics import render_metrics
 from hub.peer.fanout import Fanout
 from hub.peer.notices import CHANNEL, on_notice
@@ -40,6 +38,8 @@ from hub.peer.store import PostgresUpdateStore
 from hub.settings import HubSecrets, HubSettings
 from hub.state import HubState
 from hub.tenants.accounts import LoginLimiter, Sessions
+from konferenco import logs
+from konferenco.errors import KonferencoError, Unauthorized
 from sync.permissions import PeerIdentity
 from sync.replica import Replica
 from sync.server import SyncService, sync_router
@@ -112,7 +112,7 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        exception_handlers={HubError: hub_error, HTTPException: http_error, Exception: internal_error},
+        exception_handlers={KonferencoError: hub_error, HTTPException: http_error, Exception: internal_error},
         template_config=TEMPLATE_CONFIG,
         state=State({"hub": state}),
         lifespan=[lifespan],
@@ -140,7 +140,7 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(render_metrics(request.app.state["hub"]), media_type="text/plain; version=0.0.4")
 
 
-def hub_error(request: Request[Any, Any, Any], exc: HubError) -> Response[Any]:
+def hub_error(request: Request[Any, Any, Any], exc: KonferencoError) -> Response[Any]:
     headers = {}
     if "retry_after" in exc.details:
         headers["Retry-After"] = str(exc.details["retry_after"])

@@ -122,8 +122,8 @@ def hub_create_organization(
 ) -> None:
     """Create an organization and its owner account (the first sign-in of a new hub)."""
     from hub.db.session import Database
-    from hub.errors import HubError
     from hub.tenants.accounts import create_account, create_organization
+    from konferenco.errors import KonferencoError
 
     async def run() -> None:
         db = Database(database_url, pool_size=1)
@@ -145,6 +145,6 @@ def hub_create_organization(
 
     try:
         asyncio.run(run())
-    except HubError as exc:
+    except KonferencoError as exc:
         raise _fail(exc) from None
     click.echo(f"organization {slug} created; {owner_email} is its owner. Sign in at /console.")

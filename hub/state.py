@@ -34,7 +34,7 @@ class HubState:
 
     @property
     def catalog_public_key(self) -> bytes:
-        from appliance.badges import raw_public_key
+        from konferenco.badges import raw_public_key
 
         return raw_public_key(self.secrets.catalog_key.public_key())
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from pycrdt import Doc, Subscription, TransactionEvent, get_update, merge_updates
 
+from konferenco.types import now_ms
 from sync.acks import AckTracker
 from sync.documents import Change, DeviceLog, Quarantined, checked, observe, read_all
 from sync.names import DocName
@@ -38,7 +39,7 @@ from sync.protocol import (
     delete_set_covers,
     delete_set_of_diff,
 )
-from sync.records import DeviceRecord, now_ms
+from sync.records import DeviceRecord
 from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteGuard
 
 T = TypeVar("T")

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 from pycrdt import merge_updates
 
+from konferenco.types import now_ms
 from sync.documents import Change, Quarantined
-from sync.records import now_ms
 from sync.sqlite_writer import SQLiteWriter, Synchronous, execute_script
 from sync.store import Authored, Compaction, LoadedDoc, StoredUpdate, WriteGuard
 

@@ -20,7 +20,7 @@ import httpx
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
-KONFERENCO = [sys.executable, "-m", "appliance.cli"]
+KONFERENCO = [sys.executable, "-m", "konferenco.cli"]
 
 
 def free_port() -> int:

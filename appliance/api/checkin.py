@@ -11,7 +11,6 @@ from litestar.response import File
 
 from appliance.api.auth import ALL_ROLES, roles, staff_of
 from appliance.api.state import appliance_state
-from appliance.catalog.bundle import BundleError
 from appliance.catalog.importer import ImportRejected, import_bundle
 from appliance.catalog.roster import CatalogConflict
 from appliance.checkin import figures
@@ -19,6 +18,7 @@ from appliance.checkin.service import CheckinError, ScanAnswer, ScanRequest
 from appliance.desk import RevokeRequest
 from appliance.door import scan_at_door
 from appliance.staff import StaffRole
+from konferenco.catalog.bundle import BundleError
 
 DOOR = (StaffRole.DOOR, StaffRole.DESK, StaffRole.KIOSK)
 #: A 180,000-attendee snapshot with badge codes is ~75 MB.

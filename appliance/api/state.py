@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.connection import ASGIConnection
 
-from sync.records import now_ms
+from konferenco.types import now_ms
 
 if TYPE_CHECKING:
     from appliance.checkin.service import CheckinService

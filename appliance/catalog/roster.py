@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import msgspec
 
-from appliance.badges import unb64
-from appliance.catalog.bundle import Attendee, Catalog
-from appliance.checkin.rules import CheckinList
-from sync.records import now_ms
+from konferenco.badges import unb64
+from konferenco.catalog.bundle import Attendee, Catalog
+from konferenco.rules import CheckinList
+from konferenco.types import now_ms
 
 _SPECIAL = str.maketrans(
     {

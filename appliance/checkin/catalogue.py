@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from appliance.badges import KeyRing, TrustedKey
 from appliance.catalog.roster import load_lists
-from appliance.checkin.rules import CheckinList
+from konferenco.badges import KeyRing, TrustedKey
+from konferenco.rules import CheckinList
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from appliance.checkin.rules import (
+from konferenco.rules import (
     CheckinList,
     Hours,
     MaxEntries,

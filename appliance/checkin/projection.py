@@ -13,10 +13,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from appliance.badges import unb64
 from appliance.catalog import roster
-from appliance.catalog.bundle import Attendee
 from appliance.catalog.schema import migrate
+from konferenco.badges import unb64
+from konferenco.catalog.bundle import Attendee
 from sync.documents import Appended, Change
 from sync.projection import RecordProjection
 from sync.records import Amendment, Annulment, DeviceKey, Revocation, Scan, TagLink, WalkIn

@@ -27,11 +27,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from appliance.badges import BadgeError, verify
 from appliance.checkin.catalogue import Catalogue, EventCatalogue
 from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
 from appliance.checkin.projection import admitted_history
-from sync.records import Annulment, Scan, ScanResult, now_ms
+from konferenco.badges import BadgeError, verify
+from konferenco.types import nfc_uid, now_ms
+from sync.records import Annulment, Scan, ScanResult
 from sync.replica import Replica
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
@@ -253,7 +254,7 @@ class CheckinService:
                 event, [("badge", badge.badge_id), ("attendee", p.attendee), ("key", badge.kid)]
             )
             return _Identified(presented, None, revoked, (row[2] or "") if row else "")
-        uid = (req.nfc_uid or "").replace(":", "").replace(" ", "").upper()
+        uid = nfc_uid(req.nfc_uid or "")
         if not _NFC.match(uid):
             return _Identified(
                 None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")

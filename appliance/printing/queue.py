@@ -34,7 +34,8 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from sync.records import BadgePrint, new_id, now_ms
+from konferenco.types import new_id, now_ms
+from sync.records import BadgePrint
 from sync.replica import Replica
 from sync.sqlite_writer import SQLiteWriter
 

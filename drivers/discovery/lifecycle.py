@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -21,14 +20,11 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from drivers.base import DeviceState, Manifest, State, load_manifest
 from drivers.discovery.interfaces import DiscoverySettings, open_zeroconf, resolve_interfaces
+from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)
 
 MANIFEST: Manifest = load_manifest(__file__)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ZeroconfUser(ABC):

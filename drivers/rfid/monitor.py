@@ -15,7 +15,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,16 +33,13 @@ from drivers.rfid.pcsc import (
     new_tap,
     parse_uid,
 )
+from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)
 
 #: Called with a reader name, the badge's UID (upper-case hex) and when it was seen (epoch ms).
 TapCallback = Callable[[str, str, int], None]
 StateCallback = Callable[[State, str], None]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class PcscMonitor:

@@ -18,7 +18,8 @@ from typing import Any
 
 from drivers.base import DeviceState, Manifest, ScanEvent, ScanSink, State, load_manifest
 from drivers.rfid.debounce import Debouncer
-from drivers.rfid.monitor import PcscMonitor, now_ms
+from drivers.rfid.monitor import PcscMonitor
+from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
 from drivers.base import DeviceState, Manifest, ScanEvent, ScanSink, State, load_manifest
+from konferenco.types import now_ms
 
 from .keymap import Terminator
 
@@ -31,10 +31,6 @@ MANIFEST: Manifest = load_manifest(__file__)
 MAX_LINE_BYTES = 4096
 
 StateListener = Callable[[DeviceState], None]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # --- settings ---------------------------------------------------------------------------------------

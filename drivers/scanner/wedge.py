@@ -20,8 +20,9 @@ import evdev
 import msgspec
 
 from drivers.base import ScanSink, State
+from konferenco.types import now_ms
 
-from .common import HidSettings, ScannerBase, StateListener, now_ms, parse_settings
+from .common import HidSettings, ScannerBase, StateListener, parse_settings
 from .keymap import EV_KEY, KeyDecoder, Terminator
 
 #: A node must be able to type this key to count as a keyboard (not the scanner's mouse or media-key node).

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -48,6 +47,7 @@ from drivers.signage.payloads import (
     validated,
 )
 from drivers.signage.topics import Topics
+from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,6 @@ ONLINE, OFFLINE = b"online", b"offline"
 QOS = 1
 
 P = TypeVar("P", bound=msgspec.Struct)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SignagePublisher:

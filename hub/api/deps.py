@@ -7,9 +7,9 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 
-from hub.errors import Unauthorized
 from hub.state import HubState, state_of
 from hub.tenants.accounts import API_TOKEN_PREFIX, Principal, principal_for_token
+from konferenco.errors import Unauthorized
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -28,11 +28,11 @@ from hub.catalog.roster import cancel_attendee, import_attendees
 from hub.catalog.search import search
 from hub.checkins import dashboard
 from hub.devices import enrolment
-from hub.errors import Forbidden, Unauthorized
 from hub.peer import presence
 from hub.peer.notices import announce_cancellation, announce_revocation
 from hub.state import HubState
 from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
+from konferenco.errors import Forbidden, Unauthorized
 
 #: Largest attendee import accepted in one request (180,000 rows of a ticket shop export ≈ 40 MB).
 MAX_IMPORT_BYTES = 128 * 1024 * 1024

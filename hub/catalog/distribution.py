@@ -1,6 +1,6 @@
 """Catalog bundles for appliances: a signed snapshot, or a delta since a revision.
 
-The format is ``appliance.catalog.bundle`` (its one owner); the hub fills
+The format is ``konferenco.catalog.bundle`` (its one owner); the hub fills
 it from PostgreSQL and signs it with the hub's catalog key, whose public
 half every appliance receives at enrolment.  A delta carries the attendees
 whose ``revision`` is above the appliance's, plus the event's keys, lists
@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.catalog.bundle import Attendee, Catalog, EventInfo, Gate, TicketType, sign_catalog
-from appliance.checkin.rules import CheckinList
 from hub.catalog.events import get_event, ticket_types
 from hub.catalog.keys import public_keys
 from hub.db.session import raw
-from hub.errors import Conflict
+from konferenco.catalog.bundle import Attendee, Catalog, EventInfo, Gate, TicketType, sign_catalog
+from konferenco.errors import Conflict
+from konferenco.rules import CheckinList
 
 _ATTENDEES = """
 SELECT id, name, ticket_type_id, company, email, order_ref, coalesce(external_ref, '') AS external_ref,

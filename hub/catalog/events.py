@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.catalog.keys import KeySealer, create_key
-from hub.errors import Invalid, NotFound
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_events
+from konferenco.errors import Invalid, NotFound
 from sync.names import check_id
 
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.badges import BadgeSigner, b64, key_id, raw_public_key
-from appliance.catalog.bundle import PublicKey
+from konferenco.badges import BadgeSigner, b64, key_id, raw_public_key
+from konferenco.catalog.bundle import PublicKey
 
 
 class KeySealer:

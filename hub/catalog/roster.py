@@ -28,14 +28,14 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.catalog.bundle import Attendee
-from appliance.catalog.importer import CsvOptions, Problem, read_csv, sign_missing_badges
 from hub.catalog.events import get_event, ticket_types, tier_of
 from hub.catalog.keys import KeySealer, signer
 from hub.db.session import raw
-from hub.errors import Invalid, NotFound
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_attendees
+from konferenco.catalog.bundle import Attendee
+from konferenco.catalog.csv_reader import CsvOptions, Problem, read_csv, sign_missing_badges
+from konferenco.errors import Invalid, NotFound
 
 #: progress(phase, done, total)
 Progress = Callable[[str, int, int], None]

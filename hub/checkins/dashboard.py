@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.checkin.figures import find_duplicates
-from sync.records import now_ms
+from konferenco.duplicates import find_duplicates
+from konferenco.types import now_ms
 
 _VALID = """
 FROM checkin_scan s

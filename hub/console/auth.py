@@ -21,9 +21,9 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from hub.errors import Forbidden, Unauthorized
 from hub.state import state_of
 from hub.tenants.accounts import Membership, OrgRole, Principal, memberships
+from konferenco.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "kf_session"
 LOGIN_PATH = "/console/login"

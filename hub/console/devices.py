@@ -16,9 +16,9 @@ from hub.console.auth import OrgAccess, is_htmx
 from hub.console.event import EVENT, base_context, event_scope
 from hub.console.render import qr_svg, render, see_other
 from hub.devices import enrolment
-from hub.errors import HubError, NotFound
 from hub.peer.notices import announce_revocation
 from hub.state import state_of
+from konferenco.errors import KonferencoError, NotFound
 from sync.permissions import Capability
 
 #: How long an enrolment token may wait for its device, as offered in the form (hours).
@@ -101,7 +101,7 @@ async def enrol(
             "qr": qr_svg(created.uri),
             "command": enrol_command(state.settings.public_url, created.token),
         }
-    except HubError as exc:
+    except KonferencoError as exc:
         if exc.status in (403, 404):
             raise
         outcome = {"error": exc.message}

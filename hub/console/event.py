@@ -27,9 +27,9 @@ from hub.checkins import dashboard
 from hub.console.auth import OrgAccess, is_htmx
 from hub.console.render import render, see_other
 from hub.devices.enrolment import list_devices
-from hub.errors import HubError, Invalid
 from hub.state import state_of
-from sync.records import now_ms
+from konferenco.errors import Invalid, KonferencoError
+from konferenco.types import now_ms
 
 EVENT = "/console/{org:str}/events/{event:str}"
 SEARCH_LIMIT = 50
@@ -252,7 +252,7 @@ async def ticket_type_add(
     try:
         async with event_scope(request, access, event) as (conn, row):
             await event_service.add_ticket_type(conn, access.principal, row.id, type_id, typed["name"])
-    except HubError as exc:
+    except KonferencoError as exc:
         if exc.status in (403, 404):
             raise
         return await _ticket_types_page(

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from hub.catalog import events as event_service
 from hub.console.auth import OrgAccess
 from hub.console.render import day_bounds, render, see_other
-from hub.errors import HubError
 from hub.state import state_of
 from hub.tenants.accounts import issue_api_token
+from konferenco.errors import KonferencoError
 
 
 @functools.cache
@@ -75,7 +75,7 @@ async def create_event(request: Request[Any, Any, Any], access: NamedDependency[
                 starts_at=starts_at,
                 ends_at=ends_at,
             )
-    except HubError as exc:
+    except KonferencoError as exc:
         if exc.status == 403:
             raise
         return await _org_page(request, access, status=exc.status, form=typed, error=exc.message)

@@ -3,7 +3,7 @@
 Every time on a console page is shown in the *event's* time zone (an
 organizer in Lisbon running a Berlin conference reads door times as the
 door volunteers see them), so the filters take the zone as an argument.
-Errors reuse the services' wording (:class:`hub.errors.HubError`): a full
+Errors reuse the services' wording (:class:`konferenco.errors.KonferencoError`): a full
 page for a normal request, and for an htmx request a message swapped into
 the page's ``#flash`` area, so a failed click never replaces a table with
 an error page.
@@ -28,7 +28,7 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 
 from hub.console.auth import SignInRequired, is_htmx, login_url
-from hub.errors import HubError
+from konferenco.errors import KonferencoError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
             return Response(b"", status_code=401, headers={"HX-Redirect": target})
         return Redirect(target, status_code=303)
     headers: dict[str, str] = {}
-    if isinstance(exc, HubError):
+    if isinstance(exc, KonferencoError):
         status, message = exc.status, exc.message
         if "retry_after" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after"])
@@ -200,7 +200,7 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     else:
         log.exception("console page failed", exc_info=exc)
         status, message = 500, "something went wrong on the hub; the error was logged. Try again in a moment."
-    if status >= 500 and isinstance(exc, HTTPException | HubError):
+    if status >= 500 and isinstance(exc, HTTPException | KonferencoError):
         log.error("console: %s", message)
     if is_htmx(request):
         return flash(message, status=status, headers=headers)

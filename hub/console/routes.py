@@ -21,7 +21,7 @@ from hub.console.event import EVENT_ROUTES
 from hub.console.org import ORG_ROUTES
 from hub.console.render import STATIC_DIR, TEMPLATE_CONFIG, console_error
 from hub.console.session import SESSION_ROUTES
-from hub.errors import HubError
+from konferenco.errors import KonferencoError
 
 __all__ = ["CONSOLE_ROUTES", "STATIC_DIR", "TEMPLATE_CONFIG"]
 
@@ -31,7 +31,7 @@ console = Router(
     dependencies={"visitor": Provide(provide_visitor), "access": Provide(provide_access)},
     exception_handlers={
         SignInRequired: console_error,
-        HubError: console_error,
+        KonferencoError: console_error,
         HTTPException: console_error,
         500: console_error,
     },

@@ -18,9 +18,9 @@ from hub.console.auth import (
     safe_next,
 )
 from hub.console.render import render
-from hub.errors import TooManyAttempts, Unauthorized
 from hub.state import state_of
 from hub.tenants.accounts import SESSION_SECONDS, sign_in
+from konferenco.errors import TooManyAttempts, Unauthorized
 
 
 def _form_text(form: Any, name: str) -> str:

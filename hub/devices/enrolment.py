@@ -29,12 +29,12 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.badges import b64, device_certificate_message, unb64
 from hub.catalog.events import get_event
 from hub.catalog.keys import KeySealer, signer
 from hub.db.session import Database
-from hub.errors import Invalid, NotFound, Unauthorized
 from hub.tenants.accounts import OrgRole, Principal
+from konferenco.badges import b64, device_certificate_message, unb64
+from konferenco.errors import Invalid, NotFound, Unauthorized
 from sync.permissions import Capability, PeerIdentity, Role
 from sync.records import DeviceKey
 

@@ -45,7 +45,7 @@ import asyncpg  # type: ignore[import-untyped, unused-ignore]
 from pycrdt import merge_updates
 
 from hub.peer.store import SYNC_CHANNEL, PostgresUpdateStore
-from sync.records import now_ms
+from konferenco.types import now_ms
 from sync.replica import Replica
 
 log = logging.getLogger(__name__)

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 from pycrdt import merge_updates
 
+from konferenco.types import now_ms
 from sync.documents import Change, Quarantined
-from sync.records import now_ms
 from sync.sqlite_store import MAX_SEGMENTS, SEGMENT_BYTES, SEGMENT_ORIGIN
 from sync.store import Authored, Compaction, LoadedDoc, StorageError, StoredUpdate, WriteGuard
 

@@ -29,9 +29,9 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from appliance.staff import check_secret, hash_secret
 from hub.db.session import Database
-from hub.errors import Conflict, Forbidden, Invalid, TooManyAttempts, Unauthorized
+from konferenco.errors import Conflict, Forbidden, Invalid, TooManyAttempts, Unauthorized
+from konferenco.passwords import check_secret, hash_secret
 from sync.tokens import InvalidToken, SealedTokens
 
 SESSION_SECONDS = 12 * 3600

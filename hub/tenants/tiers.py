@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.errors import HubError
+from konferenco.errors import KonferencoError
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +22,7 @@ TIERS: dict[str, Tier] = {
 }
 
 
-class TierLimit(HubError):
-    status = 402
+class TierLimit(KonferencoError):
     code = "tier_limit"
 
 

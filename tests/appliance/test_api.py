@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 
-from appliance.badges import PREFIX, BadgePayload, BadgeSigner, b45decode, b45encode
+from konferenco.badges import PREFIX, BadgePayload, BadgeSigner, b45decode, b45encode
 from tests.appliance.conftest import DemoAppliance, nonce
 from tests.helpers import konferenco
 

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from appliance.badges import (
+from konferenco.badges import (
     _B45,
     PREFIX,
     BadgeError,
@@ -21,7 +21,7 @@ from appliance.badges import (
     key_id,
     verify,
 )
-from sync.records import new_id
+from konferenco.types import new_id
 
 EVENT = "demo"
 EVENT_KEY = Ed25519PrivateKey.generate()

@@ -17,8 +17,13 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.badges import BadgePayload, BadgeSigner, KeyRing, TrustedKey, b64, raw_public_key, verify
-from appliance.catalog.bundle import (
+from appliance.catalog.importer import ImportRejected, ImportReport, import_file
+from appliance.catalog.roster import CatalogConflict, fold
+from appliance.checkin.service import CheckinError
+from appliance.config import DataDir
+from appliance.desk import search
+from konferenco.badges import BadgePayload, BadgeSigner, KeyRing, TrustedKey, b64, raw_public_key, verify
+from konferenco.catalog.bundle import (
     Attendee,
     BundleError,
     Catalog,
@@ -28,12 +33,8 @@ from appliance.catalog.bundle import (
     TicketType,
     sign_catalog,
 )
-from appliance.catalog.importer import CsvOptions, ImportRejected, ImportReport, Problem, import_file
-from appliance.catalog.roster import CatalogConflict, fold
-from appliance.checkin.rules import CheckinList
-from appliance.checkin.service import CheckinError
-from appliance.config import DataDir
-from appliance.desk import search
+from konferenco.catalog.csv_reader import CsvOptions, Problem
+from konferenco.rules import CheckinList
 
 EVENT = "demo"
 CATALOG_KEY = Ed25519PrivateKey.generate()

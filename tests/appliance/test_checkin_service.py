@@ -8,9 +8,10 @@ import pytest
 
 from appliance.checkin.service import ANNUL_WINDOW_MS, CheckinError, CheckinService, ScanRequest
 from appliance.config import DataDir
+from konferenco.types import now_ms
 from sync.documents import DeviceLog
 from sync.names import DocName
-from sync.records import Scan, now_ms
+from sync.records import Scan
 from tests.helpers import konferenco
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
-from appliance.checkin.rules import (
+from konferenco.rules import (
     CheckinList,
     Hours,
     MaxEntries,

@@ -104,7 +104,7 @@ def test_revoking_an_attendee_refuses_their_badge_everywhere_at_once(
 def test_revoking_one_printed_badge_spares_a_reissued_one(server: ApplianceProcess, seeded: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from appliance.badges import BadgePayload, BadgeSigner
+    from konferenco.badges import BadgePayload, BadgeSigner
 
     key = Ed25519PrivateKey.from_private_bytes((seeded / "secrets" / "event-demo.key").read_bytes())
     badge = next(b for b in _badges(seeded) if b["ticket_type"] == "Expo pass")
@@ -188,7 +188,7 @@ def test_an_organizer_pushes_a_new_catalog_revision_and_a_peer_can_fetch_it(
     import msgspec
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from appliance.catalog.bundle import Attendee, Bundle, sign_catalog
+    from konferenco.catalog.bundle import Attendee, Bundle, sign_catalog
 
     organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
     desk = {"Authorization": f"Bearer {_token(seeded, 'desk')}"}
@@ -233,7 +233,7 @@ def test_a_pushed_bundle_with_bad_rows_lists_them_and_changes_nothing(
     import msgspec
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from appliance.catalog.bundle import Attendee, Bundle, sign_catalog
+    from konferenco.catalog.bundle import Attendee, Bundle, sign_catalog
 
     organizer = {"Authorization": f"Bearer {_token(seeded, 'organizer')}"}
     catalog = msgspec.json.decode(

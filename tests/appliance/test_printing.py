@@ -21,9 +21,10 @@ import zxingcpp
 
 from appliance.catalog.schema import migrate
 from appliance.printing.queue import PrintQueue
+from konferenco.types import new_id, now_ms
 from sync.documents import DeviceLog
 from sync.names import DocName
-from sync.records import BadgePrint, new_id, now_ms
+from sync.records import BadgePrint
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from tests.drivers.escpos_decode import decode

@@ -12,9 +12,10 @@ import pytest
 from appliance.catalog.schema import migrate
 from appliance.signage_feed import SignageFeed
 from drivers.signage import SignagePublisher
+from konferenco.types import now_ms
 from sync.documents import ControlDoc
 from sync.names import DocName
-from sync.records import Room, Session, now_ms
+from sync.records import Room, Session
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from tests.drivers.test_signage import MOSQUITTO, Broker, Listener, until

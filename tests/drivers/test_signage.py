@@ -42,6 +42,7 @@ from drivers.signage import (
 )
 from drivers.signage.displays import DisplayTable
 from drivers.signage.outbox import Outbox
+from konferenco.types import now_ms
 from tests.helpers import ROOT, free_port, wait_for
 
 VENUE = "berlin-2025"
@@ -51,10 +52,6 @@ MOSQUITTO = shutil.which("mosquitto") or next(
 )
 KEYNOTE = Session(id="s1", title="Keynote", starts_at=1_700_000_000_000, ends_at=1_700_003_600_000)
 LUNCH = Session(id="s2", title="Lunch", starts_at=1_700_003_600_000, ends_at=1_700_007_200_000)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # --- real components ------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pycrdt import Array, Doc
 from sqlalchemy import text
 
-from appliance.badges import b64, raw_public_key, unb64
 from hub.db.session import Database
 from hub.tenants.accounts import OrgRole, add_member, create_account, create_organization
+from konferenco.badges import b64, raw_public_key, unb64
 from sync.documents import DeviceLog
 
 T = TypeVar("T")

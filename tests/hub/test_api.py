@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from appliance.catalog.bundle import BundleError, decode_bundle, read_bundle
 from hub.tenants.accounts import OrgRole
+from konferenco.catalog.bundle import BundleError, decode_bundle, read_bundle
 from tests.helpers import HubProcess
 from tests.hub.api_support import (
     PASSWORD,

@@ -9,17 +9,17 @@ import msgspec
 import pytest
 from sqlalchemy import text
 
-from appliance.badges import KeyRing, TrustedKey, raw_public_key, unb64, verify
-from appliance.catalog.bundle import BundleError, decode_bundle, read_bundle
 from appliance.catalog.importer import import_bundle
 from appliance.config import DataDir
 from hub.catalog.distribution import build_bundle
 from hub.catalog.events import add_ticket_type, create_event, put_gate, put_list
 from hub.catalog.keys import create_key
 from hub.catalog.roster import ImportRefused, cancel_attendee, import_attendees
-from hub.errors import Conflict, Forbidden, Invalid
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import TierLimit
+from konferenco.badges import KeyRing, TrustedKey, raw_public_key, unb64, verify
+from konferenco.catalog.bundle import BundleError, decode_bundle, read_bundle
+from konferenco.errors import Conflict, Forbidden, Invalid
 from sync.sqlite_store import SQLiteUpdateStore
 from tests.hub.services import Hub, hub_services, organization
 

@@ -31,9 +31,9 @@ from hub.app import create_app
 from hub.catalog.events import create_event
 from hub.console.render import day_bounds, local_time
 from hub.devices.enrolment import DeviceAuth, EnrolRequest, Grant, create_enrolment, redeem
-from hub.errors import Invalid, Unauthorized
 from hub.settings import HubSettings
 from hub.tenants.accounts import OrgRole, Principal, add_member, create_account, create_organization
+from konferenco.errors import Invalid, Unauthorized
 from tests.hub.services import PASSWORD, Hub, hub_services, organization
 
 HUB_URL = "http://hub.test"

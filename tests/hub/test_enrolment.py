@@ -20,10 +20,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from appliance.badges import KeyRing, TrustedKey, raw_public_key, unb64
-from appliance.catalog.bundle import decode_bundle
 from appliance.catalog.roster import current_revision
 from appliance.config import DataDir
+from konferenco.badges import KeyRing, TrustedKey, raw_public_key, unb64
+from konferenco.catalog.bundle import decode_bundle
 from sync.documents import ControlDoc
 from sync.names import DocName
 from sync.protocol import step1, update_message

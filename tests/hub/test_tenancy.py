@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from hub.catalog.events import create_event, get_event, list_events
 from hub.catalog.roster import import_attendees
-from hub.errors import NotFound
 from hub.tenants.tiers import TierLimit
+from konferenco.errors import NotFound
 from tests.hub.services import hub_services, organization
 
 CSV = (

@@ -22,8 +22,8 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.badges import b64, key_id, raw_public_key, unb64
-from appliance.checkin.rules import CheckinList, Id, Name
+from konferenco.badges import b64, key_id, raw_public_key, unb64
+from konferenco.rules import CheckinList, Id, Name
 
 FORMAT = "konferenco-catalog/1"
 

@@ -1,0 +1,132 @@
+"""One error vocabulary for the appliance, the hub and every client of theirs.
+
+A refusal travels as ``{"code", "message", "details"}``: ``code`` is stable
+and meant for programs (a kiosk picks its screen by it), ``message`` is
+meant for the person in front of the screen, ``details`` carries what a
+program needs to act (a wait, the rejected rows, the roles that would do).
+
+Every code either side may answer is listed once, in :data:`CODES`, with the
+HTTP status it travels with; ``docs/api-errors.md`` is written from the same
+table and a test holds the two OpenAPI documents to it.  The generic codes
+(``unauthorized``, ``forbidden``, ``not_found``, ``invalid``, ``conflict``,
+``too_many_attempts``) are the first a client should handle; the specific
+ones refine them where a client does something different.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    status: int
+    meaning: str
+
+
+#: Every ``code`` an API of ours answers with, and its HTTP status.
+CODES: dict[str, ErrorCode] = {
+    # generic: what any client must handle
+    "invalid": ErrorCode(422, "the request is well-formed but its content is not acceptable"),
+    "bad_request": ErrorCode(400, "the request cannot be read (not JSON, not UTF-8, wrong shape)"),
+    "unauthorized": ErrorCode(401, "no credentials, or credentials that are not valid: sign in"),
+    "forbidden": ErrorCode(403, "signed in, but this role or device may not do this"),
+    "not_found": ErrorCode(404, "no such thing here (or not visible to this organization)"),
+    "method_not_allowed": ErrorCode(405, "this path does not take that HTTP method"),
+    "conflict": ErrorCode(409, "the request contradicts what is already recorded"),
+    "body_too_large": ErrorCode(413, "the request body is over the size this route accepts"),
+    "too_many_attempts": ErrorCode(429, "too many tries in a short time; wait `retry_after` seconds"),
+    "internal_error": ErrorCode(500, "a bug; the server log has the details"),
+    "unavailable": ErrorCode(503, "storage is briefly unavailable; nothing was recorded, retry"),
+    "disk_full": ErrorCode(507, "the disk is full; nothing was recorded, retry once space is freed"),
+    # sign-in and staff
+    "wrong_credentials": ErrorCode(401, "wrong name, e-mail, PIN or password"),
+    "token_expired": ErrorCode(401, "the session ended; sign in again"),
+    "locked": ErrorCode(423, "too many wrong PINs: the account is locked for `retry_after` seconds"),
+    # scans and the desk
+    "nonce_reused": ErrorCode(409, "the same nonce was sent before with a different scan"),
+    "unknown_event": ErrorCode(404, "this appliance does not serve that event"),
+    "unknown_list": ErrorCode(422, "the check-in list is not in the event's catalog"),
+    "unknown_attendee": ErrorCode(404, "no such attendee in this event"),
+    "unknown_scan": ErrorCode(404, "no such scan recorded here"),
+    "already_annulled": ErrorCode(409, "the scan was annulled before"),
+    "not_annullable": ErrorCode(409, "the scan cannot be annulled (not an admission, too old, elsewhere)"),
+    "nfc_in_use": ErrorCode(409, "the NFC tag belongs to another attendee"),
+    "no_event_key": ErrorCode(409, "this appliance does not hold the event key needed to sign"),
+    "query_too_short": ErrorCode(422, "the search needs more characters"),
+    # catalog
+    "catalog_rejected": ErrorCode(422, "the catalog bundle or file was refused; nothing was imported"),
+    "import_rejected": ErrorCode(422, "rows were refused; nothing was imported (`details.problems`)"),
+    "no_catalog": ErrorCode(404, "no signed catalog snapshot is held here"),
+    "tier_limit": ErrorCode(402, "the organization's plan does not allow this"),
+    # printing
+    "no_printer": ErrorCode(404, "no such printer is configured"),
+    "not_waiting": ErrorCode(409, "the print job is not waiting any more"),
+    "not_finished": ErrorCode(409, "the print job has not finished yet"),
+}
+
+
+class KonferencoError(Exception):
+    """A refusal with a stable code: raised by services, turned into JSON by either app.
+
+    Subclasses fix a default ``code``; any call may name a more specific one
+    from :data:`CODES`.  The status follows from the code, so the same
+    refusal has the same status on the appliance and on the hub.
+    """
+
+    code: ClassVar[str] = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        chosen = code or type(self).code
+        if chosen not in CODES:
+            raise ValueError(f"error code '{chosen}' is not in konferenco.errors.CODES")
+        self.code = chosen  # type: ignore[misc]  # the instance refines the class default
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return CODES[self.code].status
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON shape of a refusal (see the module docstring).
+
+    Until 0.3 the details are also copied to the top level, where clients of
+    0.1 read them (``docs/changes.md``); new clients read ``details``.
+    """
+    extra = details or {}
+    return {**extra, "code": code, "message": message, "details": extra}
+
+
+class Invalid(KonferencoError):
+    code = "invalid"
+
+
+class BadRequest(KonferencoError):
+    code = "bad_request"
+
+
+class Unauthorized(KonferencoError):
+    code = "unauthorized"
+
+
+class Forbidden(KonferencoError):
+    code = "forbidden"
+
+
+class NotFound(KonferencoError):
+    code = "not_found"
+
+
+class Conflict(KonferencoError):
+    code = "conflict"
+
+
+class TooManyAttempts(KonferencoError):
+    code = "too_many_attempts"
