@@ -222,3 +222,57 @@ def sign_missing_badges(event_id: str, attendees: list[Attendee], signer: BadgeS
         )
         for a in attendees
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemGroup:
+    """Identical problems on many rows, said once: a 1,200-row file with one wrong column is one mistake."""
+
+    field: str
+    message: str
+    hint: str
+    lines: tuple[int, ...]  # 0 = the whole file
+
+    @property
+    def count(self) -> int:
+        return len(self.lines)
+
+    def where(self, shown: int = 5) -> str:
+        """The lines, the first few of them: every one stays available in ``lines``."""
+        numbered = [n for n in self.lines if n]
+        if not numbered:
+            return "the file"
+        head = ", ".join(f"{n:,}" for n in numbered[:shown])
+        more = len(numbered) - shown
+        return (
+            ("line " if len(numbered) == 1 else "lines ") + head + (f" and {more:,} more" if more > 0 else "")
+        )
+
+    def __str__(self) -> str:
+        rows = f"{self.count:,} rows" if self.count > 1 else "1 row"
+        if self.lines == (0,):
+            rows = "the file"
+        text = f"{rows}: {self.field}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return f"{text} [{self.where()}]" if self.lines != (0,) else text
+
+
+#: What to do about a problem, by field: said once per group, not on every row.
+_HINTS = {
+    "ticket_type": "create the ticket type first, or map the column with --map ticket_type=COLUMN",
+    "name": "every row needs a name; map the column with --map name=COLUMN",
+    "email": "fix the address or leave the cell empty",
+    "row": "a cell with a comma or a line break must be in double quotes",
+}
+
+
+def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
+    """Group problems with the same field and message, in the order each first appears."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for problem in problems:
+        groups.setdefault((problem.field, problem.message), []).append(problem.line)
+    return [
+        ProblemGroup(field, message, _HINTS.get(field, ""), tuple(lines))
+        for (field, message), lines in groups.items()
+    ]
