@@ -30,7 +30,7 @@ from appliance.hub_link import CatalogPuller
 from appliance.metrics import render_metrics
 from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
-from appliance.readers import Readers
+from appliance.read_pool import ReadPool
 from appliance.staff import StaffDirectory
 from konferenco.types import now_ms
 from sync.client import SyncClient
@@ -77,7 +77,7 @@ def create_app(
             await replica.open(DocName.control(event))
             await replica.open(replica.device_log(event, config.device_id))
         conn = data.reader()
-        readers = Readers(data.database)
+        readers = ReadPool(data.database)
         await readers.open()
         store = replica.store
         assert isinstance(store, SQLiteUpdateStore)
@@ -98,7 +98,7 @@ def create_app(
                 replica,
                 config.device_id,
                 organizer=Capability.ORGANIZER in config.capabilities,
-                keys_changed=checkin_service.catalogue.invalidate,
+                keys_changed=checkin_service.catalog_cache.invalidate,
             ),
         )
         app.state["appliance"] = state
@@ -119,7 +119,7 @@ def create_app(
         if config.hub_url and credential:  # enrolled: the hub is an upstream, and the catalog's source
             links.append(Upstream(config.hub_url, credential, "hub"))
             puller = CatalogPuller(
-                data, store.writer, config.events, on_change=checkin_service.catalogue.invalidate
+                data, store.writer, config.events, on_change=checkin_service.catalog_cache.invalidate
             )
             puller.start()
         for upstream in links:

@@ -171,7 +171,7 @@ class CatalogPuller:
                     changed = True
                     log.info("catalog of %s updated to revision %d from the hub", event, fetched.revision)
         if changed and self.on_change is not None:
-            self.on_change()  # e.g. the check-in catalogue cache: the door sees the change at once
+            self.on_change()  # e.g. the check-in catalog cache: the door sees the change at once
         return changed
 
     async def _run(self) -> None:

@@ -31,7 +31,7 @@ from typing import TypeVar
 from PIL import Image, ImageDraw
 
 from bench.common import BenchResult, Row, Series, Table, Verdict, progress
-from drivers.printer import Badge, BadgeLayout, badge_bytes, encode, media, render
+from drivers.printer import BadgeLayout, PrintedBadge, badge_bytes, encode, media, render
 from drivers.printer import fonts as printer_fonts
 from drivers.printer import layout as printer_layout
 
@@ -56,10 +56,10 @@ TICKETS = ("Speaker", "Attendee", "Sponsor", "Volunteer")
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 
-def badges(count: int, rng: random.Random) -> list[Badge]:
+def badges(count: int, rng: random.Random) -> list[PrintedBadge]:
     """Plausible badges: names of every kind, codes shaped like signed ``KB1:`` codes (≈190 chars)."""
     return [
-        Badge(
+        PrintedBadge(
             name=NAMES[i % len(NAMES)],
             company=COMPANIES[i % len(COMPANIES)],
             ticket_type=TICKETS[i % len(TICKETS)],
@@ -78,7 +78,7 @@ def _each_ms(items: Sequence[T], work: Callable[[T], object]) -> list[float]:
     return out
 
 
-def _cold_ms(badge: Badge, layout: BadgeLayout) -> float:
+def _cold_ms(badge: PrintedBadge, layout: BadgeLayout) -> float:
     """The first badge after the font caches are emptied (a fresh appliance's first print)."""
     for cached in (printer_fonts.font, printer_fonts.coverage, printer_layout._chain):
         cached.cache_clear()
@@ -101,7 +101,7 @@ class Repetition:
     sizes: list[int]
 
 
-def repetition(batch: list[Badge], layout: BadgeLayout) -> Repetition:
+def repetition(batch: list[PrintedBadge], layout: BadgeLayout) -> Repetition:
     sizes: list[int] = []
     full = _each_ms(batch, lambda b: sizes.append(len(badge_bytes(b, layout, PROFILE))))
     small = _each_ms(batch, lambda b: badge_bytes(b, layout, SMALL_PROFILE))
@@ -111,7 +111,7 @@ def repetition(batch: list[Badge], layout: BadgeLayout) -> Repetition:
     width = media(PROFILE).width
     plain_font = printer_fonts.font(printer_fonts.FontChain(layout.bold_fonts).paths[0], 80)
 
-    def draw(b: Badge) -> None:
+    def draw(b: PrintedBadge) -> None:
         image = Image.new("1", (width, 120), 1)
         ImageDraw.Draw(image).text((0, 100), b.name, font=plain_font, fill=0, anchor="ls")
 

@@ -546,13 +546,13 @@ class Floor:
 
 def floor(path: Path, template: Path, codes: list[str], synchronous: str) -> Floor:
     """Per scan: verify the badge code, then INSERT one check-in row and COMMIT."""
-    from appliance.checkin.catalogue import Catalogue
+    from appliance.checkin.catalog_cache import CatalogCache
     from konferenco.badges import verify
     from konferenco.types import new_id
     from sync.sqlite_writer import connect
 
     with contextlib.closing(sqlite3.connect(template / "appliance.db")) as source:
-        ring = Catalogue(source, [EVENT]).event(EVENT).keys
+        ring = CatalogCache(source, [EVENT]).event(EVENT).keys
     conn = connect(path, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
     try:
         conn.execute(_FLOOR_TABLE)

@@ -131,7 +131,7 @@ async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | No
         ) from None
     except (BundleError, CatalogConflict) as exc:
         raise CheckinError("catalog_rejected", str(exc), 422) from None
-    state.checkin.catalogue.invalidate()
+    state.checkin.catalog_cache.invalidate()
     result = report.result
     assert result is not None
     return {

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from appliance.desk import Desk
     from appliance.devices import DeviceManager
     from appliance.printing.queue import PrintQueue
-    from appliance.readers import Readers
+    from appliance.read_pool import ReadPool
     from appliance.staff import StaffDirectory, StaffTokens
     from sync.client import SyncClient
     from sync.replica import Replica
@@ -32,7 +32,7 @@ class ApplianceState:
     service: SyncService
     conn: sqlite3.Connection  # the event loop's read connection (point lookups)
     writer: SQLiteWriter  # the database's single writer (plain-table writes: catalog, staff)
-    readers: Readers
+    readers: ReadPool
     checkin: CheckinService
     staff: StaffDirectory
     tokens: StaffTokens

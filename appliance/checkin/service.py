@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from appliance.checkin.catalogue import Catalogue, EventCatalogue
+from appliance.checkin.catalog_cache import CatalogCache, EventCatalog
 from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
 from appliance.checkin.projection import admitted_history
 from konferenco.badges import BadgeError, verify
@@ -120,7 +120,7 @@ class CheckinService:
         self.conn = conn  # the event loop's read connection: point lookups, sub-millisecond
         self.events = events
         self.device_id = device_id
-        self.catalogue = Catalogue(conn, events)
+        self.catalog_cache = CatalogCache(conn, events)
         self._attendee_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = defaultdict(int)
         self._in_flight: dict[str, tuple[ScanRequest, asyncio.Future[ScanAnswer]]] = {}
@@ -154,7 +154,7 @@ class CheckinService:
         return answer
 
     async def _scan(self, event: str, req: ScanRequest, staff: str | None) -> ScanAnswer:
-        cat = self.catalogue.event(event)
+        cat = self.catalog_cache.event(event)
         if (req.code is None) == (req.nfc_uid is None):
             raise CheckinError("invalid_request", "send exactly one of 'code' (QR text) and 'nfc_uid'")
         gate = cat.gates.get(req.gate)
@@ -229,7 +229,7 @@ class CheckinService:
             first = PriorScan(now, "entry", req.gate, self.device_id)
         return self._answer(record, who.view(), verdict.rule, first)
 
-    def _identify(self, event: str, cat: EventCatalogue, req: ScanRequest) -> _Identified:
+    def _identify(self, event: str, cat: EventCatalog, req: ScanRequest) -> _Identified:
         if req.code is not None:
             try:
                 badge = verify(req.code, cat.keys, event, now_ms() // 1000)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from appliance.config import ApplianceConfig, DataDir
 from appliance.printing.queue import PrintJob
-from drivers.printer import Badge, BadgeLayout, badge_bytes, load_layout
+from drivers.printer import BadgeLayout, PrintedBadge, badge_bytes, load_layout
 
 #: The profile of a printer configured without one (python-escpos; Epson TM-T20II, 80 mm).
 DEFAULT_PROFILE = "TM-T20II"
@@ -50,5 +50,5 @@ class BadgeRenderer:
         name, company, ticket_type, code = row
         layout_file = self.layout_file(job.event_id)
         layout = load_layout(layout_file) if layout_file.exists() else BadgeLayout()
-        badge = Badge(name=name, company=company or "", ticket_type=ticket_type or "", code=code or "")
+        badge = PrintedBadge(name=name, company=company or "", ticket_type=ticket_type or "", code=code or "")
         return badge_bytes(badge, layout, self.profiles.get(job.printer, DEFAULT_PROFILE))

@@ -4,21 +4,21 @@ The appliance renders a badge for the printer's profile and sends the bytes::
 
     printer = BadgePrinter.from_settings({"host": "10.0.0.7", "profile": "TM-T20II"})
     await printer.connect()
-    data = badge_bytes(Badge(name=..., code=...), load_layout(path), printer.profile)
+    data = badge_bytes(PrintedBadge(name=..., code=...), load_layout(path), printer.profile)
     outcome = await printer.print_badge(data)  # done | failed (nothing sent) | uncertain
 """
 
 from drivers.printer.driver import MANIFEST, BadgePrinter, PrinterSettings
 from drivers.printer.encode import badge_bytes, encode
-from drivers.printer.layout import Badge, BadgeLayout, ProfileError, load_layout, media, render
+from drivers.printer.layout import BadgeLayout, PrintedBadge, ProfileError, load_layout, media, render
 from drivers.printer.status import PrinterStatus, PrintOutcome
 
 __all__ = [
     "MANIFEST",
-    "Badge",
     "BadgeLayout",
     "BadgePrinter",
     "PrintOutcome",
+    "PrintedBadge",
     "PrinterSettings",
     "PrinterStatus",
     "ProfileError",

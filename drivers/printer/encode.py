@@ -14,7 +14,7 @@ from typing import Literal
 from escpos.printer import Dummy
 from PIL import Image
 
-from drivers.printer.layout import Badge, BadgeLayout, media, render
+from drivers.printer.layout import BadgeLayout, PrintedBadge, media, render
 
 #: python-escpos' image modes: GS v 0, GS ( L, ESC * (some printers only understand one; edge-parts C).
 ImageImpl = Literal["bitImageRaster", "graphics", "bitImageColumn"]
@@ -35,7 +35,11 @@ def encode(image: Image.Image, profile: str, impl: ImageImpl = "bitImageRaster",
 
 
 def badge_bytes(
-    badge: Badge, layout: BadgeLayout, profile: str, impl: ImageImpl = "bitImageRaster", cut: bool = True
+    badge: PrintedBadge,
+    layout: BadgeLayout,
+    profile: str,
+    impl: ImageImpl = "bitImageRaster",
+    cut: bool = True,
 ) -> bytes:
     """Render and encode: what the print queue hands to :meth:`BadgePrinter.print_badge`."""
     return encode(render(badge, layout, profile), profile, impl, cut)

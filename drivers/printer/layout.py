@@ -53,7 +53,7 @@ DEFAULT_BOLD_FONTS = (
 )
 
 
-class Badge(msgspec.Struct, frozen=True, kw_only=True):
+class PrintedBadge(msgspec.Struct, frozen=True, kw_only=True):
     """What goes on one attendee's badge; ``code`` is the QR payload (empty: no QR)."""
 
     name: str
@@ -341,7 +341,7 @@ def _inverted(mask: Image.Image, width: int, pad: int) -> Image.Image:
     return bar
 
 
-def render(badge: Badge, layout: BadgeLayout, profile: str) -> Image.Image:
+def render(badge: PrintedBadge, layout: BadgeLayout, profile: str) -> Image.Image:
     """The badge as a 1-bit image exactly as wide as the profile's paper (0 = black)."""
     paper = media(profile)
     dpm = paper.dots_per_mm

@@ -27,9 +27,9 @@ from PIL import Image, ImageChops, ImageDraw
 
 from drivers.base import load_manifest
 from drivers.printer import (
-    Badge,
     BadgeLayout,
     BadgePrinter,
+    PrintedBadge,
     PrinterSettings,
     ProfileError,
     badge_bytes,
@@ -159,8 +159,8 @@ def network(port: int, **overrides: object) -> BadgePrinter:
     return BadgePrinter.from_settings(settings)
 
 
-def badge(name: str = "Ann Lee", code: str = CODE) -> Badge:
-    return Badge(name=name, company="Ångström Laboratories GmbH", ticket_type="Speaker", code=code)
+def badge(name: str = "Ann Lee", code: str = CODE) -> PrintedBadge:
+    return PrintedBadge(name=name, company="Ångström Laboratories GmbH", ticket_type="Speaker", code=code)
 
 
 def job_part(received: bytes) -> bytes:
