@@ -1,29 +1,24 @@
 """The appliance's devices: building drivers from its settings, running them, reporting them.
 
 Each configured device (``appliance.json`` → ``devices``) becomes a driver
-from ``drivers/<domain>/`` through :data:`BUILDERS`.  Scanners and NFC
-readers get a sink that feeds :func:`appliance.door.scan_at_door` — the
-same path as ``POST /api/v1/scans`` — with the device's gate and its id as
-the staff member.  Printers are handed to the print queue.  A device that
-is absent or fails is reported, never fatal: the box keeps checking people
-in with whatever else it has.
+from ``drivers/<domain>/``.  Scanners and NFC readers get the sink the
+composition root hands over (``Door.device_sink``: the same path as
+``POST /api/v1/scans``); printers are put into the print queue's printer
+table as they connect.  Outputs start before inputs, so the first badge a
+reader sees already has its printer.  A device that is absent or fails is
+reported, never fatal: the box keeps checking people in with whatever else
+it has.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from appliance.checkin.service import CheckinError, ScanRequest
 from appliance.config import ApplianceConfig, DeviceConfig
-from appliance.door import scan_at_door
-from appliance.signage_feed import SignageFeed
 from drivers.base import DeviceState, Driver, ScanEvent, ScanSink
-from konferenco.types import new_id, now_ms
-
-if TYPE_CHECKING:
-    from appliance.api.state import ApplianceState
+from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +109,33 @@ def _builders() -> dict[tuple[str, str], Builder]:
     return out
 
 
+#: What the manager asks the composition root for: the sink of one scanner or reader.
+SinkFactory = Callable[[DeviceConfig], ScanSink]
+
+#: Families that produce scans start last, once every output they may need is up.
+_INPUTS = ("scanner", "rfid")
+
+
 class DeviceManager:
     def __init__(
-        self, appliance: ApplianceConfig, builders: dict[tuple[str, str], Builder] | None = None
+        self,
+        appliance: ApplianceConfig,
+        sink_for: SinkFactory,
+        printers: dict[str, Any],
+        builders: dict[tuple[str, str], Builder] | None = None,
     ) -> None:
         self.appliance = appliance
         self.configs = appliance.devices
+        self.sink_for = sink_for
+        self.printer_table = printers  # shared with the print queue: filled as printers connect
         self.builders = builders if builders is not None else _builders()
         self.drivers: dict[str, Driver] = {}
         self.problems: dict[str, str] = {}  # device id -> why it could not be built
         self.scans_seen: dict[str, int] = {}
-        self.feeds: list[SignageFeed] = []
-        self._state: ApplianceState | None = None
 
-    async def start(self, state: ApplianceState) -> None:
-        self._state = state
-        for config in self.configs:
+    async def start(self) -> None:
+        outputs_first = sorted(self.configs, key=lambda c: c.domain in _INPUTS)
+        for config in outputs_first:
             builder = self.builders.get((config.domain, config.kind))
             if builder is None:
                 self.problems[config.id] = f"no driver for {config.domain}/{config.kind or '(no kind)'}"
@@ -142,15 +148,12 @@ class DeviceManager:
                 self.problems[config.id] = str(exc)
                 continue
             self.drivers[config.id] = driver
-            if config.domain == "signage":
-                feed = SignageFeed(driver, state.replica, state.conn, self.appliance.events[0])
-                feed.start()
-                self.feeds.append(feed)
+            if config.domain == "printer":
+                self.printer_table[config.id] = driver
 
     async def stop(self) -> None:
-        for feed in self.feeds:
-            await feed.stop()
-        for device_id, driver in list(self.drivers.items()):
+        for device_id, driver in reversed(list(self.drivers.items())):
+            self.printer_table.pop(device_id, None)
             try:
                 await driver.disconnect()
             except Exception:
@@ -158,35 +161,17 @@ class DeviceManager:
         self.drivers.clear()
 
     def _sink(self, config: DeviceConfig) -> ScanSink:
+        inner = self.sink_for(config)
+
         async def sink(event: ScanEvent) -> None:
-            await self.on_scan(config, event)
+            self.scans_seen[config.id] = self.scans_seen.get(config.id, 0) + 1
+            await inner(event)
 
         return sink
 
-    async def on_scan(self, config: DeviceConfig, event: ScanEvent) -> None:
-        """A badge at a device: decided and recorded like an API scan (module docstring)."""
-        state = self._state
-        if state is None:
-            return
-        self.scans_seen[config.id] = self.scans_seen.get(config.id, 0) + 1
-        request = ScanRequest(
-            nonce=new_id(),
-            gate=config.gate or "main",
-            code=event.code,
-            nfc_uid=event.nfc_uid,
-            device_time=event.at,
-        )
-        try:
-            answer = await scan_at_door(state, request, config.id)
-        except CheckinError as exc:
-            log.warning("scan at %s refused before deciding: %s", config.id, exc.message)
-            return
-        log.info("%s at %s: %s (%s)", event.source, request.gate, answer.result, answer.reason)
-
-    def printers(self) -> dict[str, Any]:
-        """The printers that started, by device id (what the print queue sends jobs to)."""
-        started = (c for c in self.configs if c.domain == "printer" and c.id in self.drivers)
-        return {c.id: self.drivers[c.id] for c in started}
+    def signs(self) -> list[Driver]:
+        """The signage publishers that started (the composition root gives each a feed)."""
+        return [self.drivers[c.id] for c in self.configs if c.domain == "signage" and c.id in self.drivers]
 
     def discovered(self) -> list[Any]:
         """Peers and printers heard on the LAN, if discovery is configured."""

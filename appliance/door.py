@@ -1,40 +1,86 @@
-"""One scan path for every input: the API, a keyboard-wedge scanner, an NFC reader.
+"""The door: one scan path for every input, and what a gate does after an admission.
 
-``scan_at_door`` decides and records a scan exactly as ``POST /api/v1/scans``
-does (the same :class:`~appliance.checkin.service.CheckinService`), then does
-what the gate is set up to do after an admission: print the attendee's
-badge on the gate's printer, once per attendee ever (``auto_print``).  A
-printer problem never changes the door's answer: the job waits in the
-durable queue and staff see why.
+``Door.scan`` decides and records a scan exactly as ``POST /api/v1/scans``
+does (through the one :class:`~appliance.checkin.service.CheckinService`),
+then applies the gate's print policy: a gate set to auto-print queues the
+attendee's badge on its printer, once per attendee ever.  Scanners and NFC
+readers reach the same path through :meth:`Door.device_sink`, so a badge
+held to a reader is decided, recorded and printed like one sent over HTTP.
+
+A printer problem never changes the door's answer: the job waits in the
+durable queue and staff see why.  The door is built with its print queue
+already in hand (``appliance/box.py``), so there is no moment after start
+when a scan could skip its badge.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from appliance.checkin.service import ScanAnswer, ScanRequest
-from appliance.printing.queue import PrintError
-
-if TYPE_CHECKING:
-    from appliance.api.state import ApplianceState
+from appliance.checkin.service import CheckinError, CheckinService, ScanAnswer, ScanRequest
+from appliance.config import DeviceConfig
+from appliance.printing.queue import PrintError, PrintQueue
+from drivers.base import ScanEvent, ScanSink
+from konferenco.types import new_id
 
 log = logging.getLogger(__name__)
 
 
-async def scan_at_door(state: ApplianceState, request: ScanRequest, staff: str) -> ScanAnswer:
-    answer = await state.checkin.scan(request, staff)
-    if (
-        answer.result == "admitted"
-        and not answer.replayed
-        and answer.direction == "entry"
-        and answer.attendee is not None
-        and state.prints is not None
-    ):
-        printer = state.config.auto_print.get(answer.gate)
-        if printer is not None:
+class PrintPolicy:
+    """Which gate prints on first admission, and where (``appliance.json`` → ``auto_print``)."""
+
+    def __init__(self, prints: PrintQueue, auto_print: dict[str, str]) -> None:
+        self.prints = prints
+        self.auto_print = auto_print
+
+    async def after(self, answer: ScanAnswer, event: str) -> None:
+        if (
+            answer.result != "admitted"
+            or answer.replayed
+            or answer.direction != "entry"
+            or answer.attendee is None
+        ):
+            return
+        printer = self.auto_print.get(answer.gate)
+        if printer is None:
+            return
+        try:
+            await self.prints.enqueue(event, answer.attendee.id, printer, "auto")
+        except PrintError as exc:
+            log.error("badge of %s not queued at %s: %s", answer.attendee.id, answer.gate, exc.message)
+
+
+class Door:
+    def __init__(
+        self, checkin: CheckinService, policy: PrintPolicy, resolve_event: Callable[[str | None], str]
+    ) -> None:
+        self.checkin = checkin
+        self.policy = policy
+        self.resolve_event = resolve_event
+
+    async def scan(self, request: ScanRequest, staff: str) -> ScanAnswer:
+        """Decide, record durably, then print if the gate says so; the answer is the door's."""
+        answer = await self.checkin.scan(request, staff)
+        await self.policy.after(answer, self.resolve_event(request.event))
+        return answer
+
+    def device_sink(self, device: DeviceConfig) -> ScanSink:
+        """The sink a scanner or reader feeds: its scans count at its gate, with the device as staff."""
+
+        async def sink(event: ScanEvent) -> None:
+            request = ScanRequest(
+                nonce=new_id(),
+                gate=device.gate or "main",
+                code=event.code,
+                nfc_uid=event.nfc_uid,
+                device_time=event.at,
+            )
             try:
-                await state.prints.enqueue(state.event(request.event), answer.attendee.id, printer, "auto")
-            except PrintError as exc:
-                log.error("badge of %s not queued at %s: %s", answer.attendee.id, answer.gate, exc.message)
-    return answer
+                answer = await self.scan(request, device.id)
+            except CheckinError as exc:
+                log.warning("scan at %s refused before deciding: %s", device.id, exc.message)
+                return
+            log.info("%s at %s: %s (%s)", event.source, request.gate, answer.result, answer.reason)
+
+        return sink

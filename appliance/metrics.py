@@ -10,12 +10,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from appliance.api.state import ApplianceState
+    from appliance.box import Box
 
 
 class _SyncCollector(Collector):
-    def __init__(self, state: ApplianceState) -> None:
-        self.state = state
+    def __init__(self, box: Box) -> None:
+        self.state = box
 
     def collect(self) -> Iterator[Metric]:
         replica = self.state.replica
@@ -23,7 +23,7 @@ class _SyncCollector(Collector):
         docs.add_metric([], len(replica.loaded()))
         yield docs
         sessions = GaugeMetricFamily("konferenco_sync_sessions", "Connected sync peers", labels=["document"])
-        for doc, peers in self.state.service.connected().items():
+        for doc, peers in self.state.sync.connected().items():
             sessions.add_metric([doc], len(peers))
         yield sessions
         pending = GaugeMetricFamily(
@@ -45,7 +45,7 @@ class _SyncCollector(Collector):
         yield scans
 
 
-def render_metrics(state: ApplianceState) -> bytes:
+def render_metrics(box: Box) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SyncCollector(state))
+    registry.register(_SyncCollector(box))
     return generate_latest(registry)

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiosqlite
 
 
-class Readers:
+class ReadPool:
     def __init__(self, path: Path, size: int = 3) -> None:
         self.path = path
         self.size = size

@@ -8,9 +8,19 @@ from litestar import Request, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from appliance.api.auth import roles, staff_of
-from appliance.api.state import appliance_state
-from appliance.checkin.service import AttendeeView
-from appliance.desk import Amend, LinkTag, SearchHit, WalkInAnswer, WalkInRequest, require_attendee, search
+from appliance.box import EventScope
+from appliance.checkin.service import AttendeeView, CheckinService
+from appliance.desk import (
+    Amend,
+    Desk,
+    LinkTag,
+    SearchHit,
+    WalkInAnswer,
+    WalkInRequest,
+    require_attendee,
+    search,
+)
+from appliance.read_pool import ReadPool
 from appliance.staff import StaffRole
 
 
@@ -23,25 +33,28 @@ from appliance.staff import StaffRole
 async def search_attendees(
     request: Request[Any, Any, Any],
     q: Annotated[str, QueryParameter(max_length=200)],
+    events: EventScope,
+    reads: ReadPool,
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     event: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
-    state = appliance_state(request)
-    event_id = state.event(event)
+    event_id = events.resolve(event)
     private = staff_of(request).role != StaffRole.KIOSK  # a kiosk shows no e-mail or order to the public
-    async with state.readers.connection() as conn:
+    async with reads.connection() as conn:
         hits: list[SearchHit] = await search(conn, event_id, q, limit=limit, private=private)
     return {"event": event_id, "query": q, "count": len(hits), "attendees": hits}
 
 
 @get("/api/v1/attendees/{attendee_id:str}", summary="One attendee", tags=["desk"], opt=roles(StaffRole.DESK))
 async def get_attendee(
-    request: Request[Any, Any, Any], attendee_id: FromPath[str], event: FromQuery[str | None] = None
+    attendee_id: FromPath[str],
+    checkin: CheckinService,
+    events: EventScope,
+    event: FromQuery[str | None] = None,
 ) -> AttendeeView:
-    state = appliance_state(request)
-    event_id = state.event(event)
-    require_attendee(state.conn, event_id, attendee_id)
-    return state.checkin.attendee_view(event_id, attendee_id)
+    event_id = events.resolve(event)
+    require_attendee(checkin.conn, event_id, attendee_id)
+    return checkin.attendee_view(event_id, attendee_id)
 
 
 @post(
@@ -50,9 +63,14 @@ async def get_attendee(
     tags=["desk"],
     opt=roles(StaffRole.DESK),
 )
-async def register_walk_in(request: Request[Any, Any, Any], data: JSONBody[WalkInRequest]) -> WalkInAnswer:
-    state = appliance_state(request)
-    return await state.desk.walk_in(state.conn, state.event(data.event), data, staff_of(request).sub)
+async def register_walk_in(
+    request: Request[Any, Any, Any],
+    data: JSONBody[WalkInRequest],
+    desk: Desk,
+    checkin: CheckinService,
+    events: EventScope,
+) -> WalkInAnswer:
+    return await desk.walk_in(checkin.conn, events.resolve(data.event), data, staff_of(request).sub)
 
 
 @patch(
@@ -65,12 +83,14 @@ async def amend_attendee(
     request: Request[Any, Any, Any],
     attendee_id: FromPath[str],
     data: JSONBody[Amend],
+    desk: Desk,
+    checkin: CheckinService,
+    events: EventScope,
     event: FromQuery[str | None] = None,
 ) -> AttendeeView:
-    state = appliance_state(request)
-    event_id = state.event(event)
-    await state.desk.amend(state.conn, event_id, attendee_id, data, staff_of(request).sub)
-    return state.checkin.attendee_view(event_id, attendee_id)
+    event_id = events.resolve(event)
+    await desk.amend(checkin.conn, event_id, attendee_id, data, staff_of(request).sub)
+    return checkin.attendee_view(event_id, attendee_id)
 
 
 @post(
@@ -84,9 +104,14 @@ async def link_tag(
     request: Request[Any, Any, Any],
     attendee_id: FromPath[str],
     data: JSONBody[LinkTag],
+    desk: Desk,
+    checkin: CheckinService,
+    events: EventScope,
     event: FromQuery[str | None] = None,
 ) -> AttendeeView:
-    state = appliance_state(request)
-    event_id = state.event(event)
-    await state.desk.link_tag(state.conn, event_id, attendee_id, data, staff_of(request).sub)
-    return state.checkin.attendee_view(event_id, attendee_id)
+    event_id = events.resolve(event)
+    await desk.link_tag(checkin.conn, event_id, attendee_id, data, staff_of(request).sub)
+    return checkin.attendee_view(event_id, attendee_id)
+
+
+ROUTES = [search_attendees, get_attendee, register_walk_in, amend_attendee, link_tag]

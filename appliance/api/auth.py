@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -10,9 +11,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 
-from appliance.api.state import appliance_state
-from appliance.staff import SignInError, StaffClaims, StaffRole
-from sync.server import presented_token
+from appliance.staff import SignInError, StaffClaims, StaffDirectory, StaffRole, StaffTokens
+from sync.litestar_route import presented_token
 
 ALL_ROLES = tuple(StaffRole)
 
@@ -22,7 +22,21 @@ def roles(*allowed: StaffRole) -> dict[str, Any]:
     return {"roles": allowed}
 
 
-async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+def staff_guard(tokens: Callable[[], StaffTokens]) -> Guard:
+    """The guard every ``/api/v1`` route carries, checking tokens with the box's staff secret."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        await check_staff(tokens(), connection, handler)
+
+    return guard
+
+
+async def check_staff(
+    tokens: StaffTokens, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Authenticate the staff token and check the route's roles (routes without roles are public).
 
     ``async`` on purpose: Litestar runs a plain function guard in a worker thread, which cost
@@ -31,7 +45,7 @@ async def staff_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
     allowed: tuple[StaffRole, ...] | None = handler.opt.get("roles")
     if allowed is None:
         return
-    claims = appliance_state(connection).tokens.verify(presented_token(connection))
+    claims = tokens.verify(presented_token(connection))
     if claims.role not in allowed and claims.role != StaffRole.ORGANIZER:
         names = ", ".join(r.value for r in allowed)
         raise SignInError("forbidden_role", f"a {claims.role.value} account cannot do this (needs: {names})")
@@ -59,14 +73,16 @@ class SignedIn(msgspec.Struct):
 @post(
     "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
 )
-async def login(request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> SignedIn:
-    state = appliance_state(request)
-    claims = await state.staff.sign_in(data.name, data.secret)
-    token = state.tokens.issue(claims.sub, claims.name, claims.role)
-    verified = state.tokens.verify(token)
+async def login(data: JSONBody[SignIn], staff: StaffDirectory, tokens: StaffTokens) -> SignedIn:
+    claims = await staff.sign_in(data.name, data.secret)
+    token = tokens.issue(claims.sub, claims.name, claims.role)
+    verified = tokens.verify(token)
     return SignedIn(token, claims.sub, claims.name, claims.role, verified.exp)
 
 
 @get("/api/v1/auth/me", summary="Who this token belongs to", tags=["staff"], opt=roles(*ALL_ROLES))
 async def me(request: Request[Any, Any, Any]) -> StaffClaims:
     return staff_of(request)
+
+
+ROUTES = [login, me]

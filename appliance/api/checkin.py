@@ -10,13 +10,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
 from appliance.api.auth import ALL_ROLES, roles, staff_of
-from appliance.api.state import appliance_state
+from appliance.box import Box, EventScope
 from appliance.catalog.importer import ImportRejected, import_bundle
 from appliance.catalog.roster import CatalogConflict
 from appliance.checkin import figures
-from appliance.checkin.service import CheckinError, ScanAnswer, ScanRequest
-from appliance.desk import RevokeRequest
-from appliance.door import scan_at_door
+from appliance.checkin.service import CheckinError, CheckinService, ScanAnswer, ScanRequest
+from appliance.desk import Desk, RevokeRequest
+from appliance.door import Door
+from appliance.read_pool import ReadPool
 from appliance.staff import StaffRole
 from konferenco.catalog.bundle import BundleError
 
@@ -37,8 +38,8 @@ MAX_BUNDLE = 512 * 1024 * 1024
     status_code=200,
     opt=roles(*DOOR),
 )
-async def post_scan(request: Request[Any, Any, Any], data: JSONBody[ScanRequest]) -> ScanAnswer:
-    return await scan_at_door(appliance_state(request), data, staff_of(request).sub)
+async def post_scan(request: Request[Any, Any, Any], data: JSONBody[ScanRequest], door: Door) -> ScanAnswer:
+    return await door.scan(data, staff_of(request).sub)
 
 
 class AnnulRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,9 +60,13 @@ class Annulled(msgspec.Struct):
     opt=roles(StaffRole.DOOR, StaffRole.DESK),
 )
 async def annul_scan(
-    request: Request[Any, Any, Any], scan_id: FromPath[str], data: JSONBody[AnnulRequest]
+    request: Request[Any, Any, Any],
+    scan_id: FromPath[str],
+    checkin: CheckinService,
+    data: JSONBody[AnnulRequest | None] = None,
 ) -> Annulled:
-    record = await appliance_state(request).checkin.annul(scan_id, data.reason, staff_of(request).sub)
+    reason = data.reason if data is not None else ""
+    record = await checkin.annul(scan_id, reason, staff_of(request).sub)
     return Annulled(scan_id, record.id, record.at)
 
 
@@ -72,20 +77,20 @@ async def annul_scan(
     opt=roles(StaffRole.DOOR, StaffRole.DESK),
 )
 async def get_duplicates(
-    request: Request[Any, Any, Any], event: FromQuery[str | None] = None
+    events: EventScope, reads: ReadPool, event: FromQuery[str | None] = None
 ) -> dict[str, Any]:
-    state = appliance_state(request)
-    event_id = state.event(event)
-    async with state.readers.connection() as conn:
+    event_id = events.resolve(event)
+    async with reads.connection() as conn:
         found = await figures.duplicates(conn, event_id)
     return {"event": event_id, "count": len(found), "duplicates": found}
 
 
 @get("/api/v1/stats", summary="Live check-in figures", tags=["check-in"], opt=roles(*ALL_ROLES))
-async def get_stats(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> dict[str, Any]:
-    state = appliance_state(request)
-    async with state.readers.connection() as conn:
-        return await figures.stats(conn, state.event(event))
+async def get_stats(
+    events: EventScope, reads: ReadPool, event: FromQuery[str | None] = None
+) -> dict[str, Any]:
+    async with reads.connection() as conn:
+        return await figures.stats(conn, events.resolve(event))
 
 
 class Revoked(msgspec.Struct):
@@ -102,9 +107,10 @@ class Revoked(msgspec.Struct):
     status_code=200,
     opt=roles(StaffRole.ORGANIZER),
 )
-async def revoke(request: Request[Any, Any, Any], data: JSONBody[RevokeRequest]) -> Revoked:
-    state = appliance_state(request)
-    record = await state.desk.revoke(state.event(data.event), data, staff_of(request).sub)
+async def revoke(
+    request: Request[Any, Any, Any], data: JSONBody[RevokeRequest], desk: Desk, events: EventScope
+) -> Revoked:
+    record = await desk.revoke(events.resolve(data.event), data, staff_of(request).sub)
     return Revoked(record.id, record.target, record.value, record.at)
 
 
@@ -117,12 +123,15 @@ async def revoke(request: Request[Any, Any, Any], data: JSONBody[RevokeRequest])
     opt=roles(StaffRole.ORGANIZER),
     request_max_body_size=MAX_BUNDLE,
 )
-async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> dict[str, Any]:
-    state = appliance_state(request)
-    event_id = state.event(event)
+async def put_catalog(
+    request: Request[Any, Any, Any],
+    box: Box,
+    event: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    event_id = box.events.resolve(event)
     raw = await request.body()
     try:
-        report = await import_bundle(state.data, state.writer, raw, event_id)
+        report = await import_bundle(box.data, box.writer, raw, event_id)
     except ImportRejected as exc:
         problems = [{"position": p.line, "field": p.field, "message": p.message} for p in exc.report.problems]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
@@ -131,7 +140,7 @@ async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | No
         ) from None
     except (BundleError, CatalogConflict) as exc:
         raise CheckinError("catalog_rejected", str(exc), 422) from None
-    state.checkin.catalog_cache.invalidate()
+    box.checkin.catalog_cache.invalidate()
     result = report.result
     assert result is not None
     return {
@@ -150,9 +159,11 @@ async def put_catalog(request: Request[Any, Any, Any], event: FromQuery[str | No
     opt=roles(StaffRole.ORGANIZER),
     media_type="application/json",
 )
-async def get_catalog(request: Request[Any, Any, Any], event: FromQuery[str | None] = None) -> File:
-    state = appliance_state(request)
-    path = state.data.relay_bundle(state.event(event))
+async def get_catalog(box: Box, event: FromQuery[str | None] = None) -> File:
+    path = box.data.relay_bundle(box.events.resolve(event))
     if not path.exists():
         raise CheckinError("no_catalog", "no signed catalog snapshot has been imported here", 404)
     return File(path, media_type="application/json", content_disposition_type="inline")
+
+
+ROUTES = [post_scan, annul_scan, get_duplicates, get_stats, revoke, put_catalog, get_catalog]

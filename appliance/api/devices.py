@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from appliance.api.auth import ALL_ROLES, roles
-from appliance.api.state import ApplianceState, appliance_state
+from appliance.box import EventScope
+from appliance.checkin.service import CheckinService
+from appliance.config import ApplianceConfig
 from appliance.desk import require_attendee
+from appliance.devices import DeviceManager
 from appliance.printing.queue import PrintError, PrintJob, PrintQueue
 from appliance.staff import StaffRole
 from drivers.base import DeviceState
@@ -34,10 +37,9 @@ class PrintRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     event: str | None = None
 
 
-def devices_of(state: ApplianceState) -> list[DeviceView]:
-    manager = state.devices
+def devices_of(config_: ApplianceConfig, manager: DeviceManager | None) -> list[DeviceView]:
     out = []
-    for config in state.config.devices:
+    for config in config_.devices:
         out.append(
             DeviceView(
                 id=config.id,
@@ -60,15 +62,15 @@ def devices_of(state: ApplianceState) -> list[DeviceView]:
     return out
 
 
-def _queue(state: ApplianceState) -> PrintQueue:
-    if state.prints is None or not state.prints.printers:
+def _queue(prints: PrintQueue) -> PrintQueue:
+    if not prints.printers:
         raise PrintError("no_printer", "no printer is configured on this appliance", 404)
-    return state.prints
+    return prints
 
 
 @get("/api/v1/devices", summary="Configured devices and their state", tags=["devices"], opt=roles(*ALL_ROLES))
-async def list_devices(request: Request[Any, Any, Any]) -> list[DeviceView]:
-    return devices_of(appliance_state(request))
+async def list_devices(config: ApplianceConfig, devices: DeviceManager) -> list[DeviceView]:
+    return devices_of(config, devices)
 
 
 @get(
@@ -77,16 +79,13 @@ async def list_devices(request: Request[Any, Any, Any]) -> list[DeviceView]:
     tags=["devices"],
     opt=roles(*ALL_ROLES),
 )
-async def discovered(request: Request[Any, Any, Any]) -> list[Any]:
-    manager = appliance_state(request).devices
-    return manager.discovered() if manager else []
+async def discovered(devices: DeviceManager) -> list[Any]:
+    return devices.discovered()
 
 
 @get("/api/v1/print-jobs", summary="Badge print jobs, newest first", tags=["printing"], opt=roles(*ALL_ROLES))
-async def list_print_jobs(
-    request: Request[Any, Any, Any], status: FromQuery[str | None] = None
-) -> list[PrintJob]:
-    return _queue(appliance_state(request)).jobs(status)
+async def list_print_jobs(prints: PrintQueue, status: FromQuery[str | None] = None) -> list[PrintJob]:
+    return _queue(prints).jobs(status)
 
 
 @post(
@@ -96,11 +95,12 @@ async def list_print_jobs(
     status_code=202,
     opt=roles(*DESK),
 )
-async def create_print_job(request: Request[Any, Any, Any], data: JSONBody[PrintRequest]) -> PrintJob:
-    state = appliance_state(request)
-    queue = _queue(state)
-    event = state.event(data.event)
-    require_attendee(state.conn, event, data.attendee_id)
+async def create_print_job(
+    data: JSONBody[PrintRequest], prints: PrintQueue, checkin: CheckinService, events: EventScope
+) -> PrintJob:
+    queue = _queue(prints)
+    event = events.resolve(data.event)
+    require_attendee(checkin.conn, event, data.attendee_id)
     printer = data.printer or next(iter(queue.printers))
     job = await queue.enqueue(event, data.attendee_id, printer, "request")
     assert job is not None
@@ -114,8 +114,8 @@ async def create_print_job(request: Request[Any, Any, Any], data: JSONBody[Print
     status_code=202,
     opt=roles(*DESK),
 )
-async def reprint(request: Request[Any, Any, Any], job_id: FromPath[str]) -> PrintJob:
-    return await _queue(appliance_state(request)).reprint(job_id)
+async def reprint(job_id: FromPath[str], prints: PrintQueue) -> PrintJob:
+    return await _queue(prints).reprint(job_id)
 
 
 @post(
@@ -125,8 +125,8 @@ async def reprint(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Pri
     status_code=200,
     opt=roles(*DESK),
 )
-async def cancel(request: Request[Any, Any, Any], job_id: FromPath[str]) -> PrintJob:
-    return await _queue(appliance_state(request)).cancel(job_id)
+async def cancel(job_id: FromPath[str], prints: PrintQueue) -> PrintJob:
+    return await _queue(prints).cancel(job_id)
 
 
 ROUTES = [list_devices, discovered, list_print_jobs, create_print_job, reprint, cancel]

@@ -20,7 +20,7 @@ from konferenco.rules import CheckinList
 
 
 @dataclass
-class EventCatalogue:
+class EventCatalog:
     event_id: str
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     lists: dict[str, CheckinList] = field(default_factory=dict)
@@ -30,7 +30,7 @@ class EventCatalogue:
     keys: KeyRing = field(default_factory=KeyRing)
 
 
-class Catalogue:
+class CatalogCache:
     """Cached catalog of every event this appliance serves."""
 
     def __init__(self, conn: sqlite3.Connection, events: list[str], check_every: float = 1.0) -> None:
@@ -39,9 +39,9 @@ class Catalogue:
         self._check_every = check_every
         self._checked = 0.0
         self._fingerprint: tuple[object, ...] | None = None
-        self._cache: dict[str, EventCatalogue] = {}
+        self._cache: dict[str, EventCatalog] = {}
 
-    def event(self, event_id: str) -> EventCatalogue:
+    def event(self, event_id: str) -> EventCatalog:
         now = time.monotonic()
         if now - self._checked >= self._check_every or self._fingerprint is None:
             self._checked = now
@@ -63,9 +63,9 @@ class Catalogue:
             ).fetchone(),
         )
 
-    def _load(self, event_id: str) -> EventCatalogue:
+    def _load(self, event_id: str) -> EventCatalog:
         conn = self._conn
-        out = EventCatalogue(event_id)
+        out = EventCatalog(event_id)
         row = conn.execute("SELECT timezone FROM catalog_event WHERE id = ?", (event_id,)).fetchone()
         if row is not None:
             try:

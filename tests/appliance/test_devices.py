@@ -105,8 +105,6 @@ def test_garbage_from_the_scanner_is_refused_and_recorded_without_stopping_it(do
 
 
 async def test_a_device_that_cannot_start_is_reported_with_why_and_the_rest_run() -> None:
-    from typing import Any, cast
-
     from appliance.config import ApplianceConfig, DeviceConfig
     from appliance.devices import DeviceManager
 
@@ -121,12 +119,17 @@ async def test_a_device_that_cannot_start_is_reported_with_why_and_the_rest_run(
             ),
         ],
     )
-    manager = DeviceManager(config)
-    await manager.start(cast(Any, None))
+    async def ignore(event: object) -> None:
+        pass
+
+    printers: dict[str, object] = {}
+    manager = DeviceManager(config, lambda device: ignore, printers)
+    await manager.start()
     try:
         states = {c.id: manager.state_of(c) for c in config.devices}
         assert states["no-host"].state == "error" and "host" in states["no-host"].detail
         assert states["odd"].state == "error" and "no driver for scanner/telepathy" in states["odd"].detail
         assert "dev" in manager.drivers  # the broken ones do not keep the working one from starting
+        assert printers == {}  # a printer that did not start is not offered to the print queue
     finally:
         await manager.stop()

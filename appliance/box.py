@@ -1,0 +1,207 @@
+"""The appliance's composition root: every part built in one place, in order, and stopped in reverse.
+
+The order is the data's path through the box::
+
+    store → sync → check-in service → print queue → door (with its print policy)
+          → devices (with a sink factory) → signs → links to the hub and peers
+
+Each part is handed what it needs when it is built and reaches for nothing
+else: no part looks another up in a shared state object, and nothing is
+wired "later".  That is what closes the window the old lifespan had, in
+which a scanner could admit someone before the print queue existed and the
+badge was silently not printed.  Stopping runs the same list backwards
+(``AsyncExitStack``), so the links stop before the door, the door before
+the store, and the store closes last.
+
+The HTTP app (``appliance/app.py``) starts a box in its lifespan and hands
+its parts to handlers through Litestar's dependency injection; the CLI and
+tests can start one without HTTP at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.checkin.projection import ApplianceProjection
+from appliance.checkin.service import CheckinService
+from appliance.config import ApplianceConfig, DataDir
+from appliance.desk import Desk
+from appliance.devices import DeviceManager
+from appliance.door import Door, PrintPolicy
+from appliance.hub_link import CatalogPuller
+from appliance.printing.badges import BadgeRenderer
+from appliance.printing.queue import PrintQueue
+from appliance.read_pool import ReadPool
+from appliance.signage_feed import SignageFeed
+from appliance.staff import StaffDirectory, StaffTokens
+from konferenco.errors import NotFound
+from konferenco.types import now_ms
+from sync.client import SyncClient
+from sync.names import DocName
+from sync.permissions import Capability
+from sync.replica import Replica
+from sync.server import SyncService
+from sync.sqlite_store import SQLiteUpdateStore
+from sync.sqlite_writer import SQLiteWriter, Synchronous
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A peer this appliance connects to: the hub or another appliance."""
+
+    url: str
+    token: str
+    peer: str = "hub"
+
+
+def open_replica(data: DataDir, synchronous: Synchronous = "FULL") -> Replica:
+    """The replica on a data directory's database, projecting into the appliance's tables."""
+    return Replica(SQLiteUpdateStore(data.database, projector=ApplianceProjection(), synchronous=synchronous))
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """The events this box serves; a request names one or means the first."""
+
+    events: tuple[str, ...]
+
+    def resolve(self, requested: str | None) -> str:
+        if requested is None:
+            return self.events[0]
+        if requested not in self.events:
+            raise NotFound(f"this appliance does not serve event '{requested}'", code="unknown_event")
+        return requested
+
+
+@dataclass
+class Links:
+    """What connects this box to others: sync clients and, when enrolled, the catalog puller."""
+
+    clients: list[SyncClient] = field(default_factory=list)
+    puller: CatalogPuller | None = None
+
+
+class Box:
+    """One appliance, assembled.  Attributes are set by :meth:`start`, in the order they are built."""
+
+    config: ApplianceConfig
+    replica: Replica
+    sync: SyncService
+    writer: SQLiteWriter
+    conn: sqlite3.Connection  # the event loop's read connection (point lookups)
+    reads: ReadPool  # aiosqlite readers for the heavier queries (search, figures)
+    checkin: CheckinService
+    staff: StaffDirectory
+    tokens: StaffTokens
+    desk: Desk
+    prints: PrintQueue
+    door: Door
+    devices: DeviceManager
+    feeds: list[SignageFeed]
+    links: Links
+
+    def __init__(
+        self, data: DataDir, *, upstreams: list[Upstream] | None = None, synchronous: Synchronous = "FULL"
+    ) -> None:
+        self.data = data
+        self.config = data.load()
+        self.events = EventScope(tuple(self.config.events))
+        self.upstreams = list(upstreams or [])
+        self.started_at = now_ms()
+        self._stack = AsyncExitStack()
+        # Built now, opened in start(): the HTTP app routes sync sessions to this service.
+        self.replica = open_replica(data, synchronous)
+        self.sync = SyncService(self.replica, data.signer().verify, events=lambda: set(self.config.events))
+
+    async def start(self) -> None:
+        """Build and start every part; if one fails, what was started is stopped again."""
+        try:
+            await self._start(self._stack)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        data, config = self.data, self.config
+        # 1. the store: every document this box writes or reads, and the read side of SQLite
+        await self.replica.start()
+        stack.push_async_callback(self.replica.close)
+        for event in config.events:
+            await self.replica.open(DocName.control(event))
+            await self.replica.open(self.replica.device_log(event, config.device_id))
+        store = self.replica.store
+        assert isinstance(store, SQLiteUpdateStore)
+        self.writer = store.writer
+        self.conn = data.reader()
+        stack.callback(self.conn.close)
+        self.reads = ReadPool(data.database)
+        await self.reads.open()
+        stack.push_async_callback(self.reads.close)
+        # 2. sync: peers that connect to us (their sessions end before the store closes)
+        stack.push_async_callback(self.sync.shutdown)
+        # 3. the check-in service, and the people who use it
+        self.checkin = CheckinService(self.replica, self.conn, config.events, config.device_id)
+        self.staff = StaffDirectory(self.conn, self.writer)
+        self.tokens = data.staff_tokens()
+        self.desk = Desk(
+            data,
+            self.replica,
+            config.device_id,
+            organizer=Capability.ORGANIZER in config.capabilities,
+            keys_changed=self.checkin.catalog_cache.invalidate,
+        )
+        # 4. the print queue, with the printer table the device manager fills
+        printers: dict[str, Any] = {}
+        self.prints = PrintQueue(
+            self.writer,
+            self.conn,
+            self.replica,
+            config.device_id,
+            printers=printers,
+            render=BadgeRenderer(data, config).render,
+        )
+        # 5. the door, with its print policy
+        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print), self.events.resolve)
+        # 6. devices: outputs first, then the scanners and readers that feed the door
+        self.devices = DeviceManager(config, self.door.device_sink, printers)
+        await self.devices.start()
+        stack.push_async_callback(self.devices.stop)
+        await self.prints.start()  # after the printers: jobs a crash left are settled and sent at once
+        stack.push_async_callback(self.prints.stop)
+        # 7. signs: each started publisher gets the schedule and capacity feed
+        self.feeds = []
+        for sign in self.devices.signs():
+            feed = SignageFeed(sign, self.replica, self.conn, config.events[0])
+            feed.start()
+            stack.push_async_callback(feed.stop)
+            self.feeds.append(feed)
+        # 8. links: the hub (when enrolled) and any configured upstream peers
+        self.links = Links()
+        upstreams = list(self.upstreams)
+        credential = data.hub_credential()
+        if config.hub_url and credential:  # enrolled: the hub is an upstream, and the catalog's source
+            upstreams.append(Upstream(config.hub_url, credential, "hub"))
+            puller = CatalogPuller(
+                data, self.writer, config.events, on_change=self.checkin.catalog_cache.invalidate
+            )
+            puller.start()
+            stack.push_async_callback(puller.stop)
+            self.links.puller = puller
+        identity = data.identity(config)
+        for upstream in upstreams:
+            client = SyncClient(
+                self.replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer
+            )
+            client.start()
+            stack.push_async_callback(client.stop)
+            self.links.clients.append(client)
+        log.info("appliance %s serving events %s", config.device_id, ", ".join(config.events))
