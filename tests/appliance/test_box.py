@@ -6,10 +6,8 @@ scanner on a pty, a network ESC/POS printer on loopback, the demo catalog.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -19,6 +17,7 @@ from appliance.box import Box
 from appliance.config import DataDir, DeviceConfig
 from appliance.demo import seed
 from tests.drivers.test_printer import FakePrinter
+from tests.helpers import until
 
 
 def _first_badge(data: DataDir) -> tuple[str, str]:
@@ -30,15 +29,6 @@ def _first_badge(data: DataDir) -> tuple[str, str]:
     finally:
         conn.close()
     return str(row[0]), str(row[1])
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(10):
-            while not check():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 @pytest.fixture
@@ -77,8 +67,8 @@ async def test_the_first_scan_from_a_device_right_after_start_prints_its_badge(
     box = Box(data)
     await box.start()
     try:
-        await _until(lambda: box.checkin.results.get("admitted", 0) == 1, "the scan to be admitted")
-        await _until(lambda: any(j.status == "done" for j in box.prints.jobs(None)), "the badge to print")
+        await until(lambda: box.checkin.results.get("admitted", 0) == 1, what="the scan to be admitted")
+        await until(lambda: any(j.status == "done" for j in box.prints.jobs(None)), what="the badge to print")
         jobs = box.prints.jobs(None)
         assert [(j.attendee_id, j.printer, j.kind) for j in jobs] == [(attendee, "north-printer", "auto")]
         assert b"\x1dv0" in printer.received  # a raster image went to the printer, not just status polls
