@@ -22,7 +22,7 @@ from appliance.api import attendees, auth, checkin, errors, ops
 from appliance.api import devices as device_api
 from appliance.box import Box, Upstream
 from appliance.config import DataDir
-from sync.server import sync_router
+from sync.litestar_route import sync_router
 from sync.sqlite_writer import Synchronous
 
 log = logging.getLogger(__name__)

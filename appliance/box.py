@@ -44,7 +44,7 @@ from sync.client import SyncClient
 from sync.names import DocName
 from sync.permissions import Capability
 from sync.replica import Replica
-from sync.server import SyncService
+from sync.service import SyncService
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import SQLiteWriter, Synchronous
 

@@ -34,10 +34,11 @@ from bench.peer_common import (
     say,
     watch_stdin,
 )
+from sync.litestar_route import sync_router
 from sync.projection import RecordProjection
 from sync.protocol import DEFAULT_MAX_MESSAGE
 from sync.replica import Replica
-from sync.server import LitestarChannel, SyncService, sync_router
+from sync.service import ConnectionChannel, SyncService
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.tokens import TokenSigner
 
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--expect", type=Path, required=True)
     args = parser.parse_args()
-    count_channel_sends(LitestarChannel)
+    count_channel_sends(ConnectionChannel)
     holder: list[uvicorn.Server] = []
     app = build(
         args.data, Expected.load(args.expect), bytes.fromhex(os.environ["BENCH_TOKEN_SECRET"]), holder

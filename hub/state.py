@@ -14,7 +14,7 @@ from hub.devices.enrolment import DeviceAuth
 from hub.settings import HubSecrets, HubSettings
 from hub.tenants.accounts import LoginLimiter, Sessions
 from sync.replica import Replica
-from sync.server import SyncService
+from sync.service import SyncService
 
 
 @dataclass

@@ -40,14 +40,13 @@ from sync.protocol import (
     delete_set_of_diff,
 )
 from sync.records import DeviceRecord
+from sync.shards import SHARD_RECORDS, DeviceShards
 from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteGuard
 
 T = TypeVar("T")
 
 #: Most records one append carries: batches stay small transactions (see :meth:`Replica.write`).
 MAX_LOG_BATCH = 64
-#: Records per device-log shard: ~6-10 MB, well inside one 16 MiB sync message.
-SHARD_RECORDS = 50_000
 log = logging.getLogger(__name__)
 
 #: Called after an update is durable: (document name, update, source).  ``source`` is
@@ -65,7 +64,6 @@ class _Live:
     changes: list[Change] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     since_compaction: int = 0
-    log_length: int | None = None  # records in a device log; only its device appends, via log()
 
     def take_changes(self) -> list[Change]:
         changes = self.changes[:]
@@ -89,9 +87,8 @@ class Replica:
         self.store = store
         self.acks = AckTracker()
         self.compact_every = compact_every
-        self.shard_records = shard_records
+        self.shards = DeviceShards(shard_records)
         self._docs: dict[str, _Live] = {}
-        self._newest_shard: dict[tuple[str, str | None], int] = {}  # (event, device) -> shard
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,13 +123,11 @@ class Replica:
         future: asyncio.Future[_Live] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
-            live = await self._load(name if isinstance(name, DocName) else DocName.parse(name))
-            self._docs[key] = live
-            if live.name.kind == "device":
-                shard_key = (live.name.event_id, live.name.device_id)
-                self._newest_shard[shard_key] = max(self._newest_shard.get(shard_key, 0), live.name.shard)
-            future.set_result(live)
-            return live
+            loaded = await self._load(name if isinstance(name, DocName) else DocName.parse(name))
+            self._docs[key] = loaded
+            self.shards.opened(loaded.name, lambda: len(DeviceLog(loaded.doc)))
+            future.set_result(loaded)
+            return loaded
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -188,6 +183,7 @@ class Replica:
         live.guard.broken = True
         if self._docs.get(str(live.name)) is live:
             del self._docs[str(live.name)]
+            self.shards.closed(live.name)
         log.warning("%s: reloading from the store after a failed write", live.name)
 
     def loaded(self) -> list[str]:
@@ -249,20 +245,12 @@ class Replica:
         self._after_append(live, update, None)
 
     def device_log(self, event_id: str, device_id: str) -> DocName:
-        """The shard this device's new records go to.
+        """The shard this device's new records go to (see :class:`~sync.shards.DeviceShards`).
 
-        The newest loaded shard, or the next one once it holds
-        ``shard_records`` records.  :meth:`start` loads every stored shard,
-        and only the device itself writes its log, so this needs no lookup.
+        :meth:`start` loads every stored shard, and only the device itself
+        writes its log, so this needs no lookup.
         """
-        current = DocName.device(event_id, device_id, self._newest_shard.get((event_id, device_id), 0))
-        live = self._docs.get(str(current))
-        if live is not None:
-            if live.log_length is None:  # counted once per load, not on every scan
-                live.log_length = len(DeviceLog(live.doc))
-            if live.log_length >= self.shard_records:
-                return current.next_shard()
-        return current
+        return self.shards.current(event_id, device_id)
 
     async def log(self, event_id: str, device_id: str, record: DeviceRecord) -> DocName:
         """Append one record to this device's log (its current shard); durable on return.
@@ -316,8 +304,8 @@ class Replica:
             if isinstance(exc, asyncio.CancelledError):
                 raise
         else:
-            if live.log_length is not None and self._docs.get(key) is live:
-                live.log_length += len(values)
+            if self._docs.get(key) is live:  # else a reloaded copy counts its records afresh
+                self.shards.appended(batch.name, len(values))
             for waiter in batch.waiters:
                 if not waiter.done():
                     waiter.set_result(None)

@@ -10,7 +10,7 @@ from appliance.box import Box
 from appliance.metrics import render_metrics
 from konferenco.errors import Unauthorized
 from konferenco.types import now_ms
-from sync.server import presented_token
+from sync.litestar_route import presented_token
 from sync.tokens import InvalidToken
 
 

@@ -1,77 +1,91 @@
-"""The server side of sync, mounted as Litestar routes by the appliance and the hub.
+"""The server side of sync, without a web framework.
 
-DESIGN.md keeps HTTP frameworks out of ``sync/``; this module is the one,
-deliberate exception (docs/architecture.md): a thin adapter from a Litestar
-``WebSocket`` to :class:`~sync.session.Channel`.  Keeping it here is what
-lets the hub and the appliance serve sync with exactly the same code
-instead of two copies.
+:class:`SyncService` authenticates a peer, checks which document it may
+read and write, runs one :class:`~sync.session.SyncSession` per connection,
+keeps track of the peers connected (to relay awareness, to disconnect a
+revoked device, to say who is online) and closes them all at shutdown.
 
-Routes:
-
-* ``WS /sync/{document}`` — y-websocket-compatible; a standard JavaScript
-  ``WebsocketProvider(url + '/sync', 'event/e1/control', doc)`` works as is.
-* ``GET /sync`` — the documents the caller may read (a client uses it to
-  learn about devices that joined the event).
+It works on a :class:`PeerConnection`: an accepted WebSocket as a web
+framework's adapter presents it.  The only adapter today is
+:mod:`sync.litestar_route`, mounted by the appliance and the hub alike, so
+both serve sync with exactly the same code (DESIGN.md §1 keeps web
+frameworks out of the rest of ``sync/``).
 
 Authentication: a bearer token in ``Authorization`` or, because browsers
 cannot set headers on a WebSocket, in the ``token`` query parameter.  The
-socket is accepted before it is refused, so the close code and reason
-reach the client (a refused handshake is an opaque 403 in browsers).
+adapter accepts the socket before the service may refuse it, so the close
+code and reason reach the client (a refused handshake is an opaque 403 in
+browsers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
-
-from litestar import Request, Router, get, websocket
-from litestar.connection import ASGIConnection, WebSocket
-from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from sync.names import DocName, UnknownDocument
 from sync.permissions import PeerIdentity, may_read, may_write
-from sync.protocol import DEFAULT_MAX_MESSAGE, AwarenessMessage, ProtocolError, encode
+from sync.protocol import DEFAULT_MAX_MESSAGE, AwarenessMessage, encode
 from sync.replica import Replica
 from sync.session import ChannelClosed, CloseCode, SyncSession, close_reason
 from sync.tokens import Authenticator, InvalidToken
 
-log = logging.getLogger(__name__)
+
+class PeerConnection(Protocol):
+    """One accepted WebSocket from a peer, as a web framework's adapter presents it."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The handshake's headers; looked up by lower-case name, as ASGI gives them."""
+        ...
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The handshake URL's query parameters."""
+        ...
+
+    async def receive_bytes(self) -> bytes:
+        """The next binary message.
+
+        Raise :class:`~sync.session.ChannelClosed` when the peer is gone, and
+        :class:`~sync.protocol.ProtocolError` (``text_frame``) for a text message.
+        """
+        ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
 
 
-class LitestarChannel:
-    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
-        self.socket = socket
+def token_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The token a peer presented: ``Authorization: Bearer …``, else ``?token=…``."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return query.get("token")
+
+
+class ConnectionChannel:
+    """A :class:`PeerConnection` as the :class:`~sync.session.Channel` a session runs on."""
+
+    def __init__(self, connection: PeerConnection) -> None:
+        self.connection = connection
 
     async def send(self, data: bytes) -> None:
         try:
-            await self.socket.send_bytes(data)
+            await self.connection.send_bytes(data)
         except Exception as exc:  # the client vanished between two frames
             raise ChannelClosed(CloseCode.GOING_AWAY, str(exc)) from None
 
     async def recv(self) -> bytes:
-        event: dict[str, Any] = dict(await self.socket.receive())
-        if event["type"] == "websocket.disconnect":
-            raise ChannelClosed(int(event.get("code", CloseCode.NORMAL)), str(event.get("reason") or ""))
-        data = event.get("bytes")
-        if data is None:
-            raise ProtocolError("text_frame", "text frames are not part of the sync protocol")
-        return bytes(data)
+        return await self.connection.receive_bytes()
 
     async def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self.socket.close(code, close_reason(reason))
-
-
-def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    auth = connection.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return connection.query_params.get("token")
+            await self.connection.close(code, close_reason(reason))
 
 
 class SyncService:
@@ -105,11 +119,11 @@ class SyncService:
             raise UnknownDocument(f"unknown document {name!r}: event {doc.event_id} is not served here")
         return doc
 
-    async def serve(self, socket: WebSocket[Any, Any, Any], name: str) -> None:
-        channel = LitestarChannel(socket)
-        await socket.accept()
+    async def serve(self, connection: PeerConnection, name: str) -> None:
+        """Sync document ``name`` with the peer on an accepted connection, until either side closes."""
+        channel = ConnectionChannel(connection)
         try:
-            peer = await self.identify(presented_token(socket))
+            peer = await self.identify(token_of(connection.headers, connection.query))
         except InvalidToken as exc:
             await channel.close(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}")
             return
@@ -179,19 +193,3 @@ class SyncService:
         for sessions in list(self.sessions.values()):
             for session in list(sessions):
                 await session.channel.close(CloseCode.GOING_AWAY, "server shutting down")
-
-
-def sync_router(service: SyncService) -> Router:
-    @websocket("/{name:path}")
-    async def sync_socket(socket: WebSocket[Any, Any, Any], name: FromPath[str]) -> None:
-        await service.serve(socket, name.lstrip("/"))
-
-    @get("/", summary="Documents the caller may sync")
-    async def list_documents(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
-        try:
-            peer = await service.identify(presented_token(request))
-        except InvalidToken as exc:
-            raise NotAuthorizedException(detail=str(exc)) from None
-        return {"documents": await service.readable_documents(peer)}
-
-    return Router(path="/sync", route_handlers=[sync_socket, list_documents], tags=["sync"])

@@ -1,0 +1,82 @@
+"""The sync routes for Litestar: the one module of ``sync/`` that knows a web framework.
+
+A thin adapter (docs/architecture.md, "Departures"): it turns Litestar's
+``WebSocket`` into a :class:`~sync.service.PeerConnection` and hands it to
+:class:`~sync.service.SyncService`, which does the rest.  The appliance and
+the hub mount the same router, so they serve sync with the same code.
+
+Routes:
+
+* ``WS /sync/{document}`` — y-websocket-compatible; a standard JavaScript
+  ``WebsocketProvider(url + '/sync', 'event/e1/control', doc)`` works as is.
+* ``GET /sync`` — the documents the caller may read (a client uses it to
+  learn about devices that joined the event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request, Router, get, websocket
+from litestar.connection import ASGIConnection, WebSocket
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath
+
+from sync.protocol import ProtocolError
+from sync.service import SyncService, token_of
+from sync.session import ChannelClosed, CloseCode
+from sync.tokens import InvalidToken
+
+
+class LitestarConnection:
+    """An accepted Litestar ``WebSocket`` as a :class:`~sync.service.PeerConnection`."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self.socket = socket
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.socket.headers  # case-insensitive
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.socket.query_params
+
+    async def receive_bytes(self) -> bytes:
+        event: dict[str, Any] = dict(await self.socket.receive())
+        if event["type"] == "websocket.disconnect":
+            raise ChannelClosed(int(event.get("code", CloseCode.NORMAL)), str(event.get("reason") or ""))
+        data = event.get("bytes")
+        if data is None:
+            raise ProtocolError("text_frame", "text frames are not part of the sync protocol")
+        return bytes(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.socket.send_bytes(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.socket.close(code, reason)
+
+
+def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token on an HTTP request or a WebSocket: ``Authorization: Bearer …``, else ``?token=…``."""
+    return token_of(connection.headers, connection.query_params)
+
+
+def sync_router(service: SyncService) -> Router:
+    @websocket("/{name:path}")
+    async def sync_socket(socket: WebSocket[Any, Any, Any], name: FromPath[str]) -> None:
+        # Accepted before the service may refuse it, so the close code and reason reach the client.
+        await socket.accept()
+        await service.serve(LitestarConnection(socket), name.lstrip("/"))
+
+    @get("/", summary="Documents the caller may sync")
+    async def list_documents(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
+        try:
+            peer = await service.identify(presented_token(request))
+        except InvalidToken as exc:
+            raise NotAuthorizedException(detail=str(exc)) from None
+        return {"documents": await service.readable_documents(peer)}
+
+    return Router(path="/sync", route_handlers=[sync_socket, list_documents], tags=["sync"])
