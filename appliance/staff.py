@@ -23,9 +23,11 @@ import sqlite3
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
+from konferenco.errors import KonferencoError
 from konferenco.passwords import check_secret, hash_secret
 from konferenco.types import new_id, now_ms
 from sync.sqlite_writer import SQLiteWriter
@@ -51,11 +53,13 @@ class StaffClaims(msgspec.Struct, frozen=True):
     exp: int
 
 
-class SignInError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class SignInError(KonferencoError):
+    """Sign-in or token refused: ``unauthorized``, ``wrong_credentials``, ``token_expired`` or ``locked``."""
+
+    code = "unauthorized"
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, code=code, **details)
 
 
 _DUMMY_HASH = hash_secret("not a real secret")
@@ -79,13 +83,13 @@ class StaffTokens:
 
     def verify(self, token: str | None) -> StaffClaims:
         if not token:
-            raise SignInError("not_signed_in", "sign in first: send 'Authorization: Bearer <staff token>'")
+            raise SignInError("unauthorized", "sign in first: send 'Authorization: Bearer <staff token>'")
         if not token.startswith(PREFIX + "."):
-            raise SignInError("bad_token", "this is not a staff token")
+            raise SignInError("unauthorized", "this is not a staff token")
         try:
             claims = self._tokens.open(token)
         except InvalidToken as exc:
-            raise SignInError("bad_token", f"the staff token is not valid ({exc})") from None
+            raise SignInError("unauthorized", f"the staff token is not valid ({exc})") from None
         if claims.exp < time.time():
             raise SignInError("token_expired", "the staff session has ended; sign in again")
         return claims
@@ -157,9 +161,9 @@ class StaffDirectory:
         staff_id, real_name, role, stored, locked_until = row
         now = now_ms()
         if locked_until > now:
+            wait = -(-(locked_until - now) // 1000)
             raise SignInError(
-                "locked",
-                f"too many wrong PINs: this account is locked for {-(-(locked_until - now) // 1000)} s more",
+                "locked", f"too many wrong PINs: this account is locked for {wait} s more", retry_after=wait
             )
         if not await asyncio.to_thread(check_secret, secret, stored):
             await self.writer.run(lambda conn: _record_failure(conn, staff_id))

@@ -20,10 +20,9 @@ from typing import Any
 import asyncpg
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
+from hub.api.errors import error_docs
 from hub.api.routes import ROUTES
 from hub.catalog.keys import KeySealer
 from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
@@ -39,10 +38,14 @@ from hub.settings import HubSecrets, HubSettings
 from hub.state import HubState
 from hub.tenants.accounts import LoginLimiter, Sessions
 from konferenco import logs
-from konferenco.errors import KonferencoError, Unauthorized
+from konferenco.errors import Unauthorized
+from konferenco.http_errors import EXCEPTION_HANDLERS, JSONRequest
+from konferenco.lifecycle import tasks_report
+from konferenco.openapi import docs_assets_router, openapi_config
+from sync.litestar_route import sync_router
 from sync.permissions import PeerIdentity
 from sync.replica import Replica
-from sync.server import SyncService, sync_router
+from sync.service import SyncService
 from sync.tokens import InvalidToken
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         await state.fanout.start()
         heartbeat = Heartbeat(pool, state.sync)
         heartbeat.start()
+        app.state["loops"] = [state.fanout, heartbeat]  # whose tasks /healthz reports
         log.info("hub worker %s ready", state.worker_id)
         try:
             yield
@@ -111,12 +115,15 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
             sync_router(state.sync),
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+            docs_assets_router(),
         ],
-        exception_handlers={KonferencoError: hub_error, HTTPException: http_error, Exception: internal_error},
+        exception_handlers=EXCEPTION_HANDLERS,  # the JSON API; the console renders its own (hub/console)
+        request_class=JSONRequest,
+        plugins=[error_docs()],
         template_config=TEMPLATE_CONFIG,
         state=State({"hub": state}),
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Konferenco hub", version="1", path="/schema"),
+        openapi_config=openapi_config("Konferenco hub"),
         logging_config=None,  # the CLI owns logging (format, redaction): appliance/logs.py
     )
 
@@ -128,45 +135,15 @@ async def _event_ids(pool: asyncpg.Pool) -> set[str]:
 
 @get("/healthz", include_in_schema=False)
 async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """200 while the database answers; ``degraded`` while a background loop backs off (``tasks`` say why)."""
     state: HubState = request.app.state["hub"]
     assert state.pool is not None
     async with state.pool.acquire() as conn:
         await conn.fetchval("SELECT 1")
-    return {"status": "ok", "worker": state.worker_id}
+    report = tasks_report(task for owner in request.app.state.get("loops", []) for task in owner.tasks)
+    return {"status": report["status"], "worker": state.worker_id, "tasks": report["tasks"]}
 
 
 @get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(render_metrics(request.app.state["hub"]), media_type="text/plain; version=0.0.4")
-
-
-def hub_error(request: Request[Any, Any, Any], exc: KonferencoError) -> Response[Any]:
-    headers = {}
-    if "retry_after" in exc.details:
-        headers["Retry-After"] = str(exc.details["retry_after"])
-    if exc.status >= 500:
-        log.error("%s: %s", exc.code, exc.message)
-    return Response(exc.body(), status_code=exc.status, headers=headers, media_type=MediaType.JSON)
-
-
-def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    codes = {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "too_large",
-        429: "too_many_requests",
-    }
-    body: dict[str, Any] = {"code": codes.get(exc.status_code, "error"), "message": exc.detail}
-    if exc.extra:
-        body["details"] = exc.extra
-    return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
-
-
-def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A bug or an outage (the database gone): logged with its traceback, answered without it."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"code": "internal", "message": "the hub hit an unexpected error; it has been logged"}
-    return Response(body, status_code=500, media_type=MediaType.JSON)

@@ -16,54 +16,83 @@ ones refine them where a client does something different.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+
+#: Which app answers a code: the appliance, the hub or both (the table in ``docs/api-errors.md``).
+Side = Literal["appliance", "hub", "both"]
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorCode:
     status: int
     meaning: str
+    side: Side = "both"
 
 
 #: Every ``code`` an API of ours answers with, and its HTTP status.
 CODES: dict[str, ErrorCode] = {
     # generic: what any client must handle
-    "invalid": ErrorCode(422, "the request is well-formed but its content is not acceptable"),
-    "bad_request": ErrorCode(400, "the request cannot be read (not JSON, not UTF-8, wrong shape)"),
+    "invalid": ErrorCode(
+        422, "the request was read, but a value is not acceptable (`details.field` names it when one is)"
+    ),
+    "bad_request": ErrorCode(
+        400,
+        "the request cannot be read: not UTF-8 JSON, or not the shape the OpenAPI document describes "
+        "(`details.errors`)",
+    ),
     "unauthorized": ErrorCode(401, "no credentials, or credentials that are not valid: sign in"),
-    "forbidden": ErrorCode(403, "signed in, but this role or device may not do this"),
+    "forbidden": ErrorCode(
+        403, "signed in, but this role or device may not do this (`details.allowed_roles` when a role would)"
+    ),
     "not_found": ErrorCode(404, "no such thing here (or not visible to this organization)"),
     "method_not_allowed": ErrorCode(405, "this path does not take that HTTP method"),
-    "conflict": ErrorCode(409, "the request contradicts what is already recorded"),
+    "conflict": ErrorCode(409, "the request contradicts what is already recorded", "hub"),
     "body_too_large": ErrorCode(413, "the request body is over the size this route accepts"),
-    "too_many_attempts": ErrorCode(429, "too many tries in a short time; wait `retry_after` seconds"),
+    "too_many_attempts": ErrorCode(
+        429, "too many tries in a short time; wait `retry_after` seconds (also the Retry-After header)", "hub"
+    ),
     "internal_error": ErrorCode(500, "a bug; the server log has the details"),
-    "unavailable": ErrorCode(503, "storage is briefly unavailable; nothing was recorded, retry"),
+    "unavailable": ErrorCode(
+        503, "storage is briefly unavailable; nothing was recorded, retry the same request (Retry-After)"
+    ),
     "disk_full": ErrorCode(507, "the disk is full; nothing was recorded, retry once space is freed"),
     # sign-in and staff
-    "wrong_credentials": ErrorCode(401, "wrong name, e-mail, PIN or password"),
-    "token_expired": ErrorCode(401, "the session ended; sign in again"),
-    "locked": ErrorCode(423, "too many wrong PINs: the account is locked for `retry_after` seconds"),
+    "wrong_credentials": ErrorCode(401, "wrong name, PIN or password", "appliance"),
+    "token_expired": ErrorCode(401, "the session ended; sign in again", "appliance"),
+    "locked": ErrorCode(
+        423, "too many wrong PINs: the account is locked for `retry_after` seconds", "appliance"
+    ),
     # scans and the desk
-    "nonce_reused": ErrorCode(409, "the same nonce was sent before with a different scan"),
-    "unknown_event": ErrorCode(404, "this appliance does not serve that event"),
-    "unknown_list": ErrorCode(422, "the check-in list is not in the event's catalog"),
-    "unknown_attendee": ErrorCode(404, "no such attendee in this event"),
-    "unknown_scan": ErrorCode(404, "no such scan recorded here"),
-    "already_annulled": ErrorCode(409, "the scan was annulled before"),
-    "not_annullable": ErrorCode(409, "the scan cannot be annulled (not an admission, too old, elsewhere)"),
-    "nfc_in_use": ErrorCode(409, "the NFC tag belongs to another attendee"),
-    "no_event_key": ErrorCode(409, "this appliance does not hold the event key needed to sign"),
-    "query_too_short": ErrorCode(422, "the search needs more characters"),
+    "nonce_reused": ErrorCode(409, "the same nonce was sent before with a different scan", "appliance"),
+    "unknown_event": ErrorCode(404, "this appliance does not serve that event", "appliance"),
+    "unknown_gate": ErrorCode(422, "the gate is not configured in the event's catalog", "appliance"),
+    "unknown_list": ErrorCode(422, "the check-in list is not in the event's catalog", "appliance"),
+    "unknown_attendee": ErrorCode(404, "no such attendee in this event", "appliance"),
+    "unknown_scan": ErrorCode(404, "no such scan recorded here", "appliance"),
+    "already_annulled": ErrorCode(409, "the scan was annulled before", "appliance"),
+    "not_annullable": ErrorCode(
+        409,
+        "the scan cannot be annulled: `details.reason` is not_admitted, annul_window_passed or "
+        "not_this_device",
+        "appliance",
+    ),
+    "nfc_in_use": ErrorCode(409, "the NFC tag belongs to another attendee", "appliance"),
+    "no_event_key": ErrorCode(409, "this appliance does not hold the event key needed to sign", "appliance"),
+    "no_device_key": ErrorCode(
+        409, "this appliance has no certified badge key for walk-ins: enrol it with the hub", "appliance"
+    ),
+    "query_too_short": ErrorCode(422, "the search needs more characters", "appliance"),
     # catalog
-    "catalog_rejected": ErrorCode(422, "the catalog bundle or file was refused; nothing was imported"),
-    "import_rejected": ErrorCode(422, "rows were refused; nothing was imported (`details.problems`)"),
-    "no_catalog": ErrorCode(404, "no signed catalog snapshot is held here"),
-    "tier_limit": ErrorCode(402, "the organization's plan does not allow this"),
+    "catalog_rejected": ErrorCode(
+        422, "the catalog bundle or file was refused; nothing was imported", "appliance"
+    ),
+    "import_rejected": ErrorCode(422, "rows were refused; nothing was imported (`details.problems`)", "hub"),
+    "no_catalog": ErrorCode(404, "no signed catalog snapshot is held here", "appliance"),
+    "tier_limit": ErrorCode(402, "the organization's plan does not allow this", "hub"),
     # printing
-    "no_printer": ErrorCode(404, "no such printer is configured"),
-    "not_waiting": ErrorCode(409, "the print job is not waiting any more"),
-    "not_finished": ErrorCode(409, "the print job has not finished yet"),
+    "no_printer": ErrorCode(404, "no such printer is configured", "appliance"),
+    "not_waiting": ErrorCode(409, "the print job is not waiting any more", "appliance"),
+    "not_finished": ErrorCode(409, "the print job has not finished yet", "appliance"),
 }
 
 

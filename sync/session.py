@@ -194,7 +194,7 @@ class SyncSession:
             code = CloseCode.TOO_LARGE if isinstance(exc, MessageTooLarge) else CloseCode.BAD_MESSAGE
             await self._close(code, f"{exc.code}: {exc}")
         except StorageError as exc:
-            await self._close(CloseCode.INTERNAL, f"not stored, retry later: {exc.code}")
+            await self._close(CloseCode.INTERNAL, f"not stored, retry later: {exc.reason}")
         except _Refused as exc:
             await self._close(CloseCode.FORBIDDEN, str(exc))
         except TooLargeToSync as exc:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from konferenco.errors import KonferencoError
 from sync.documents import Change
 
 LOCAL_ORIGIN = "local"
@@ -79,12 +80,27 @@ class WriteGuard:
         self.broken = False
 
 
-class StorageError(RuntimeError):
-    """The store could not make a write durable (disk full, I/O error, …)."""
+class StorageError(KonferencoError, RuntimeError):
+    """The store could not make a write durable (disk full, I/O error, …); nothing was written.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    ``reason`` is the store's own word (``disk_full``, ``storage_failed``, ``stale``,
+    ``reloading``), which sync sessions close with; ``code`` is what an HTTP client acts on:
+    ``disk_full`` (507, retry once space is freed) or ``unavailable`` (503, retry soon).
+    Either way the client sends the same request again, so the message says so.
+    """
+
+    code = "unavailable"
+
+    def __init__(self, reason: str, message: str) -> None:
+        full = reason == "disk_full"
+        hint = "once space is freed" if full else "in a moment"
+        super().__init__(
+            f"{message}. Send the same request again {hint} (a scan with the same nonce)",
+            code="disk_full" if full else "unavailable",
+            reason=reason,
+            **({} if full else {"retry_after": 1}),
+        )
+        self.reason = reason
 
 
 class UpdateStore(Protocol):

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 
-from appliance.staff import SignInError, StaffClaims, StaffDirectory, StaffRole, StaffTokens
+from appliance.staff import StaffClaims, StaffDirectory, StaffRole, StaffTokens
+from konferenco.errors import Forbidden
 from sync.litestar_route import presented_token
 
 ALL_ROLES = tuple(StaffRole)
@@ -35,7 +37,9 @@ def staff_guard(tokens: Callable[[], StaffTokens]) -> Guard:
 
 
 async def check_staff(
-    tokens: StaffTokens, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    tokens: NamedDependency[StaffTokens],
+    connection: ASGIConnection[Any, Any, Any, Any],
+    handler: BaseRouteHandler,
 ) -> None:
     """Authenticate the staff token and check the route's roles (routes without roles are public).
 
@@ -47,9 +51,18 @@ async def check_staff(
         return
     claims = tokens.verify(presented_token(connection))
     if claims.role not in allowed and claims.role != StaffRole.ORGANIZER:
-        names = ", ".join(r.value for r in allowed)
-        raise SignInError("forbidden_role", f"a {claims.role.value} account cannot do this (needs: {names})")
+        raise forbidden(claims.role, allowed)
     connection.scope["staff"] = claims  # type: ignore[typeddict-unknown-key]
+
+
+def forbidden(role: StaffRole, allowed: tuple[StaffRole, ...]) -> Forbidden:
+    """A refusal naming the roles that would do ("a door account cannot do this; it needs desk or organizer").
+
+    Organizers may call every route, so they are always among ``details.allowed_roles``.
+    """
+    names = [r.value for r in StaffRole if r in allowed or r == StaffRole.ORGANIZER]
+    needs = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return Forbidden(f"a {role.value} account cannot do this; it needs {needs}", allowed_roles=names)
 
 
 def staff_of(request: Request[Any, Any, Any]) -> StaffClaims:
@@ -73,7 +86,9 @@ class SignedIn(msgspec.Struct):
 @post(
     "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
 )
-async def login(data: JSONBody[SignIn], staff: StaffDirectory, tokens: StaffTokens) -> SignedIn:
+async def login(
+    data: JSONBody[SignIn], staff: NamedDependency[StaffDirectory], tokens: NamedDependency[StaffTokens]
+) -> SignedIn:
     claims = await staff.sign_in(data.name, data.secret)
     token = tokens.issue(claims.sub, claims.name, claims.role)
     verified = tokens.verify(token)

@@ -1,81 +1,73 @@
-"""Errors as JSON with a stable ``code`` and a human ``message`` (DESIGN.md §3)."""
+"""Errors as JSON ``{code, message, details}`` with the shared code vocabulary (docs/api-errors.md).
+
+The handlers are the ones the hub uses (:mod:`konferenco.http_errors`); the services raise
+:class:`~konferenco.errors.KonferencoError` subclasses (``CheckinError``, ``SignInError``,
+``PrintError``, sync's ``StorageError``).  This module adds, for the OpenAPI document, which
+specific codes each route can answer (:func:`error_docs`).
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from litestar.handlers import HTTPRouteHandler
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from konferenco.http_errors import EXCEPTION_HANDLERS
+from konferenco.openapi import ErrorResponses
 
-from appliance.checkin.service import CheckinError
-from appliance.printing.queue import PrintError
-from appliance.staff import SignInError
-from sync.store import StorageError
+#: ``exception_handlers=`` of the appliance app.
+HANDLERS = EXCEPTION_HANDLERS
 
-log = logging.getLogger(__name__)
+_SCAN = "/api/v1/scans/{scan_id}"
+_ATTENDEE = "/api/v1/attendees/{attendee_id}"
+_JOB = "/api/v1/print-jobs/{job_id}"
+_EVENT = ("unknown_event",)  # every route with an ``event`` query parameter
+_ORGANIZER_DEVICE = ("forbidden",)  # roster changes need an appliance with the organizer capability
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "not_signed_in",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "body_too_large",
-    429: "too_many_requests",
+#: Specific codes per ``"METHOD /path"``; the generic ones are added by :class:`ErrorResponses`.
+ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
+    "POST /api/v1/auth/login": ("wrong_credentials", "locked"),
+    "GET /api/v1/auth/me": ("token_expired",),
+    "POST /api/v1/scans": (
+        "token_expired",
+        "invalid",
+        *_EVENT,
+        "unknown_gate",
+        "unknown_list",
+        "nonce_reused",
+    ),
+    f"POST {_SCAN}/annul": ("token_expired", "unknown_scan", "already_annulled", "not_annullable"),
+    "GET /api/v1/duplicates": ("token_expired", *_EVENT),
+    "GET /api/v1/stats": ("token_expired", *_EVENT),
+    "POST /api/v1/revocations": ("token_expired", *_EVENT, *_ORGANIZER_DEVICE, "invalid"),
+    "PUT /api/v1/catalog": ("token_expired", *_EVENT, "catalog_rejected"),
+    "GET /api/v1/catalog": ("token_expired", *_EVENT, "no_catalog"),
+    "GET /api/v1/attendees": ("token_expired", *_EVENT, "query_too_short"),
+    f"GET {_ATTENDEE}": ("token_expired", *_EVENT, "unknown_attendee"),
+    "POST /api/v1/attendees": (
+        "token_expired",
+        *_EVENT,
+        "invalid",
+        "nfc_in_use",
+        "no_device_key",
+        "no_event_key",
+    ),
+    f"PATCH {_ATTENDEE}": ("token_expired", *_EVENT, *_ORGANIZER_DEVICE, "invalid", "unknown_attendee"),
+    f"POST {_ATTENDEE}/tag": ("token_expired", *_EVENT, "unknown_attendee", "nfc_in_use"),
+    "GET /api/v1/devices": ("token_expired",),
+    "GET /api/v1/devices/discovered": ("token_expired",),
+    "GET /api/v1/print-jobs": ("token_expired", "no_printer"),
+    "POST /api/v1/print-jobs": ("token_expired", *_EVENT, "no_printer", "unknown_attendee"),
+    f"POST {_JOB}/reprint": ("token_expired", "no_printer", "not_finished"),
+    f"POST {_JOB}/cancel": ("token_expired", "no_printer", "not_waiting"),
+    "GET /api/v1/sync/status": ("unauthorized",),
+    "GET /sync": ("unauthorized",),
 }
 
 
-def error(status: int, code: str, message: str, **extra: Any) -> Response[dict[str, Any]]:
-    return Response({"code": code, "message": message, **extra}, status_code=status)
+def signed_in(handler: HTTPRouteHandler) -> bool:
+    """Routes that name staff roles (``opt=roles(...)``) need a staff token."""
+    return handler.opt.get("roles") is not None
 
 
-def checkin_error(_: Request[Any, Any, Any], exc: CheckinError) -> Response[dict[str, Any]]:
-    return error(exc.status, exc.code, exc.message, **exc.details)
-
-
-def print_error(_: Request[Any, Any, Any], exc: PrintError) -> Response[dict[str, Any]]:
-    return error(exc.status, exc.code, exc.message)
-
-
-def sign_in_error(_: Request[Any, Any, Any], exc: SignInError) -> Response[dict[str, Any]]:
-    status = {"locked": 423, "forbidden_role": 403}.get(exc.code, 401)
-    return error(status, exc.code, exc.message)
-
-
-def storage_error(_: Request[Any, Any, Any], exc: StorageError) -> Response[dict[str, Any]]:
-    # Nothing was acknowledged: the client keeps the scan and retries with the same nonce.
-    return error(
-        507 if exc.code == "disk_full" else 503,
-        exc.code,
-        f"{exc}. Nothing was recorded; keep the scan and retry with the same nonce.",
-    )
-
-
-def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    return error(
-        exc.status_code, "invalid_request", f"the request is not valid: {exc.detail}", errors=exc.extra
-    )
-
-
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    message = exc.detail if exc.status_code != 413 else "the request body is too large"
-    return error(exc.status_code, code, message)
-
-
-def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; see the log")
-
-
-HANDLERS: dict[Any, Any] = {
-    CheckinError: checkin_error,
-    SignInError: sign_in_error,
-    PrintError: print_error,
-    StorageError: storage_error,
-    ValidationException: validation_error,
-    HTTPException: http_error,
-    Exception: internal_error,
-}
+def error_docs() -> ErrorResponses:
+    """The plugin that writes the appliance's error responses into ``/schema/openapi.json``."""
+    return ErrorResponses(signed_in=signed_in, routes=ROUTE_ERRORS)

@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from konferenco.errors import KonferencoError
 from konferenco.types import new_id, now_ms
 from sync.records import BadgePrint
 from sync.replica import Replica
@@ -76,12 +77,17 @@ class Printer(Protocol):
     async def print_badge(self, data: bytes) -> Outcome: ...
 
 
-class PrintError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class PrintError(KonferencoError):
+    """A print request refused; ``code`` is from :data:`konferenco.errors.CODES` and fixes the status.
+
+    ``status`` is ignored, accepted only so that call sites written before the shared vocabulary
+    keep working.
+    """
+
+    code = "conflict"
+
+    def __init__(self, code: str, message: str, status: int | None = None, **details: Any) -> None:
+        super().__init__(message, code=code, **details)
 
 
 #: Turns a job into the printer's bytes (layout + ESC/POS); raises on a badge that cannot be made.
@@ -157,9 +163,7 @@ class PrintQueue:
     ) -> PrintJob | None:
         """Queue a badge; durable on return.  None for an automatic job the attendee already had."""
         if printer not in self.printers:
-            raise PrintError(
-                "unknown_printer", f"no printer '{printer}' is configured on this appliance", 404
-            )
+            raise PrintError("no_printer", f"no printer '{printer}' is configured on this appliance")
         now = now_ms()
         job = PrintJob(
             id=new_id(),
@@ -220,7 +224,7 @@ class PrintQueue:
     def job(self, job_id: str) -> PrintJob:
         row = self.reader.execute(f"SELECT {_COLUMNS} FROM print_job WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise PrintError("not_found", f"no print job {job_id}", 404)
+            raise PrintError("not_found", f"no print job {job_id}")
         return _job(row)
 
     def jobs(self, status: str | None = None, limit: int = 100) -> list[PrintJob]:

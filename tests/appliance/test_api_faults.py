@@ -22,8 +22,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from appliance.api.state import ApplianceState
 from appliance.app import create_app
+from appliance.box import Box
 from appliance.config import DataDir
 from appliance.staff import StaffRole
 from sync.documents import DeviceLog
@@ -45,9 +45,9 @@ class InProcess:
     badges: list[str]  # badge codes of full-pass holders, each used by at most one scan series
 
     @property
-    def state(self) -> ApplianceState:
-        state: ApplianceState = self.app.state["appliance"]
-        return state
+    def state(self) -> Box:
+        box: Box = self.app.state["box"]
+        return box
 
     async def scan(self, body: dict[str, Any]) -> httpx.Response:
         return await self.client.post(SCANS, json=body)
@@ -167,7 +167,7 @@ async def test_full_disk_under_concurrent_scans(in_process: InProcess) -> None:
     lanes = [{"code": code, "nonce": nonce(), "gate": "south"} for code in env.badges[25:35]]
     responses = await asyncio.gather(*(env.scan(body) for body in lanes))
     assert {r.status_code for r in responses} <= {200, 503, 507}, [r.text for r in responses]
-    assert all(r.json()["code"] in ("disk_full", "stale") for r in responses if r.status_code != 200)
+    assert all(r.json()["code"] in ("disk_full", "unavailable") for r in responses if r.status_code != 200)
     assert (await env.client.get("/healthz")).status_code == 200
     accepted = sum(r.status_code == 200 for r in responses)
     assert accepted < len(lanes)  # the disk was full for them

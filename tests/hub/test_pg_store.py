@@ -344,7 +344,8 @@ async def test_a_connection_killed_mid_write_fails_it_cleanly_and_the_next_write
     await pg.execute("SELECT pg_terminate_backend($1)", pid)
     with pytest.raises(StorageError) as info:
         await write
-    assert info.value.code == "storage_failed"
+    assert info.value.reason == "storage_failed"
+    assert info.value.code == "unavailable" and info.value.status == 503
     await tx.rollback()
     await locker.close()
 

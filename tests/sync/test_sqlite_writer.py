@@ -44,7 +44,8 @@ async def test_a_failing_job_is_rolled_back_alone(tmp_path: Path) -> None:
     results = await asyncio.gather(
         writer.run(insert(2)), writer.run(insert(1)), writer.run(insert(3)), return_exceptions=True
     )
-    assert isinstance(results[1], StorageError) and results[1].code == "storage_failed"
+    assert isinstance(results[1], StorageError) and results[1].reason == "storage_failed"
+    assert results[1].code == "unavailable" and results[1].status == 503
     assert "UNIQUE" in str(results[1])
     assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
 
@@ -68,7 +69,7 @@ async def test_after_a_failure_later_writes_of_the_same_guard_are_refused(tmp_pa
     assert guard.broken
     with pytest.raises(StorageError) as info:
         await writer.run(insert(2), guard)
-    assert info.value.code == "stale"
+    assert info.value.reason == "stale"
     assert await writer.run(insert(3)) is not None  # other writers are unaffected
     await writer.close()
     assert values(tmp_path / "w.db") == [1, 3]
