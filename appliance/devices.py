@@ -73,39 +73,21 @@ class LanPresence:
 
 
 def _builders() -> dict[tuple[str, str], Builder]:
-    """Imported on demand: a box without a scanner needs no evdev, one without NFC no pyscard."""
-    out: dict[tuple[str, str], Builder] = {}
+    """One builder per (domain, kind) the drivers' manifests declare (``drivers.registry``).
 
-    def scanner(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
-        from drivers.scanner import from_settings
+    A family is imported when its first device is built: a box without a
+    scanner needs no evdev, one without NFC no pyscard.  Discovery is this
+    box's own :class:`LanPresence`, which announces it with its identity.
+    """
+    from drivers.registry import DriverRegistry
 
-        return from_settings({**config.settings, "kind": config.kind, "name": config.name or config.id}, sink)
+    registry = DriverRegistry.load()
 
-    for kind in ("hid", "serial", "lines"):
-        out[("scanner", kind)] = scanner
+    def build(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
+        return registry.create(config.domain, config.kind, config.settings, sink, name=config.name)
+
+    out: dict[tuple[str, str], Builder] = dict.fromkeys(registry.kinds(), build)
     out[("discovery", "")] = lambda config, sink, appliance: LanPresence(config, appliance)
-
-    def signage(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
-        from drivers.signage import SignagePublisher
-
-        return SignagePublisher.from_settings(config.settings)
-
-    out[("signage", "")] = signage
-
-    def rfid(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
-        from drivers.rfid import NfcReader
-
-        return NfcReader.from_settings(config.settings, sink)
-
-    out[("rfid", "")] = rfid
-
-    def printer(config: DeviceConfig, sink: ScanSink, appliance: ApplianceConfig) -> Driver:
-        from drivers.printer import BadgePrinter
-
-        return BadgePrinter.from_settings({**config.settings, "connection": config.kind}, name=config.name)
-
-    for kind in ("network", "usb", "serial", "file"):
-        out[("printer", kind)] = printer
     return out
 
 

@@ -9,14 +9,13 @@ catalog, so the box can check people in before it is even started.
 While serving, :class:`CatalogPuller` asks the hub for the delta since the
 revision held here, every ``interval`` seconds, and imports it through the
 app's own SQLite writer.  Offline, it keeps failing quietly with backoff
-and the box keeps working on what it has; back online it catches up in one
-request.  Sync of the event documents is separate (``sync.client``).
+(a :class:`~konferenco.lifecycle.Periodic` task: one warning per outage,
+its health on ``/healthz``) and the box keeps working on what it has; back
+online it catches up in one request.  Sync of the event documents is separate (``sync.client``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from appliance.catalog.roster import current_revision
 from appliance.config import ApplianceConfig, DataDir
 from konferenco.badges import b64, raw_public_key
 from konferenco.catalog.csv_reader import Progress
+from konferenco.lifecycle import Periodic, Supervised
 from sync.permissions import Capability
 from sync.records import DeviceKey
 from sync.sqlite_writer import SQLiteWriter
@@ -150,17 +150,30 @@ class CatalogPuller:
         self.events = events
         self.interval = float(os.environ.get("KONFERENCO_CATALOG_INTERVAL", interval))
         self.on_change = on_change
-        self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        # After a failure: twice the interval, doubling up to 16 times it (at most 10 minutes).
+        self.task = Periodic(
+            "catalog pull",
+            self.pull_once,
+            self.interval,
+            backoff=(min(2 * self.interval, 600.0), min(16 * self.interval, 600.0)),
+            expected=(HubLinkError,),
+            logger=log,
+        )
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        return [self.task]
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last pull failed, while the puller is backing off."""
+        return self.task.last_error if self.task.failures else None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self.task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.task.stop()
 
     async def pull_once(self) -> bool:
         changed = False
@@ -173,19 +186,3 @@ class CatalogPuller:
         if changed and self.on_change is not None:
             self.on_change()  # e.g. the check-in catalog cache: the door sees the change at once
         return changed
-
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self.pull_once()
-                failures, self.last_error = 0, None
-                await asyncio.sleep(self.interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # offline, hub down, bad bundle: keep serving what we have
-                self.last_error = str(exc)
-                failures += 1
-                if failures == 1:
-                    log.warning("catalog update from the hub failed: %s", exc)
-                await asyncio.sleep(min(self.interval * 2 ** min(failures, 4), 600))

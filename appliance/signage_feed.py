@@ -3,19 +3,21 @@
 Reads the event's control document (rooms and sessions, the schedule every
 replica shares) and the check-in projection (who is inside each room's
 list), and hands both to the signage publisher (``drivers.signage``), which
-keeps them retained on the broker.  Runs every :data:`EVERY_S` seconds; a
-publisher that is offline keeps only the newest state per topic, so a sign
-never replays an hour of stale capacities when the broker comes back.
+keeps them retained on the broker.  Runs every :data:`EVERY_S` seconds (a
+:class:`~konferenco.lifecycle.Periodic` task: a failing update, say a bad
+session in the schedule, is logged once and retried with backoff up to
+:data:`SLOWEST_S`, never stops the signs for good); a publisher that is
+offline keeps only the newest state per topic, so a sign never replays an
+hour of stale capacities when the broker comes back.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sqlite3
 from typing import Any
 
+from konferenco.lifecycle import Periodic, Supervised
 from konferenco.types import now_ms
 from sync.documents import ControlDoc
 from sync.names import DocName
@@ -23,6 +25,8 @@ from sync.records import Session
 from sync.replica import Replica
 
 EVERY_S = 5.0
+#: The longest wait between retries while updates keep failing.
+SLOWEST_S = 60.0
 log = logging.getLogger(__name__)
 
 _INSIDE = """
@@ -39,27 +43,20 @@ class SignageFeed:
         self.replica = replica
         self.conn = conn
         self.event_id = event_id
-        self._task: asyncio.Task[None] | None = None
         self._shown: dict[tuple[str, str], object] = {}  # (room, what) -> what the signs show now
+        self.task = Periodic(
+            f"signage feed {event_id}", self.publish_once, EVERY_S, backoff=(EVERY_S, SLOWEST_S), logger=log
+        )
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        return [self.task]
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self.task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.publish_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bad session in the schedule must not stop the signs for good
-                log.exception("signage update failed")
-            await asyncio.sleep(EVERY_S)
+        await self.task.stop()
 
     async def publish_once(self) -> None:
         from drivers.signage.payloads import Session as SignSession

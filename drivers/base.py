@@ -43,8 +43,19 @@ class Setting(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+    """What a family is and needs (``drivers/<domain>/manifest.json``), readable without importing it.
+
+    ``kinds`` are the variants a device of this family may be configured as
+    (a scanner's interface, a printer's connection; ``[""]``: one variant),
+    handed to the family's ``create`` as the setting ``kind_setting`` names.
+    ``needs_sink``: an input device, built with the sink its scans go to.
+    """
+
     domain: str
     name: str
+    kinds: list[str] = msgspec.field(default_factory=lambda: [""])
+    kind_setting: str | None = None
+    needs_sink: bool = False
     requirements: list[str] = []
     iot_class: Literal["local_push", "local_polling", "assumed_state"] = "local_push"
     zeroconf: list[ZeroconfMatcher] = []
@@ -116,3 +127,9 @@ class Driver(Protocol):
         ...
 
     def state(self) -> DeviceState: ...
+
+
+#: Every family's ``create(settings, sink)`` in its package ``__init__``: a driver from the manifest's
+#: settings (its ``kind_setting`` included) plus an optional ``name``, what staff see; ValueError if bad.
+#: Input families (``needs_sink``) refuse a None sink.
+Create = Callable[[dict[str, Any], ScanSink | None], Driver]

@@ -2,20 +2,22 @@
 
 An appliance runs one :class:`SyncClient` per upstream (the hub, and each
 peer appliance found on the LAN).  Each document gets its own WebSocket, as
-in y-websocket, and its own reconnect loop: exponential backoff with full
-jitter (so fifty appliances coming back after an outage do not reconnect in
-lockstep), reset once a connection has stayed up for a while.  A refusal
-that retrying cannot fix (bad token, forbidden, unknown document) waits the
-longest delay and is reported in :attr:`SyncClient.status`.
+in y-websocket, and its own reconnect loop (a
+:class:`~konferenco.lifecycle.Supervised` task, listed in
+:attr:`SyncClient.tasks`): exponential backoff with full jitter (so fifty
+appliances coming back after an outage do not reconnect in lockstep), reset
+once a connection has stayed up for a while.  A refusal that retrying
+cannot fix (bad token, forbidden, unknown document) waits the longest delay
+and is reported in :attr:`SyncClient.status`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,6 +27,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from konferenco.lifecycle import Periodic, RetryLater, Supervised
 from sync.names import DocName
 from sync.permissions import Decision, PeerIdentity, may_write
 from sync.protocol import DEFAULT_MAX_MESSAGE, ProtocolError
@@ -63,6 +66,10 @@ def _code_reason(exc: ConnectionClosed) -> tuple[int, str]:
     return (frame.code, frame.reason) if frame is not None else (CloseCode.GOING_AWAY, "connection lost")
 
 
+class SessionEnded(ConnectionError):
+    """A document's connection closed (or never opened): its loop reconnects after a backoff."""
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     base: float = 0.5
@@ -96,21 +103,36 @@ class SyncClient:
     stable_after: float = 10.0
     max_message: int = DEFAULT_MAX_MESSAGE
     status: dict[str, DocStatus] = field(default_factory=dict)
-    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    _supervisor: asyncio.Task[None] | None = None
+    _docs: dict[str, Supervised] = field(default_factory=dict)
+    _listing: Supervised | None = None
     _progress: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
-        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        """Connect every document (given, or listed by the upstream and refreshed); returns at once."""
+        if self.documents is not None:
+            for name in self.documents:
+                self._ensure(name)
+            return
+        self._listing = Periodic(
+            f"sync {self.remote_peer}: document list",
+            self._refresh,
+            self.refresh_interval,
+            backoff=(self.backoff.base, self.backoff.cap),
+            jitter=1.0,
+            expected=(httpx.HTTPError, ValueError),
+            logger=log,
+        )
+        self._listing.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._supervisor, *self._tasks.values()] if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        tasks = [t for t in [self._listing, *self._docs.values()] if t is not None]
+        await asyncio.gather(*(task.stop() for task in tasks))
+        self._docs.clear()
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        """The document list's refresh (when the upstream lists them) and one reconnect loop per document."""
+        return [t for t in [self._listing, *self._docs.values()] if t is not None]
 
     async def wait_synced(self, documents: Iterable[str]) -> None:
         """Wait until each document has completed a handshake (both Step 2s seen).
@@ -123,26 +145,23 @@ class SyncClient:
             await self._progress.wait()
 
     def _ensure(self, name: str) -> None:
-        if name not in self._tasks:
+        if name not in self._docs:
             self.status[name] = DocStatus()
-            self._tasks[name] = asyncio.get_running_loop().create_task(self._run_doc(name))
+            task = Supervised(
+                f"sync {self.remote_peer}: {name}",
+                functools.partial(self._sync_once, name),
+                backoff=(self.backoff.base, self.backoff.cap),
+                jitter=1.0,  # full jitter, as Backoff.delay
+                stable_after=self.stable_after,
+                expected=(SessionEnded,),
+                logger=log,
+            )
+            self._docs[name] = task
+            task.start()
 
-    async def _supervise(self) -> None:
-        if self.documents is not None:
-            for name in self.documents:
-                self._ensure(name)
-            return
-        attempt = 0
-        while True:
-            try:
-                for name in await self._discover():
-                    self._ensure(name)
-                attempt = 0
-                await asyncio.sleep(self.refresh_interval)
-            except (httpx.HTTPError, ValueError) as exc:
-                log.info("cannot list documents at %s: %s", self.url, exc)
-                await asyncio.sleep(self.backoff.delay(attempt))
-                attempt += 1
+    async def _refresh(self) -> None:
+        for name in await self._discover():
+            self._ensure(name)
 
     async def _discover(self) -> list[str]:
         """What the upstream offers, plus what only we have and may push (our own log)."""
@@ -163,56 +182,53 @@ class SyncClient:
         base = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return f"{base}/sync/{name}"
 
-    async def _run_doc(self, name: str) -> None:
+    async def _sync_once(self, name: str) -> None:
+        """One connection of one document, until it closes; always raises, so its loop reconnects."""
         doc = DocName.parse(name)
         status = self.status[name]
-        attempt = 0
-        while True:
-            started = time.monotonic()
-            code: int | None = None
-            status.state = "connecting"
-            status.attempts += 1
-            try:
-                async with connect(
-                    self._ws_url(name),
-                    additional_headers={"Authorization": f"Bearer {self.token}"},
-                    max_size=self.max_message + 64,
-                    open_timeout=10,
-                    ping_interval=20,
-                    ping_timeout=20,
-                ) as ws:
-                    status.state = "syncing"
-                    session = SyncSession(
-                        self.replica,
-                        doc,
-                        WebsocketsChannel(ws),
-                        remote_peer=self.remote_peer,
-                        accept=Decision(True),  # we chose this upstream and authenticated to it
-                        send_content=bool(may_write(self.identity, doc)),
-                        max_message=self.max_message,
-                    )
-                    watcher = asyncio.create_task(self._mark_synced(session, status))
-                    try:
-                        await session.run()
-                    finally:
-                        watcher.cancel()
-                    closed = session.remote_close
-                    code = session.close_code or (closed.code if closed else None)
-                    status.last_error = session.close_reason or (closed.reason if closed else "")
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-                status.last_error = f"{type(exc).__name__}: {exc}"
+        code: int | None = None
+        status.state = "connecting"
+        status.attempts += 1
+        try:
+            async with connect(
+                self._ws_url(name),
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                max_size=self.max_message + 64,
+                open_timeout=10,
+                ping_interval=20,
+                ping_timeout=20,
+            ) as ws:
+                status.state = "syncing"
+                session = SyncSession(
+                    self.replica,
+                    doc,
+                    WebsocketsChannel(ws),
+                    remote_peer=self.remote_peer,
+                    accept=Decision(True),  # we chose this upstream and authenticated to it
+                    send_content=bool(may_write(self.identity, doc)),
+                    max_message=self.max_message,
+                )
+                watcher = asyncio.create_task(self._mark_synced(session, status))
+                try:
+                    await session.run()
+                finally:
+                    watcher.cancel()
+                closed = session.remote_close
+                code = session.close_code or (closed.code if closed else None)
+                status.last_error = session.close_reason or (closed.reason if closed else "")
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            status.last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # not a network problem: retried all the same, logged with its traceback
+            status.state, status.last_error = "waiting", f"{type(exc).__name__}: {exc}"
             self._progress.set()
-            if time.monotonic() - started > self.stable_after:
-                attempt = 0
-            if code in PERMANENT:
-                status.state = "refused"
-                log.error("sync of %s refused by %s: %s", name, self.url, status.last_error)
-                delay = self.backoff.cap
-            else:
-                status.state = "waiting"
-                delay = self.backoff.delay(attempt)
-            attempt += 1
-            await asyncio.sleep(delay)
+            raise
+        self._progress.set()
+        if code in PERMANENT:
+            status.state = "refused"
+            log.error("sync of %s refused by %s: %s", name, self.url, status.last_error)
+            raise RetryLater(f"refused by {self.url}: {status.last_error}", self.backoff.cap)
+        status.state = "waiting"
+        raise SessionEnded(status.last_error or "the connection closed")
 
     async def _mark_synced(self, session: SyncSession, status: DocStatus) -> None:
         await session.synced.wait()

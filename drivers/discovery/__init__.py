@@ -13,6 +13,9 @@ interface, never on all of them (see ``interfaces.py``).  They can share one
 :class:`zeroconf.asyncio.AsyncZeroconf` from :func:`open_zeroconf`.
 """
 
+from typing import Any
+
+from drivers.base import Driver, ScanSink
 from drivers.discovery.advertiser import Advertiser
 from drivers.discovery.browser import PEER_KIND, Browser, ChangeCallback, DiscoveredService, DiscoveryChange
 from drivers.discovery.interfaces import (
@@ -54,6 +57,7 @@ __all__ = [
     "InterfaceError",
     "ManifestError",
     "PeerInfo",
+    "create",
     "default_route_interface",
     "load_manifests",
     "manifest",
@@ -64,3 +68,14 @@ __all__ = [
     "resolve_interfaces",
     "zeroconf_table",
 ]
+
+
+def create(settings: dict[str, Any], sink: ScanSink | None = None) -> Driver:
+    """The family's entry point (``drivers.registry``): a :class:`Browser` of the venue LAN.
+
+    Announcing needs an identity (event, device id) the settings do not
+    carry: the appliance builds its own pair of advertiser and browser.
+    """
+    values = dict(settings)
+    values.pop("name", None)
+    return Browser(DiscoverySettings.from_dict(values))

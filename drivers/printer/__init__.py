@@ -8,6 +8,9 @@ The appliance renders a badge for the printer's profile and sends the bytes::
     outcome = await printer.print_badge(data)  # done | failed (nothing sent) | uncertain
 """
 
+from typing import Any
+
+from drivers.base import Driver, ScanSink
 from drivers.printer.driver import MANIFEST, BadgePrinter, PrinterSettings
 from drivers.printer.encode import badge_bytes, encode
 from drivers.printer.layout import BadgeLayout, PrintedBadge, ProfileError, load_layout, media, render
@@ -23,8 +26,16 @@ __all__ = [
     "PrinterStatus",
     "ProfileError",
     "badge_bytes",
+    "create",
     "encode",
     "load_layout",
     "media",
     "render",
 ]
+
+
+def create(settings: dict[str, Any], sink: ScanSink | None = None) -> Driver:
+    """The family's entry point (``drivers.registry``): the manifest's settings, plus ``name``."""
+    values = dict(settings)
+    name = str(values.pop("name", "") or "")
+    return BadgePrinter.from_settings(values, name=name)

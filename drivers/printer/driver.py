@@ -11,7 +11,6 @@ timeouts in :class:`PrinterSettings`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -33,6 +32,7 @@ from drivers.printer.connection import (
 from drivers.printer.encode import ImageImpl
 from drivers.printer.layout import media
 from drivers.printer.status import PrinterStatus, PrintOutcome
+from konferenco.lifecycle import Periodic, Supervised
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class BadgePrinter:
         self.name = name or f"Badge printer {settings.unique_id.removeprefix('escpos:')}"
         self._link_factory = link_factory or settings.link
         self._io = threading.Lock()  # one operation on the device at a time, even if a caller gave up
-        self._poller: asyncio.Task[None] | None = None
+        self._poller: Periodic | None = None
         self._state: State = "unknown"
         self._detail = "not checked yet"
         self._since = _now_ms()
@@ -145,25 +145,28 @@ class BadgePrinter:
     async def connect(self) -> None:
         """Start polling the status; returns at once (the printer may be off: that is a state)."""
         if self._poller is None and self.settings.poll_interval > 0:
-            self._poller = asyncio.get_running_loop().create_task(self._poll(), name=f"poll {self.unique_id}")
+            every = self.settings.poll_interval  # a failed poll is retried at the same pace
+            self._poller = Periodic(
+                f"poll {self.unique_id}", self._poll, every, backoff=(every, every), logger=log
+            )
+            self._poller.start()
 
     async def disconnect(self) -> None:
         poller, self._poller = self._poller, None
         if poller is not None:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            await poller.stop()
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        """Its status poll, while connected (``konferenco.lifecycle``)."""
+        return [self._poller] if self._poller is not None else []
 
     async def _poll(self) -> None:
-        while True:
-            try:
-                await self.status()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a driver never dies of its background work (drivers/base)
-                log.exception("status poll of %s failed", self.unique_id)
-                self._set("error", "status poll failed; see the log")
-            await asyncio.sleep(self.settings.poll_interval)
+        try:
+            await self.status()
+        except Exception:  # a driver never dies of its background work (drivers/base): retried
+            self._set("error", "status poll failed; see the log")
+            raise
 
     def state(self) -> DeviceState:
         return DeviceState(

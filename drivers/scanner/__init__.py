@@ -3,7 +3,8 @@
 Every scanner emits :class:`drivers.base.ScanEvent` (``code`` set) to the
 async sink its owner passes in, debounces double reads, and comes back by
 itself after being unplugged.  Build one from stored settings with
-:func:`from_settings`; the settings are listed in ``manifest.json``.
+:func:`from_settings` (or :func:`create`, the entry point every family
+has); the settings are listed in ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from drivers.base import ScanSink
+from drivers.base import Driver, ScanSink
 
 from .common import MANIFEST, StateListener
 from .keymap import KeyDecoder
@@ -21,7 +22,14 @@ from .serial import SerialScanner
 if TYPE_CHECKING:
     from .wedge import HidScanner
 
-__all__ = ["MANIFEST", "KeyDecoder", "LineScanner", "SerialScanner", "from_settings"]
+__all__ = ["MANIFEST", "KeyDecoder", "LineScanner", "SerialScanner", "create", "from_settings"]
+
+
+def create(settings: dict[str, Any], sink: ScanSink | None) -> Driver:
+    """The family's entry point (``drivers.registry``): :func:`from_settings`, which needs a sink."""
+    if sink is None:
+        raise ValueError("a scanner needs a sink for its scans")
+    return from_settings(settings, sink)
 
 
 def from_settings(

@@ -5,6 +5,9 @@ third-party displays in docs/signage-protocol.md; the payloads are the
 msgspec structs in :mod:`drivers.signage.payloads`.
 """
 
+from typing import Any
+
+from drivers.base import Driver, ScanSink
 from drivers.signage.payloads import (
     Alert,
     DisplayCommand,
@@ -32,4 +35,12 @@ __all__ = [
     "Session",
     "SignagePublisher",
     "Topics",
+    "create",
 ]
+
+
+def create(settings: dict[str, Any], sink: ScanSink | None = None) -> Driver:
+    """The family's entry point (``drivers.registry``): a publisher; ``name`` is not used."""
+    values = dict(settings)
+    values.pop("name", None)
+    return SignagePublisher.from_settings(values)

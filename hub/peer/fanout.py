@@ -14,8 +14,11 @@ with one query) and handed to :meth:`sync.replica.Replica.absorb`.  A row
 already compacted away → the document's stored state is absorbed instead
 (only what is new in it changes anything, and sessions relay it).
 
+Both loops — holding the connection, applying what arrives — are
+:class:`~konferenco.lifecycle.Supervised` tasks (:attr:`Fanout.tasks`):
+restarted with backoff when they fail, their health on ``/healthz``.
 Notifications sent while the connection is down are lost, so after a
-reconnect (with backoff) the fan-out catches up from the log: every row
+reconnect the fan-out catches up from the log: every row
 after the last sequence number it saw, plus every row received shortly
 before the connection was lost (a transaction can take its sequence number
 before another commits a higher one, and commit after it), plus every
@@ -45,6 +48,7 @@ import asyncpg  # type: ignore[import-untyped, unused-ignore]
 from pycrdt import merge_updates
 
 from hub.peer.store import SYNC_CHANNEL, PostgresUpdateStore
+from konferenco.lifecycle import Supervised
 from konferenco.types import now_ms
 from sync.replica import Replica
 
@@ -52,14 +56,18 @@ log = logging.getLogger(__name__)
 
 #: Channel for the hub's own notices (a convention for callers of :meth:`Fanout.publish`).
 HUB_CHANNEL = "konferenco_hub"
-#: Seconds to wait before each reconnection attempt (the last one repeats).
-BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: Seconds to wait before the first reconnection attempt, and the longest wait (doubling in between).
+BACKOFF = (0.1, 5.0)
 #: After a reconnect, rows received this long (ms) before the connection was lost are checked too.
 CATCH_UP_GRACE_MS = 60_000
 
 MessageHandler = Callable[[str], object]  # called with the payload; may return an awaitable
 
 _CONNECTION_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+
+
+class ListenLost(ConnectionError):
+    """The ``LISTEN`` connection is gone (closed, or silent to a probe): reconnect after a backoff."""
 
 
 class Fanout:
@@ -69,6 +77,8 @@ class Fanout:
     to take it from (held for as long as the fan-out runs).  ``worker_id``
     names this worker in notifications; given, it becomes the store's too
     (the store signs its appends with it), otherwise the store's is kept.
+    ``backoff``: the first and the longest wait between retries (a longer
+    tuple is read as its first and last values).
     """
 
     def __init__(
@@ -107,8 +117,18 @@ class Fanout:
         self._wake = asyncio.Event()
         self._lost = asyncio.Event()
         self._stopping = False
-        self._tasks: list[asyncio.Task[None]] = []
         self._callbacks: set[asyncio.Task[Any]] = set()
+        first_last = (backoff[0], backoff[-1])
+        self._listener = Supervised(
+            "sync fan-out: listen",
+            self._hold_connection,
+            backoff=first_last,
+            expected=_CONNECTION_ERRORS,
+            logger=log,
+        )
+        self._applier = Supervised(
+            "sync fan-out: apply", self._apply, backoff=first_last, expected=_CONNECTION_ERRORS, logger=log
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -129,16 +149,20 @@ class Fanout:
         except BaseException:
             await self._disconnect()
             raise
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._supervise()), loop.create_task(self._work())]
+        self._listener.start()
+        self._applier.start()
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._callbacks, return_exceptions=True)
-        self._tasks = []
+        await self._listener.stop()
+        await self._applier.stop()
+        await asyncio.gather(*self._callbacks, return_exceptions=True)
         await self._disconnect()
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        """Its two loops, for ``/healthz``: holding the connection, and applying what arrives."""
+        return [self._listener, self._applier]
 
     @property
     def connected(self) -> bool:
@@ -228,15 +252,21 @@ class Fanout:
     def _mark_lost(self) -> None:
         if self._stopping or self._lost.is_set():
             return
-        log.warning("sync fan-out: the LISTEN connection was lost; reconnecting")
         after, since = self._high, now_ms() - self.catch_up_grace_ms
         if self._catch_up is not None:  # lost again before the last catch-up ran
             after, since = min(after, self._catch_up[0]), min(since, self._catch_up[1])
         self._catch_up = (after, since)
         self._lost.set()
 
-    async def _supervise(self) -> None:
-        """Probe the connection now and then; reconnect with backoff when it is lost."""
+    async def _hold_connection(self) -> None:
+        """Hold the connection, probing it now and then; raises :class:`ListenLost` when it is gone.
+
+        Run by its supervisor, which calls it again after a backoff: then it
+        reconnects first (a failure there is retried the same way).
+        """
+        if not self.connected:
+            await self._reconnect()
+        self._listener.succeeded()
         while True:
             try:
                 await asyncio.wait_for(self._lost.wait(), self.probe_interval)
@@ -247,21 +277,18 @@ class Fanout:
                     self._mark_lost()
                 continue
             await self._disconnect()
-            attempt = 0
-            while True:
-                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-                self._lost.clear()
-                try:
-                    await self._connect()
-                    break
-                except Exception as exc:  # keep trying whatever it is: without us, workers drift apart
-                    attempt += 1
-                    log.warning("sync fan-out: reconnecting failed (attempt %d): %s", attempt, exc)
-            if self._lost.is_set():
-                continue  # dropped again already
-            self.reconnects += 1
-            log.info("sync fan-out: listening again; catching up from the log")
-            self._wake.set()
+            raise ListenLost("the LISTEN connection was lost")
+
+    async def _reconnect(self) -> None:
+        await self._disconnect()
+        self._lost.clear()
+        await self._connect()  # keep trying whatever fails: without us, workers drift apart
+        if self._lost.is_set():
+            await self._disconnect()
+            raise ListenLost("the LISTEN connection was lost again at once")
+        self.reconnects += 1
+        log.info("sync fan-out: listening again; catching up from the log")
+        self._wake.set()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         if channel != SYNC_CHANNEL:
@@ -298,9 +325,12 @@ class Fanout:
 
     # --- applying what the others stored ----------------------------------------------------
 
-    async def _work(self) -> None:
-        """The one task that absorbs updates, so they reach the replica in order."""
-        attempt = 0
+    async def _apply(self) -> None:
+        """The one task that absorbs updates, so they reach the replica in order.
+
+        A failed round raises to its supervisor, which retries it after a
+        backoff: what was not absorbed is kept (the log still has the rows).
+        """
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -308,16 +338,10 @@ class Fanout:
                 if self._catch_up is not None and self.connected:
                     await self._run_catch_up()
                 await self._absorb_pending()
-                attempt = 0
-            except Exception as exc:
-                # Kept for the next round: retry after a pause (the log still has the rows).
-                if isinstance(exc, _CONNECTION_ERRORS):
-                    log.warning("sync fan-out: reading the log failed (%s); retrying", exc)
-                else:
-                    log.exception("sync fan-out: applying the other workers' updates failed; retrying")
-                await asyncio.sleep(self.backoff[min(attempt, len(self.backoff) - 1)])
-                attempt += 1
-                self._wake.set()
+            except Exception:
+                self._wake.set()  # the retry runs at once after the backoff
+                raise
+            self._applier.succeeded()
 
     async def _run_catch_up(self) -> None:
         assert self._catch_up is not None

@@ -7,7 +7,9 @@ Both answers are therefore read from PostgreSQL:
 * **connected** — each worker stamps ``device.last_seen_at`` for the
   devices it holds sessions with every :data:`HEARTBEAT_S` seconds; a device
   stamped within :data:`CONNECTED_WITHIN_S` and not revoked is connected.
-  A crashed worker's stamps simply age out.
+  A crashed worker's stamps simply age out.  A failed stamp (database away)
+  is retried at the same pace, never slower: a longer pause would show
+  connected devices as gone once the database is back.
 * **not yet acknowledged** — the hub's own updates (``sync_authored``) that
   the device's last reported state vector (``sync_peer_state``, saved by
   whichever worker it talked to) does not cover: the same rule as
@@ -16,15 +18,14 @@ Both answers are therefore read from PostgreSQL:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import asyncpg
 
+from konferenco.lifecycle import Periodic, Supervised
 from sync.acks import AckTracker
 from sync.protocol import decode_state_vector
-from sync.server import SyncService
+from sync.service import SyncService
 from sync.store import Authored
 
 HEARTBEAT_S = 10.0
@@ -70,16 +71,19 @@ class Heartbeat:
         self.pool = pool
         self.sync = sync
         self.every = every
-        self._task: asyncio.Task[None] | None = None
+        self.task = Periodic(
+            "device heartbeat", self.beat, every, first_delay=every, backoff=(every, every), logger=log
+        )
+
+    @property
+    def tasks(self) -> list[Supervised]:
+        return [self.task]
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self.task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.task.stop()
 
     async def beat(self) -> None:
         peers: set[str] = set()
@@ -91,11 +95,3 @@ class Heartbeat:
                     "UPDATE device SET last_seen_at = now() WHERE id = ANY($1) AND revoked_at IS NULL",
                     sorted(peers),
                 )
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                await self.beat()
-            except Exception as exc:  # database away: the stamps age out, nothing else is affected
-                log.warning("device heartbeat failed: %s", exc)
