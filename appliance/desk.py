@@ -1,8 +1,10 @@
 """Desk work: find an attendee, register a walk-in, correct a name.
 
-* Search is FTS5 over folded text (:func:`appliance.catalog.roster.fold`),
-  every word a prefix from two characters on, ranked by BM25 with the name
-  weighted highest.  "jur ode" finds "Jürgen Ødegård".
+* Search is FTS5 over folded text (:func:`konferenco.text.fold`), in any
+  script: every word a prefix from two characters on, ranked by BM25 with
+  the name weighted highest.  "jur ode" finds "Jürgen Ødegård", "ив" finds
+  "Иван".  Chinese, Japanese and Korean match anywhere in a name from one
+  character on ("田" finds "田中 太郎"; see :mod:`appliance.catalog.roster`).
 * A walk-in is a :class:`~sync.records.WalkIn` record in this device's log
   (so it syncs, and the hub folds it into the catalog), and its badge is
   signed by this device's key, which an event key certified (DESIGN.md §3).
@@ -13,25 +15,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import aiosqlite
 import msgspec
 
-from appliance.catalog.roster import fold
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
 from konferenco.badges import BadgePayload, BadgeSigner, b64, device_certificate_message, raw_public_key
+from konferenco.text import fold, split_cjk, words
 from konferenco.types import new_id
 from sync.documents import ControlDoc
 from sync.names import DocName
 from sync.records import DeviceKey, Revocation, TagLink, WalkIn
 from sync.replica import Replica
 
+#: Characters of a word that count, in any script but Chinese, Japanese and Korean (one is enough there).
 MIN_QUERY = 2
-_WORD = re.compile(r"[0-9a-z]+")
+MAX_WORDS = 8
+_CJK_COLUMNS = "{name_cjk company_cjk}"
 
 
 class SearchHit(msgspec.Struct, kw_only=True):
@@ -48,15 +51,28 @@ class SearchHit(msgspec.Struct, kw_only=True):
     badge_code: str | None = None
 
 
+def _terms(word: str) -> list[str]:
+    """FTS5 terms of one folded word (letters and digits, so nothing to escape inside quotes)."""
+    terms = []
+    for part, cjk in split_cjk(word):
+        if not cjk:
+            if len(part) >= MIN_QUERY:  # characters, not bytes: "ив" is two
+                terms.append(f'"{part}"*')
+        else:  # the phrase of its characters: neighbours in one run, i.e. a substring
+            terms.append(f'{_CJK_COLUMNS} : "{" ".join(part)}"')
+    return terms
+
+
 def match_expression(query: str) -> str:
-    """The FTS5 query for what a person typed: every word, folded, as a prefix."""
-    words = [w for w in _WORD.findall(fold(query)) if len(w) >= MIN_QUERY]
-    if not words:
+    """The FTS5 query for what a person typed: every word, folded, as a prefix (CJK: a substring)."""
+    terms = [term for word in words(fold(query)) for term in _terms(word)]
+    if not terms:
         raise CheckinError(
             "query_too_short",
-            f"type at least {MIN_QUERY} letters or digits of a name, company, e-mail or order",
+            f"type at least {MIN_QUERY} letters or digits of a name, company, e-mail or order"
+            " (one character is enough in Chinese, Japanese or Korean)",
         )
-    return " ".join(f'"{w}"*' for w in words[:8])
+    return " ".join(terms[:MAX_WORDS])
 
 
 async def search(
@@ -74,7 +90,7 @@ async def search(
         JOIN attendee a ON a.rowid = f.rowid
         LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id
         WHERE attendee_fts MATCH ? AND a.event_id = ?
-        ORDER BY bm25(attendee_fts, 10.0, 3.0, 2.0, 5.0), a.name
+        ORDER BY bm25(attendee_fts, 10.0, 3.0, 2.0, 5.0, 10.0, 3.0), a.name
         LIMIT ?
         """,
         (match_expression(query), event_id, limit),
@@ -133,7 +149,7 @@ def require_attendee(conn: Any, event: str, attendee_id: str) -> None:
     """Refuse with 404 ``unknown_attendee`` unless the attendee is on this event's roster."""
     found = conn.execute("SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id))
     if found.fetchone() is None:
-        raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event", 404)
+        raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event")
 
 
 def tag_owner(conn: Any, event: str, nfc_uid: str) -> str | None:
@@ -164,22 +180,21 @@ class Desk:
     async def walk_in(self, conn: Any, event: str, req: WalkInRequest, staff: str) -> WalkInAnswer:
         """Register someone at the desk; durable (and searchable) when this returns."""
         if not req.name.strip():
-            raise CheckinError("invalid_request", "a walk-in needs a name")
+            raise CheckinError("invalid", "a walk-in needs a name", field="name")
         known = conn.execute(
             "SELECT 1 FROM catalog_ticket_type WHERE event_id = ? AND id = ?", (event, req.ticket_type_id)
         ).fetchone()
         if known is None:
             raise CheckinError(
-                "unknown_ticket_type", f"ticket type '{req.ticket_type_id}' is not in the catalog"
+                "invalid", f"ticket type '{req.ticket_type_id}' is not in the catalog", field="ticket_type_id"
             )
         if req.nfc_uid and tag_owner(conn, event, req.nfc_uid) is not None:
-            raise CheckinError("nfc_in_use", f"tag {req.nfc_uid} already belongs to another attendee", 409)
+            raise CheckinError("nfc_in_use", f"tag {req.nfc_uid} already belongs to another attendee")
         certificate = self.data.device_certificate(event)
         if certificate is None:
             raise CheckinError(
                 "no_device_key",
                 "this appliance has no certified badge key for walk-ins; enrol it with the hub",
-                503,
             )
         published = conn.execute(
             "SELECT 1 FROM device_key WHERE event_id = ? AND device_id = ?", (event, self.device_id)
@@ -212,7 +227,6 @@ class Desk:
             raise CheckinError(
                 "nfc_in_use",
                 f"tag {req.nfc_uid} belongs to attendee {owner}; send replace=true to move it",
-                409,
             )
         await self.replica.log(
             event, self.device_id, TagLink(attendee_id=attendee_id, nfc_uid=req.nfc_uid, staff=staff)
@@ -221,9 +235,9 @@ class Desk:
     def _require_organizer_device(self, what: str) -> None:
         if not self.organizer:
             raise CheckinError(
-                "not_organizer_device",
+                "forbidden",
                 f"{what} need an appliance enrolled with the organizer capability",
-                403,
+                capability="organizer",
             )
 
     async def revoke(self, event: str, req: RevokeRequest, staff: str) -> Revocation:
@@ -238,7 +252,7 @@ class Desk:
         self._require_organizer_device("roster corrections")
         require_attendee(conn, event, attendee_id)
         if change.field == "name" and not change.value.strip():
-            raise CheckinError("invalid_request", "a name cannot be empty")
+            raise CheckinError("invalid", "a name cannot be empty", field="value")
         await self.replica.write(
             DocName.control(event),
             lambda doc: ControlDoc(doc).amend(attendee_id, change.field, change.value.strip(), by=staff),

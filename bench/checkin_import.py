@@ -46,7 +46,6 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance import demo
-from appliance.catalog.roster import fold
 from appliance.catalog.schema import migrate
 from bench.common import (
     EVENT,
@@ -62,6 +61,7 @@ from bench.common import (
 )
 from konferenco.badges import BadgeSigner, b64, raw_public_key
 from konferenco.catalog.bundle import Catalog, sign_catalog
+from konferenco.text import fold
 from sync.sqlite_writer import connect
 
 ATTENDEES = 180_000

@@ -3,9 +3,19 @@
 Every path that changes an attendee — a catalog bundle, a CSV import, a
 walk-in or an on-site amendment projected from a document — goes through
 :func:`upsert_attendees`, which keeps the full-text index in step in the
-same transaction.  The index holds *folded* text (see :func:`fold`), so
-"Lodz" finds "Łódź" and "ostergaard" finds "Østergaard": FTS5's own
-diacritics removal does not cover letters such as ł, ø, ß or đ.
+same transaction.  The index holds *folded* text (:func:`konferenco.text.fold`,
+the hub's rule too), so "Lodz" finds "Łódź" and "ostergaard" finds
+"Østergaard": FTS5's own diacritics removal does not cover letters such as
+ł, ø, ß or đ.
+
+Chinese, Japanese and Korean names have no spaces between their words, and
+one or two characters are a real query ("田" for "田中 太郎"): for them the
+index also holds, in ``name_cjk`` and ``company_cjk``, each CJK run one
+character a token ("田中 太郎" → "田 中 太 郎"; runs apart, "x" between
+them).  A query is the phrase of its characters, which only neighbours in
+one run satisfy: a substring match, from the same FTS5 index (see
+:func:`appliance.desk.match_expression`).  Single characters are shorter
+than the prefix index's 2 and 3, so they add no prefix entries.
 """
 
 from __future__ import annotations
@@ -13,7 +23,6 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,22 +31,8 @@ import msgspec
 from konferenco.badges import unb64
 from konferenco.catalog.bundle import Attendee, Catalog
 from konferenco.rules import CheckinList
+from konferenco.text import cjk_runs, fold
 from konferenco.types import now_ms
-
-_SPECIAL = str.maketrans(
-    {
-        "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ð": "d", "Ð": "d",
-        "þ": "th", "Þ": "th", "ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "\u0131": "i",
-    }
-)  # fmt: skip
-
-
-def fold(text: str) -> str:
-    """Lower case, no diacritics, special Latin letters spelt out: the search form of a text."""
-    if text.isascii():  # e-mails, order references, most names: a 180k import folds 720k texts
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +61,26 @@ def _row(event_id: str, a: Attendee, source: str, at: int) -> tuple[object, ...]
     )  # fmt: skip
 
 
-def _search_row(rowid: int, a: Attendee) -> tuple[object, ...]:
-    return (rowid, fold(a.name), fold(a.company), fold(a.email), fold(a.order_ref))
+def cjk_terms(folded: str) -> str:
+    """The ``*_cjk`` column of a folded text: its CJK runs, a token a character, "x" between runs."""
+    if folded.isascii():
+        return ""
+    return " x ".join(" ".join(run) for run in cjk_runs(folded))
+
+
+def search_row(rowid: int, name: str, company: str, email: str, order_ref: str) -> tuple[object, ...]:
+    """The ``attendee_fts`` row of an attendee (:data:`INSERT_SEARCH`)."""
+    folded_name, folded_company = fold(name), fold(company)
+    return (
+        rowid, folded_name, folded_company, fold(email), fold(order_ref),
+        cjk_terms(folded_name), cjk_terms(folded_company),
+    )  # fmt: skip
+
+
+INSERT_SEARCH = (
+    "INSERT INTO attendee_fts (rowid, name, company, email, order_ref, name_cjk, company_cjk)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 #: Rows per executemany, and so per progress report, on a big import.
@@ -135,8 +148,8 @@ def upsert_attendees(
     conn.executemany("DELETE FROM attendee_fts WHERE rowid = ?", ((existing[a.id],) for a in changed))
     rowids = {**existing, **_rowids(conn, event_id, [a.id for a in new])} if new else existing
     chunked(
-        "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
-        (_search_row(rowids[a.id], a) for a in items),
+        INSERT_SEARCH,
+        (search_row(rowids[a.id], a.name, a.company, a.email, a.order_ref) for a in items),
         len(items),
     )
     return len(new), len(changed)
@@ -254,8 +267,8 @@ def amend(conn: sqlite3.Connection, event_id: str, attendee_id: str, field: str,
         values[field] = value
         conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (row[0],))
         conn.execute(
-            "INSERT INTO attendee_fts (rowid, name, company, email, order_ref) VALUES (?, ?, ?, ?, ?)",
-            (row[0], *(fold(values[k]) for k in ("name", "company", "email", "order_ref"))),
+            INSERT_SEARCH,
+            search_row(row[0], *(values[k] for k in ("name", "company", "email", "order_ref"))),
         )
     return True
 

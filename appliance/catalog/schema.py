@@ -4,7 +4,8 @@ Tables are created with sqlite-utils (its ``create``/``create_index`` keep
 this declarative); the full-text index is plain SQL because it needs FTS5
 options sqlite-utils does not expose (a 2- and 3-character prefix index).
 Migrations are numbered and recorded in ``PRAGMA user_version``; each runs
-once, in the writer's connection, before any write.
+once, in the writer's connection, before any write.  A step never changes
+once released: a later change to a table is a new step.
 
 The sync store's tables (``sync_*``) belong to :mod:`sync.sqlite_store`.
 """
@@ -15,6 +16,8 @@ import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
+
+from appliance.catalog.roster import INSERT_SEARCH, search_row
 
 _FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS attendee_fts USING fts5(
@@ -209,7 +212,40 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+_FTS_V3 = """
+CREATE VIRTUAL TABLE attendee_fts USING fts5(
+    name, company, email, order_ref, name_cjk, company_cjk,
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'
+)
+"""
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """Search in every script: CJK columns in the index, rebuilt with the shared folding.
+
+    FTS5 tables cannot gain a column, so the index is made anew and filled
+    from ``attendee`` (the same rows :func:`appliance.catalog.roster.upsert_attendees`
+    writes; 180,000 attendees take a few seconds, once).
+    """
+    conn = db.conn
+    conn.execute("SAVEPOINT search_v3")  # all or nothing, in the writer's transaction or alone
+    try:
+        conn.execute("DROP TABLE IF EXISTS attendee_fts")
+        conn.execute(_FTS_V3)
+        rows = conn.execute("SELECT rowid, name, company, email, order_ref FROM attendee")
+        while batch := rows.fetchmany(10_000):
+            conn.executemany(
+                INSERT_SEARCH, [search_row(r, n, c or "", e or "", o or "") for r, n, c, e, o in batch]
+            )
+    except BaseException:
+        conn.execute("ROLLBACK TO search_v3")
+        conn.execute("RELEASE search_v3")
+        raise
+    conn.execute("RELEASE search_v3")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

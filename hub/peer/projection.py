@@ -16,6 +16,8 @@ Two records also fold into the catalog, in the same transaction:
   amendment (by record time, then id), so every order of arrival — and a
   rebuild — ends with the same roster.
 
+Both then refresh the attendees' folded ``search_text`` (the console's search).
+
 Records of an event the hub does not know are skipped with a warning: they
 stay in the log, and :meth:`~sync.replica.Replica.rebuild_projections`
 projects them once the event exists.  Proposals, device keys, tag links,
@@ -31,6 +33,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.catalog.search import refresh_search_text
 from sync.documents import Appended, Change
 from sync.names import DocName
 from sync.records import Amendment, Annulment, BadgePrint, Revocation, Scan, WalkIn
@@ -236,6 +239,8 @@ class HubProjection:
         for field in AMENDABLE:
             if touched and field in fields:
                 await conn.execute(_AMENDMENTS[field], name.event_id, sorted(touched))
+        if touched:  # the folded search column follows the names just written (hub.catalog.search)
+            await refresh_search_text(conn, name.event_id, touched)
 
     async def reset(self, conn: Any) -> None:
         """Empty the projection tables (DELETE, not TRUNCATE: readers keep the old rows until commit).

@@ -17,11 +17,12 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.catalog.importer import ImportRejected, ImportReport, import_file
-from appliance.catalog.roster import CatalogConflict, fold
+from appliance.catalog.importer import ImportRejected, ImportReport
+from appliance.catalog.roster import CatalogConflict
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
 from appliance.desk import search
+from appliance.storage import import_file
 from konferenco.badges import BadgePayload, BadgeSigner, KeyRing, TrustedKey, b64, raw_public_key, verify
 from konferenco.catalog.bundle import (
     Attendee,
@@ -35,6 +36,7 @@ from konferenco.catalog.bundle import (
 )
 from konferenco.catalog.csv_reader import CsvOptions, Problem
 from konferenco.rules import CheckinList
+from konferenco.text import fold
 
 EVENT = "demo"
 CATALOG_KEY = Ed25519PrivateKey.generate()

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from appliance.catalog.importer import import_bundle
 from appliance.config import DataDir
+from appliance.storage import open_replica
 from hub.catalog.distribution import build_bundle
 from hub.catalog.events import add_ticket_type, create_event, put_gate, put_list
 from hub.catalog.keys import create_key
@@ -116,7 +117,7 @@ async def test_a_viewer_cannot_import(hub_db: str, tmp_path: Path) -> None:
 async def _appliance(tmp_path: Path, hub: Hub, event: str) -> tuple[DataDir, SQLiteUpdateStore]:
     data = DataDir(tmp_path / "box")
     data.init([event], catalog_keys=[_b64(raw_public_key(hub.secrets.catalog_key.public_key()))])
-    store = data.replica().store
+    store = open_replica(data).store
     assert isinstance(store, SQLiteUpdateStore)
     await store.open()
     return data, store
