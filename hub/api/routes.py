@@ -8,9 +8,7 @@ at ``/schema/openapi.json`` is generated from.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -32,6 +30,8 @@ from hub.peer import presence
 from hub.peer.notices import announce_cancellation, announce_revocation
 from hub.state import HubState
 from hub.tenants.accounts import OrgRole, Principal, issue_api_token, principal_for, sign_in
+from konferenco.catalog.badge_csv import BadgeRow
+from konferenco.catalog.badge_csv import badge_csv as badge_csv_text
 from konferenco.errors import Forbidden, Unauthorized
 
 #: Largest attendee import accepted in one request (180,000 rows of a ticket shop export ≈ 40 MB).
@@ -400,7 +400,7 @@ async def get_duplicates(
 @get(
     "/api/v1/events/{event_id:str}/badges.csv",
     dependencies=DEPS,
-    summary="Badge codes for printing elsewhere",
+    summary="Badge codes for printing elsewhere (the appliance's columns: attendee_id, badge_code, name, …)",
 )
 async def export_badges(
     hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
@@ -410,25 +410,23 @@ async def export_badges(
         text_ = await badge_csv(conn, event_id)
     return Response(
         text_,
-        media_type="text/csv",
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{event_id}-badges.csv"'},
     )
 
 
 async def badge_csv(conn: AsyncConnection, event_id: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "external_ref", "name", "company", "ticket_type", "status", "badge_code"])
+    """Every badge, in the format the appliance writes too (:mod:`konferenco.catalog.badge_csv`)."""
     rows = await conn.execute(
         text(
-            "SELECT id, coalesce(external_ref, '') AS ref, name, company, ticket_type_id, status, badge_code"
-            " FROM attendee WHERE event_id = :e ORDER BY name, id"
+            "SELECT a.id, a.badge_code, a.name, a.company, coalesce(t.name, a.ticket_type_id) AS ticket_type,"
+            " a.order_ref, a.nfc_uid, a.status"
+            " FROM attendee a LEFT JOIN ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id"
+            " WHERE a.event_id = :e ORDER BY a.name, a.id"
         ),
         {"e": event_id},
     )
-    for r in rows:
-        writer.writerow(list(r))
-    return out.getvalue()
+    return badge_csv_text(BadgeRow(*r) for r in rows)
 
 
 ROUTES = [

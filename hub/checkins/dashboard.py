@@ -18,6 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from konferenco.duplicates import find_duplicates
 from konferenco.types import now_ms
 
+#: Why a scan was refused, in an organizer's words, by the scan's ``result`` (``sync.records.ScanResult``).
+#: The appliance's sentence for each scan (``reason``) names times, gates and lists, so it is shown as
+#: the latest example, not grouped on.
+REFUSAL_LABELS: dict[str, str] = {
+    "already_admitted": "Already checked in",
+    "invalid": "Badge not valid (damaged, forged or for another event)",
+    "revoked": "Ticket cancelled or badge revoked",
+    "not_yet_valid": "Too early (badge or list not open yet)",
+    "expired": "Too late (badge expired or list closed)",
+    "wrong_list": "Ticket not admitted at this entrance",
+    "unknown_badge": "Badge or tag not known",
+    "room_full": "Room full",
+}
+
+
+def refusal_label(result: str) -> str:
+    """The words for a refusal; a result this hub does not know yet is still shown, readably."""
+    return REFUSAL_LABELS.get(result) or result.replace("_", " ").capitalize()
+
+
 _VALID = """
 FROM checkin_scan s
 WHERE s.event_id = :e AND s.result = 'admitted'
@@ -40,7 +60,7 @@ ORDER BY s.attendee_id, s.list_id, s.at, s.doc, s.id
 
 
 async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
-    """Admitted, inside now, scans and refusals, per gate, per minute (last hour)."""
+    """Admitted, inside now, scans and refusals (by reason), per gate, per minute (last hour)."""
     p = {"e": event_id}
 
     async def one(sql: str, **extra: Any) -> int:
@@ -63,6 +83,17 @@ async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
                 "SELECT s.gate, count(*) AS n "
                 + _VALID
                 + " AND s.direction = 'entry' GROUP BY s.gate ORDER BY s.gate"
+            ),
+            p,
+        )
+    ]
+    refused_by_reason = [
+        {"result": r.result, "label": refusal_label(r.result), "scans": int(r.n), "example": r.example}
+        for r in await conn.execute(
+            text(
+                "SELECT result, count(*) AS n, (array_agg(reason ORDER BY at DESC, id DESC))[1] AS example"
+                " FROM checkin_scan WHERE event_id = :e AND result <> 'admitted'"
+                " GROUP BY result ORDER BY n DESC, result"
             ),
             p,
         )
@@ -95,6 +126,7 @@ async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
         "inside": inside,
         "scans": scans,
         "refused": refused,
+        "refused_by_reason": refused_by_reason,
         "walk_ins": walk_ins,
         "gates": gates,
         "per_minute": per_minute,
@@ -106,13 +138,14 @@ async def duplicates(conn: AsyncConnection, event_id: str) -> list[dict[str, Any
     rows = [tuple(r) for r in await conn.execute(text(_ADMITTED_ENTRIES), {"e": event_id})]
     found = find_duplicates(rows, {})
     if found:
-        names = {
-            r.id: r.name
+        # Organizers know people by name and order code (the ticket shop's), not by our attendee id.
+        known = {
+            r.id: (r.name, r.order_ref)
             for r in await conn.execute(
-                text("SELECT id, name FROM attendee WHERE event_id = :e AND id = ANY(:ids)"),
+                text("SELECT id, name, order_ref FROM attendee WHERE event_id = :e AND id = ANY(:ids)"),
                 {"e": event_id, "ids": sorted({d["attendee_id"] for d in found})},
             )
         }
         for item in found:
-            item["name"] = names.get(item["attendee_id"], "")
+            item["name"], item["order_ref"] = known.get(item["attendee_id"], ("", ""))
     return found

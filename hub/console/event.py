@@ -69,11 +69,14 @@ async def live_figures(conn: AsyncConnection, event: event_service.EventRow) -> 
     names = {d.id: d.name for d in await list_devices(conn, event.id)}
     now = now_ms()
     series = minute_series(stats["per_minute"], now)
+    busiest = max(series, key=lambda s: s["scans"])
     return {
         "now": now,
         "stats": stats,
         "series": series,
-        "series_max": max([s["scans"] for s in series] + [1]),
+        "series_max": max(busiest["scans"], 1),  # the y axis' top label; 1 on an empty chart
+        "series_total": sum(s["scans"] for s in series),
+        "busiest": busiest,
         "gate_max": max([g["admitted"] for g in stats["gates"]] + [1]),
         "device_names": names,
     }
@@ -193,7 +196,8 @@ async def attendees_import(
         outcome["result"] = result
         headers["HX-Trigger"] = "attendees-changed"  # the search results below refresh themselves
     except ImportRefused as exc:
-        outcome["refused"] = {"message": exc.message, **exc.details}
+        # Each kind of problem once ("1,204 rows: ticket_type: …"), then every line for reference.
+        outcome["refused"] = {"message": exc.message, **exc.details, "groups": exc.groups}
         status = exc.status
     assert row is not None  # get_event succeeded, or its NotFound went past the except
     if is_htmx(request):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -267,12 +267,17 @@ _HINTS = {
 }
 
 
-def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
-    """Group problems with the same field and message, in the order each first appears."""
+def group_problems(problems: list[Problem], hints: Mapping[str, str] | None = None) -> list[ProblemGroup]:
+    """Group problems with the same field and message, in the order each first appears.
+
+    ``hints`` replaces the advice for the fields it names (``""``: none), for a caller whose
+    users have no ``--map`` flag to reach for (the hub's console); other fields keep theirs.
+    """
+    advice = {**_HINTS, **hints} if hints else _HINTS
     groups: dict[tuple[str, str], list[int]] = {}
     for problem in problems:
         groups.setdefault((problem.field, problem.message), []).append(problem.line)
     return [
-        ProblemGroup(field, message, _HINTS.get(field, ""), tuple(lines))
+        ProblemGroup(field, message, advice.get(field, ""), tuple(lines))
         for (field, message), lines in groups.items()
     ]

@@ -83,7 +83,7 @@ class Organizer:
         response = self.request("GET", f"/api/v1/events/{self.event_id}/badges.csv")
         assert response.status_code == 200, response.text
         rows = csv.DictReader(io.StringIO(response.text))
-        return [Badge(r["id"], r["name"], r["badge_code"]) for r in rows]
+        return [Badge(r["attendee_id"], r["name"], r["badge_code"]) for r in rows]
 
 
 def sign_in(hub_url: str) -> Organizer:

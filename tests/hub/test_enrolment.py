@@ -388,14 +388,12 @@ def test_a_serving_appliance_picks_up_attendees_imported_on_the_hub(
     with ApplianceProcess(box) as door:
         imported = http.post(
             f"/api/v1/events/{event}/attendees/import",
-            content=b"external_ref,name,ticket_type\nT-9,Katherine Johnson,general\n",
+            content=b"external_ref,name,ticket_type,order_ref\nT-9,Katherine Johnson,general,O-9\n",
             headers=org.auth,
         )
         assert imported.status_code == 200, imported.text
         row = next(
-            r
-            for r in csv.DictReader(io.StringIO(badge_export(http, org, event)))
-            if r["external_ref"] == "T-9"
+            r for r in csv.DictReader(io.StringIO(badge_export(http, org, event))) if r["order_ref"] == "O-9"
         )
 
         def on_the_roster() -> bool:
