@@ -64,8 +64,8 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q --upgrade pip
 	@extras=dev; \
 	if command -v swig >/dev/null 2>&1 && [ -e /usr/include/PCSC/winscard.h ]; then extras=dev,pcsc; fi; \
-	echo "installing konferenco[$$extras] into $(VENV)"; \
-	$(PY) -m pip install -q -e ".[$$extras]"
+	echo "installing konferenco[$$extras] and its dependencies into $(VENV) (a minute the first time)"; \
+	$(PY) -m pip install --progress-bar on -e ".[$$extras]"
 	@touch $@
 
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
@@ -75,7 +75,7 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 
 run: setup
 	@if [ -n "$(ENROL_TOKEN)" ] && [ ! -e "$(DATA)/appliance.json" ]; then \
-		$(VENV)/bin/konferenco appliance enroll --data $(DATA) --hub $(HUB) --token $(ENROL_TOKEN); \
+		$(VENV)/bin/konferenco appliance enroll --data $(DATA) --hub $(HUB) --token $(ENROL_TOKEN) --port $(PORT); \
 	else $(VENV)/bin/konferenco demo seed --data $(DATA) --if-missing; fi
 	@$(VENV)/bin/konferenco demo credentials --data $(DATA) --port $(PORT)
 	@$(VENV)/bin/konferenco appliance serve --data $(DATA) --port $(PORT)

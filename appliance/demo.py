@@ -13,20 +13,22 @@ import datetime as dt
 import json
 import os
 import random
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from appliance.catalog.importer import import_file
-from appliance.catalog.roster import fold
 from appliance.config import DataDir
 from appliance.desk import certify_device
 from appliance.staff import StaffRole, add_staff
+from appliance.storage import import_file, open_replica
 from konferenco.badges import BadgePayload, BadgeSigner, b64, raw_public_key
 from konferenco.catalog.bundle import Attendee, Catalog, EventInfo, Gate, PublicKey, TicketType, sign_catalog
 from konferenco.rules import CheckinList, Hours, MinMinutesBetween
+from konferenco.text import fold
 from sync.documents import ControlDoc
 from sync.names import DocName
+from sync.permissions import Capability, PeerIdentity, Role
 from sync.records import Room, Session
 from sync.sqlite_writer import connect
 
@@ -215,7 +217,7 @@ async def seed(
     with os.fdopen(fd, "w") as f:
         json.dump(pins, f)
 
-    replica = data.replica()
+    replica = open_replica(data)
     await replica.start()
     sessions = schedule(start)
 
@@ -235,3 +237,53 @@ async def seed(
         f"demo appliance {config.device_id} for event '{event}' in {data.path}: {added} attendees, "
         f"{len(ROOMS)} rooms, {len(sessions)} sessions"
     )
+
+
+# --- what ``demo credentials`` prints -------------------------------------------------------
+
+DEMO_TOKEN_SECONDS = 7 * 24 * 3600
+
+
+def demo_peer_tokens(data: DataDir, events: list[str]) -> tuple[str, str]:
+    """A read-only viewer token and an organizer device token, valid a week, for trying sync."""
+    signer = data.signer()
+    viewer = signer.issue(
+        PeerIdentity(peer_id="demo-viewer", role=Role.VIEWER, events=tuple(events)), DEMO_TOKEN_SECONDS
+    )
+    organizer = signer.issue(
+        PeerIdentity(
+            peer_id="demo-organizer",
+            role=Role.DEVICE,
+            events=tuple(events),
+            device_id="demo-organizer",
+            capabilities=(Capability.ORGANIZER,),
+        ),
+        DEMO_TOKEN_SECONDS,
+    )
+    return viewer, organizer
+
+
+def demo_staff(data: DataDir) -> dict[str, dict[str, str]]:
+    """The demo staff accounts ``seed`` made, by name: role and PIN (empty if this box has none)."""
+    path = staff_file(data)
+    if not path.exists():
+        return {}
+    accounts: dict[str, dict[str, str]] = json.loads(path.read_text())
+    return accounts
+
+
+def first_gate(data: DataDir, event: str) -> str:
+    """The gate a quick-start scan is made at: the catalog's first, else ``main``."""
+    conn = data.reader()
+    try:
+        row = conn.execute("SELECT id FROM catalog_gate WHERE event_id = ? ORDER BY id", (event,)).fetchone()
+    except sqlite3.OperationalError:  # no catalog yet
+        row = None
+    finally:
+        conn.close()
+    return str(row[0]) if row else "main"
+
+
+def demo_door_token(data: DataDir, hours: int = 12) -> str:
+    """A door token for the quick-start scan (a demo box only: an enrolled one prints how to get one)."""
+    return data.staff_tokens().issue("demo-door", "Door", StaffRole.DOOR, hours * 3600)

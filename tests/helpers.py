@@ -1,16 +1,20 @@
-"""Shared test helpers: real processes on loopback, found ports, waiting with deadlines."""
+"""Shared test helpers: the command line in-process, servers as real processes, waiting with deadlines."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +33,57 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def konferenco(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*KONFERENCO, *args], cwd=ROOT, capture_output=True, text=True, check=check, timeout=60
-    )
+@dataclass(frozen=True)
+class CliResult:
+    """What a user of ``konferenco ARGS`` sees: the exit code and the two streams."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+_CLI = threading.Lock()  # CliRunner swaps sys.stdout for the whole process: one command at a time
+
+
+def _invoke(args: tuple[str, ...], input: str | None) -> CliResult:
+    from click.testing import CliRunner
+
+    from konferenco.cli import main
+
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    saved = root.handlers[:], root.level, httpx_log.level
+    with _CLI:
+        try:  # ``main`` sets up logging for a process of its own: give the test run its own back
+            result = CliRunner().invoke(
+                main, args, input=input, catch_exceptions=False, prog_name="konferenco"
+            )
+        finally:
+            root.handlers[:] = saved[0]
+            root.setLevel(saved[1])
+            httpx_log.setLevel(saved[2])
+    return CliResult(args, result.exit_code, result.stdout, result.stderr)
+
+
+def konferenco(*args: str, check: bool = True, input: str | None = None) -> CliResult:
+    """Run ``konferenco ARGS`` in this process (Click's CliRunner), as a user would from a shell.
+
+    A one-shot command needs no process of its own: this saves the interpreter start and the
+    imports of every call.  Servers run as real processes (:class:`ServiceProcess`).  CHECK: a
+    non-zero exit fails the test, with what the command said.  A crash raises its exception.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        result = _invoke(args, input)
+    else:  # called from async code: the command runs its own event loop, so not on this thread
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            result = pool.submit(_invoke, args, input).result()
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"konferenco {' '.join(args)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
+    return result
 
 
 class ServiceProcess:
@@ -232,3 +283,15 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], T], timeout: float = 10, what: str = "condition") -> T:  # noqa: ASYNC109
+    """:func:`wait_for` on the event loop: poll state another task owns, without blocking it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)

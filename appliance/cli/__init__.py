@@ -1,0 +1,50 @@
+"""``konferenco appliance`` and ``konferenco demo``: the appliance's command line (DESIGN.md §3).
+
+The root group (``konferenco.cli``) loads these two groups from the
+``konferenco.commands`` entry points ``appliance.cli:appliance`` and
+``appliance.cli:demo``.  Each command is a thin skin over a library
+function (argument parsing and printing only), and exits non-zero with a
+one-line reason when it cannot do its job.  The modules, by what they do:
+
+* ``serve``: ``init``, ``serve``, ``status``, ``peer-token``;
+* ``enrol``: ``enroll`` with a hub;
+* ``catalog``: ``import``, ``badges``;
+* ``staff``: ``staff add``, ``issue-token``;
+* ``devices``: ``devices`` (list), ``devices add|remove|auto-print``;
+* ``demo``: ``demo seed``, ``demo credentials``;
+* ``common``: the ``--data`` option and loading the appliance in it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from appliance.cli.catalog import badges, import_command
+from appliance.cli.common import DATA_OPTION, provisioned
+from appliance.cli.demo import demo
+from appliance.cli.devices import devices
+from appliance.cli.enrol import enroll
+from appliance.cli.serve import init, peer_token_command, serve, status
+from appliance.cli.staff import issue_token, staff
+
+__all__ = ["DATA_OPTION", "appliance", "demo", "provisioned"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def appliance() -> None:
+    """Run and manage a venue appliance (check-in, printing, schedule, sync)."""
+
+
+for command in (
+    init,
+    serve,
+    enroll,
+    peer_token_command,
+    status,
+    import_command,
+    badges,
+    issue_token,
+    devices,
+    staff,
+):
+    appliance.add_command(command)
