@@ -15,13 +15,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from appliance.api import attendees, auth, checkin, errors, ops
 from appliance.api import devices as device_api
 from appliance.box import Box, Upstream
 from appliance.config import DataDir
+from konferenco.http_errors import JSONRequest
+from konferenco.openapi import docs_assets_router, openapi_config
 from sync.litestar_route import sync_router
 from sync.sqlite_writer import Synchronous
 
@@ -81,12 +83,16 @@ def create_app(
             *checkin.ROUTES,
             *attendees.ROUTES,
             *device_api.ROUTES,
+            docs_assets_router(),
         ],
         dependencies=_dependencies(box),
         guards=[auth.staff_guard(lambda: box.tokens)],
         exception_handlers=errors.HANDLERS,
+        request_class=JSONRequest,
+        plugins=[errors.error_docs()],
         request_max_body_size=max_body,
         logging_config=None,  # the CLI owns logging (format, secret redaction): see konferenco/logs.py
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="Konferenco appliance", version="1", path="/schema"),
+        state=State({"box": box}),  # for operators' tools and tests; handlers get parts injected
+        openapi_config=openapi_config("Konferenco appliance"),
     )

@@ -26,7 +26,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.checkin.projection import ApplianceProjection
 from appliance.checkin.service import CheckinService
 from appliance.config import ApplianceConfig, DataDir
 from appliance.desk import Desk
@@ -38,6 +37,7 @@ from appliance.printing.queue import PrintQueue
 from appliance.read_pool import ReadPool
 from appliance.signage_feed import SignageFeed
 from appliance.staff import StaffDirectory, StaffTokens
+from appliance.storage import open_replica
 from konferenco.errors import NotFound
 from konferenco.types import now_ms
 from sync.client import SyncClient
@@ -58,11 +58,6 @@ class Upstream:
     url: str
     token: str
     peer: str = "hub"
-
-
-def open_replica(data: DataDir, synchronous: Synchronous = "FULL") -> Replica:
-    """The replica on a data directory's database, projecting into the appliance's tables."""
-    return Replica(SQLiteUpdateStore(data.database, projector=ApplianceProjection(), synchronous=synchronous))
 
 
 @dataclass(frozen=True, slots=True)

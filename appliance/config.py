@@ -23,9 +23,7 @@ from konferenco.types import new_id
 from sync.names import check_id
 from sync.permissions import Capability, PeerIdentity, Role
 from sync.records import DeviceKey
-from sync.replica import Replica
-from sync.sqlite_store import SQLiteUpdateStore
-from sync.sqlite_writer import Synchronous, connect
+from sync.sqlite_writer import connect
 from sync.tokens import TokenSigner, secret_file
 
 
@@ -118,14 +116,6 @@ class DataDir:
         tmp = self.config_file.with_suffix(".tmp")
         tmp.write_bytes(msgspec.json.format(msgspec.json.encode(config)))
         os.replace(tmp, self.config_file)
-
-    def replica(self, synchronous: Synchronous = "FULL") -> Replica:
-        """The replica on this directory's database, with the appliance's projection."""
-        from appliance.checkin.projection import ApplianceProjection
-
-        return Replica(
-            SQLiteUpdateStore(self.database, projector=ApplianceProjection(), synchronous=synchronous)
-        )
 
     def relay_bundle(self, event_id: str) -> Path:
         """Where the newest signed catalog snapshot of an event is kept, for peers to fetch."""

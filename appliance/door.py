@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from appliance.checkin.service import CheckinError, CheckinService, ScanAnswer, ScanRequest
+from appliance.checkin.service import CheckinError, CheckinService
+from appliance.checkin.structs import ScanAnswer, ScanRequest
 from appliance.config import DeviceConfig
 from appliance.printing.queue import PrintError, PrintQueue
 from drivers.base import ScanEvent, ScanSink

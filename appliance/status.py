@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from appliance.config import DataDir
+from appliance.storage import open_replica
 from konferenco.types import now_ms
 
 
 async def print_status(data: DataDir) -> None:
     config = data.load()
-    replica = data.replica()
+    replica = open_replica(data)
     await replica.start()
     try:
         click.echo(f"appliance {config.device_id}, events: {', '.join(config.events)}")

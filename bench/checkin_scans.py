@@ -431,13 +431,15 @@ class InProcess:
 
 
 async def _in_process(data: Path, codes: list[str], synchronous: str) -> InProcess:
-    from appliance.checkin.service import CheckinService, ScanRequest
+    from appliance.checkin.service import CheckinService
+    from appliance.checkin.structs import ScanRequest
     from appliance.config import DataDir
+    from appliance.storage import open_replica
     from sync.names import DocName
 
     appliance = DataDir(data)
     config = appliance.load()
-    replica = appliance.replica("FULL" if synchronous == "FULL" else "NORMAL")
+    replica = open_replica(appliance, "FULL" if synchronous == "FULL" else "NORMAL")
     await replica.start()
     conn = appliance.reader()
     try:

@@ -53,6 +53,7 @@ import uvloop
 from appliance import demo
 from appliance.config import DataDir
 from appliance.hub_link import enroll, fetch_catalog
+from appliance.storage import open_replica
 from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, progress
 from bench.hub_ingest import (
     OWNER,
@@ -249,7 +250,7 @@ async def fetch(hub: HubProcess, dsn: str, template: Path, data_path: Path) -> F
     """``fetch_catalog`` on a fresh copy of the enrolled template, instrumented (module docstring)."""
     shutil.copytree(template, data_path)
     data = DataDir(data_path)
-    store = data.replica().store
+    store = open_replica(data).store
     assert isinstance(store, SQLiteUpdateStore)
     await store.open()
     worker = hub_worker(hub)

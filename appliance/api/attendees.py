@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from appliance.api.auth import roles, staff_of
 from appliance.box import EventScope
-from appliance.checkin.service import AttendeeView, CheckinService
+from appliance.checkin.service import CheckinService
+from appliance.checkin.structs import AttendeeView
 from appliance.desk import (
     Amend,
     Desk,
@@ -33,8 +35,8 @@ from appliance.staff import StaffRole
 async def search_attendees(
     request: Request[Any, Any, Any],
     q: Annotated[str, QueryParameter(max_length=200)],
-    events: EventScope,
-    reads: ReadPool,
+    events: NamedDependency[EventScope],
+    reads: NamedDependency[ReadPool],
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     event: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
@@ -48,8 +50,8 @@ async def search_attendees(
 @get("/api/v1/attendees/{attendee_id:str}", summary="One attendee", tags=["desk"], opt=roles(StaffRole.DESK))
 async def get_attendee(
     attendee_id: FromPath[str],
-    checkin: CheckinService,
-    events: EventScope,
+    checkin: NamedDependency[CheckinService],
+    events: NamedDependency[EventScope],
     event: FromQuery[str | None] = None,
 ) -> AttendeeView:
     event_id = events.resolve(event)
@@ -66,9 +68,9 @@ async def get_attendee(
 async def register_walk_in(
     request: Request[Any, Any, Any],
     data: JSONBody[WalkInRequest],
-    desk: Desk,
-    checkin: CheckinService,
-    events: EventScope,
+    desk: NamedDependency[Desk],
+    checkin: NamedDependency[CheckinService],
+    events: NamedDependency[EventScope],
 ) -> WalkInAnswer:
     return await desk.walk_in(checkin.conn, events.resolve(data.event), data, staff_of(request).sub)
 
@@ -83,9 +85,9 @@ async def amend_attendee(
     request: Request[Any, Any, Any],
     attendee_id: FromPath[str],
     data: JSONBody[Amend],
-    desk: Desk,
-    checkin: CheckinService,
-    events: EventScope,
+    desk: NamedDependency[Desk],
+    checkin: NamedDependency[CheckinService],
+    events: NamedDependency[EventScope],
     event: FromQuery[str | None] = None,
 ) -> AttendeeView:
     event_id = events.resolve(event)
@@ -104,9 +106,9 @@ async def link_tag(
     request: Request[Any, Any, Any],
     attendee_id: FromPath[str],
     data: JSONBody[LinkTag],
-    desk: Desk,
-    checkin: CheckinService,
-    events: EventScope,
+    desk: NamedDependency[Desk],
+    checkin: NamedDependency[CheckinService],
+    events: NamedDependency[EventScope],
     event: FromQuery[str | None] = None,
 ) -> AttendeeView:
     event_id = events.resolve(event)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 
@@ -14,7 +15,8 @@ from appliance.box import Box, EventScope
 from appliance.catalog.importer import ImportRejected, import_bundle
 from appliance.catalog.roster import CatalogConflict
 from appliance.checkin import figures
-from appliance.checkin.service import CheckinError, CheckinService, ScanAnswer, ScanRequest
+from appliance.checkin.service import CheckinError, CheckinService
+from appliance.checkin.structs import ScanAnswer, ScanRequest
 from appliance.desk import Desk, RevokeRequest
 from appliance.door import Door
 from appliance.read_pool import ReadPool
@@ -38,7 +40,9 @@ MAX_BUNDLE = 512 * 1024 * 1024
     status_code=200,
     opt=roles(*DOOR),
 )
-async def post_scan(request: Request[Any, Any, Any], data: JSONBody[ScanRequest], door: Door) -> ScanAnswer:
+async def post_scan(
+    request: Request[Any, Any, Any], data: JSONBody[ScanRequest], door: NamedDependency[Door]
+) -> ScanAnswer:
     return await door.scan(data, staff_of(request).sub)
 
 
@@ -62,7 +66,7 @@ class Annulled(msgspec.Struct):
 async def annul_scan(
     request: Request[Any, Any, Any],
     scan_id: FromPath[str],
-    checkin: CheckinService,
+    checkin: NamedDependency[CheckinService],
     data: JSONBody[AnnulRequest | None] = None,
 ) -> Annulled:
     reason = data.reason if data is not None else ""
@@ -77,7 +81,7 @@ async def annul_scan(
     opt=roles(StaffRole.DOOR, StaffRole.DESK),
 )
 async def get_duplicates(
-    events: EventScope, reads: ReadPool, event: FromQuery[str | None] = None
+    events: NamedDependency[EventScope], reads: NamedDependency[ReadPool], event: FromQuery[str | None] = None
 ) -> dict[str, Any]:
     event_id = events.resolve(event)
     async with reads.connection() as conn:
@@ -87,7 +91,7 @@ async def get_duplicates(
 
 @get("/api/v1/stats", summary="Live check-in figures", tags=["check-in"], opt=roles(*ALL_ROLES))
 async def get_stats(
-    events: EventScope, reads: ReadPool, event: FromQuery[str | None] = None
+    events: NamedDependency[EventScope], reads: NamedDependency[ReadPool], event: FromQuery[str | None] = None
 ) -> dict[str, Any]:
     async with reads.connection() as conn:
         return await figures.stats(conn, events.resolve(event))
@@ -108,7 +112,10 @@ class Revoked(msgspec.Struct):
     opt=roles(StaffRole.ORGANIZER),
 )
 async def revoke(
-    request: Request[Any, Any, Any], data: JSONBody[RevokeRequest], desk: Desk, events: EventScope
+    request: Request[Any, Any, Any],
+    data: JSONBody[RevokeRequest],
+    desk: NamedDependency[Desk],
+    events: NamedDependency[EventScope],
 ) -> Revoked:
     record = await desk.revoke(events.resolve(data.event), data, staff_of(request).sub)
     return Revoked(record.id, record.target, record.value, record.at)
@@ -125,7 +132,7 @@ async def revoke(
 )
 async def put_catalog(
     request: Request[Any, Any, Any],
-    box: Box,
+    box: NamedDependency[Box],
     event: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     event_id = box.events.resolve(event)
@@ -136,10 +143,10 @@ async def put_catalog(
         problems = [{"position": p.line, "field": p.field, "message": p.message} for p in exc.report.problems]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         raise CheckinError(
-            "catalog_rejected", f"{count} in the bundle; nothing was imported", 422, problems=problems
+            "catalog_rejected", f"{count} in the bundle; nothing was imported", problems=problems
         ) from None
     except (BundleError, CatalogConflict) as exc:
-        raise CheckinError("catalog_rejected", str(exc), 422) from None
+        raise CheckinError("catalog_rejected", str(exc)) from None
     box.checkin.catalog_cache.invalidate()
     result = report.result
     assert result is not None
@@ -159,10 +166,10 @@ async def put_catalog(
     opt=roles(StaffRole.ORGANIZER),
     media_type="application/json",
 )
-async def get_catalog(box: Box, event: FromQuery[str | None] = None) -> File:
+async def get_catalog(box: NamedDependency[Box], event: FromQuery[str | None] = None) -> File:
     path = box.data.relay_bundle(box.events.resolve(event))
     if not path.exists():
-        raise CheckinError("no_catalog", "no signed catalog snapshot has been imported here", 404)
+        raise CheckinError("no_catalog", "no signed catalog snapshot has been imported here")
     return File(path, media_type="application/json", content_disposition_type="inline")
 
 

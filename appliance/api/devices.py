@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from appliance.api.auth import ALL_ROLES, roles
@@ -62,14 +63,16 @@ def devices_of(config_: ApplianceConfig, manager: DeviceManager | None) -> list[
     return out
 
 
-def _queue(prints: PrintQueue) -> PrintQueue:
+def _queue(prints: NamedDependency[PrintQueue]) -> PrintQueue:
     if not prints.printers:
-        raise PrintError("no_printer", "no printer is configured on this appliance", 404)
+        raise PrintError("no_printer", "no printer is configured on this appliance")
     return prints
 
 
 @get("/api/v1/devices", summary="Configured devices and their state", tags=["devices"], opt=roles(*ALL_ROLES))
-async def list_devices(config: ApplianceConfig, devices: DeviceManager) -> list[DeviceView]:
+async def list_devices(
+    config: NamedDependency[ApplianceConfig], devices: NamedDependency[DeviceManager]
+) -> list[DeviceView]:
     return devices_of(config, devices)
 
 
@@ -79,12 +82,14 @@ async def list_devices(config: ApplianceConfig, devices: DeviceManager) -> list[
     tags=["devices"],
     opt=roles(*ALL_ROLES),
 )
-async def discovered(devices: DeviceManager) -> list[Any]:
+async def discovered(devices: NamedDependency[DeviceManager]) -> list[Any]:
     return devices.discovered()
 
 
 @get("/api/v1/print-jobs", summary="Badge print jobs, newest first", tags=["printing"], opt=roles(*ALL_ROLES))
-async def list_print_jobs(prints: PrintQueue, status: FromQuery[str | None] = None) -> list[PrintJob]:
+async def list_print_jobs(
+    prints: NamedDependency[PrintQueue], status: FromQuery[str | None] = None
+) -> list[PrintJob]:
     return _queue(prints).jobs(status)
 
 
@@ -96,7 +101,10 @@ async def list_print_jobs(prints: PrintQueue, status: FromQuery[str | None] = No
     opt=roles(*DESK),
 )
 async def create_print_job(
-    data: JSONBody[PrintRequest], prints: PrintQueue, checkin: CheckinService, events: EventScope
+    data: JSONBody[PrintRequest],
+    prints: NamedDependency[PrintQueue],
+    checkin: NamedDependency[CheckinService],
+    events: NamedDependency[EventScope],
 ) -> PrintJob:
     queue = _queue(prints)
     event = events.resolve(data.event)
@@ -114,7 +122,7 @@ async def create_print_job(
     status_code=202,
     opt=roles(*DESK),
 )
-async def reprint(job_id: FromPath[str], prints: PrintQueue) -> PrintJob:
+async def reprint(job_id: FromPath[str], prints: NamedDependency[PrintQueue]) -> PrintJob:
     return await _queue(prints).reprint(job_id)
 
 
@@ -125,7 +133,7 @@ async def reprint(job_id: FromPath[str], prints: PrintQueue) -> PrintJob:
     status_code=200,
     opt=roles(*DESK),
 )
-async def cancel(job_id: FromPath[str], prints: PrintQueue) -> PrintJob:
+async def cancel(job_id: FromPath[str], prints: NamedDependency[PrintQueue]) -> PrintJob:
     return await _queue(prints).cancel(job_id)
 
 

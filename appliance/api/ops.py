@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 
 from appliance.box import Box
+from appliance.health import health_report
 from appliance.metrics import render_metrics
 from konferenco.errors import Unauthorized
 from konferenco.types import now_ms
@@ -15,23 +17,24 @@ from sync.tokens import InvalidToken
 
 
 @get("/healthz", summary="Liveness and a one-line summary", tags=["ops"])
-async def healthz(box: Box) -> dict[str, Any]:
-    return {
-        "status": "ok",
-        "device_id": box.config.device_id,
-        "events": box.config.events,
-        "documents": len(box.replica.loaded()),
-        "uptime_s": (now_ms() - box.started_at) // 1000,
-    }
+async def healthz(box: NamedDependency[Box]) -> dict[str, Any]:
+    """``ok``, or ``degraded`` (still 200) while a background loop backs off; each loop's health."""
+    return health_report(
+        device_id=box.config.device_id,
+        events=box.config.events,
+        documents=len(box.replica.loaded()),
+        started_at=box.started_at,
+        loops=[box.links.puller, *box.links.clients, *box.feeds],
+    )
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type="text/plain; version=0.0.4")
-async def metrics(box: Box) -> Response[bytes]:
+async def metrics(box: NamedDependency[Box]) -> Response[bytes]:
     return Response(render_metrics(box), media_type="text/plain; version=0.0.4")
 
 
 @get("/api/v1/sync/status", summary="What each peer has not yet acknowledged", tags=["sync"])
-async def sync_status(request: Request[Any, Any, Any], box: Box) -> dict[str, Any]:
+async def sync_status(request: Request[Any, Any, Any], box: NamedDependency[Box]) -> dict[str, Any]:
     try:
         box.sync.authenticate(presented_token(request))
     except InvalidToken as exc:

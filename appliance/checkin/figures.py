@@ -48,6 +48,12 @@ async def duplicates(conn: aiosqlite.Connection, event_id: str) -> list[dict[str
     return found
 
 
+#: Keys of the per-list, per-gate and per-ticket-type figures for records that name none.
+NO_LIST = "(no list)"
+NO_GATE = "(no gate)"
+NO_TICKET_TYPE = "(no ticket type)"
+
+
 async def stats(conn: aiosqlite.Connection, event_id: str) -> dict[str, Any]:
     """Admitted, inside now, per gate, per ticket type, per list, scans per minute (last hour)."""
     now = now_ms()
@@ -61,8 +67,10 @@ async def stats(conn: aiosqlite.Connection, event_id: str) -> dict[str, Any]:
         "c.event_id = ? AND c.result = 'admitted' AND c.direction = 'entry' "
         "AND NOT EXISTS (SELECT 1 FROM checkin_annulment a WHERE a.scan_id = c.id)"
     )
+    # A record written by another client may carry no list (the record schema allows it): it is
+    # still an admission and is counted, under NO_LIST, never as a null key that breaks the JSON.
     per_list = {
-        row[0]: {"admitted": row[1], "inside": 0}
+        row[0] or NO_LIST: {"admitted": row[1], "inside": 0}
         for row in await conn.execute_fetchall(
             "SELECT c.list_id, count(DISTINCT c.attendee_id) FROM checkin c "
             f"WHERE {admitted_filter} GROUP BY 1",
@@ -73,9 +81,9 @@ async def stats(conn: aiosqlite.Connection, event_id: str) -> dict[str, Any]:
         "SELECT list_id, count(*) FROM checkin_presence WHERE event_id = ? AND inside = 1 GROUP BY 1",
         (event_id,),
     ):
-        per_list.setdefault(list_id, {"admitted": 0, "inside": 0})["inside"] = inside
+        per_list.setdefault(list_id or NO_LIST, {"admitted": 0, "inside": 0})["inside"] = inside
     per_gate = {
-        gate: {"admitted": admitted, "refused": refused}
+        gate or NO_GATE: {"admitted": admitted, "refused": refused}
         for gate, admitted, refused in await conn.execute_fetchall(
             "SELECT gate, sum(result = 'admitted' AND direction = 'entry'), sum(result != 'admitted') "
             "FROM checkin WHERE event_id = ? GROUP BY gate",
@@ -83,7 +91,7 @@ async def stats(conn: aiosqlite.Connection, event_id: str) -> dict[str, Any]:
         )
     }
     per_ticket_type = {
-        name or tid: count
+        name or tid or NO_TICKET_TYPE: count
         for tid, name, count in await conn.execute_fetchall(
             f"SELECT a.ticket_type_id, t.name, count(DISTINCT c.attendee_id) FROM checkin c "
             f"JOIN attendee a ON a.event_id = c.event_id AND a.id = c.attendee_id "

@@ -23,74 +23,37 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 
 from appliance.checkin.catalog_cache import CatalogCache, EventCatalog
 from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
-from appliance.checkin.projection import admitted_history
+from appliance.checkin.history import NOT_IN_ROSTER, CheckinHistory
+from appliance.checkin.structs import AttendeeView, FirstAdmitted, ScanAnswer, ScanRequest
 from konferenco.badges import BadgeError, verify
+from konferenco.errors import KonferencoError
 from konferenco.types import nfc_uid, now_ms
-from sync.records import Annulment, Scan, ScanResult
+from sync.records import Annulment, Scan
 from sync.replica import Replica
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
 #: How long staff may undo a check-in (pretix's annul window).
 ANNUL_WINDOW_MS = 15 * 60 * 1000
 _NFC = re.compile(r"^([0-9A-F]{2}){4,10}\Z")
 
 
-class ScanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One badge presented at a gate.  Exactly one of ``code`` and ``nfc_uid``."""
+class CheckinError(KonferencoError):
+    """A request the service refuses before deciding anything (nothing is written).
 
-    nonce: Id
-    gate: Id
-    code: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
-    nfc_uid: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    device_time: Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)] | None = None
-    direction: Literal["entry", "exit"] = "entry"
-    list: Id | None = None
-    event: Id | None = None  # default: the appliance's first event
+    ``code`` is one of :data:`konferenco.errors.CODES`, which fixes the HTTP status; ``details``
+    are what the client needs to act (e.g. an import's problems).  ``status`` is ignored: it is
+    accepted only so that call sites written before the shared vocabulary keep working.
+    """
 
+    code = "invalid"
 
-class AttendeeView(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    company: str = ""
-    ticket_type_id: str = ""
-    ticket_type: str = ""
-
-
-class FirstAdmitted(msgspec.Struct, kw_only=True):
-    at: int
-    gate: str
-    device_id: str
-
-
-class ScanAnswer(msgspec.Struct, kw_only=True):
-    scan_id: str
-    result: ScanResult
-    reason: str
-    attendee: AttendeeView | None
-    first_admitted: FirstAdmitted | None
-    list: str
-    gate: str
-    direction: Literal["entry", "exit"]
-    at: int
-    rule: str | None = None
-    replayed: bool = False
-
-
-class CheckinError(Exception):
-    """A request the service refuses before deciding anything (nothing is written)."""
-
-    def __init__(self, code: str, message: str, status: int = 422, **details: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.details = details  # extra JSON fields for the client (e.g. an import's problems)
+    def __init__(self, code: str, message: str, status: int | None = None, **details: Any) -> None:
+        super().__init__(message, code=code, **details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +84,7 @@ class CheckinService:
         self.events = events
         self.device_id = device_id
         self.catalog_cache = CatalogCache(conn, events)
+        self.history = CheckinHistory(conn)
         self._attendee_locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = defaultdict(int)
         self._in_flight: dict[str, tuple[ScanRequest, asyncio.Future[ScanAnswer]]] = {}
@@ -156,7 +120,7 @@ class CheckinService:
     async def _scan(self, event: str, req: ScanRequest, staff: str | None) -> ScanAnswer:
         cat = self.catalog_cache.event(event)
         if (req.code is None) == (req.nfc_uid is None):
-            raise CheckinError("invalid_request", "send exactly one of 'code' (QR text) and 'nfc_uid'")
+            raise CheckinError("invalid", "send exactly one of 'code' (QR text) and 'nfc_uid'")
         gate = cat.gates.get(req.gate)
         if gate is None:
             known = ", ".join(sorted(cat.gates)) or "none (import the catalog first)"
@@ -176,12 +140,7 @@ class CheckinService:
                 verdict = who.verdict
             else:
                 assert who.presented is not None
-                history = [
-                    PriorScan(at, direction, g, d)  # type: ignore[arg-type]
-                    for direction, at, g, d in admitted_history(
-                        self.conn, event, who.presented.attendee_id, list_id
-                    )
-                ]
+                history = self.history.admitted(event, who.presented.attendee_id, list_id)
                 capacity, room_name = checkin_list.capacity, ""
                 if checkin_list.room_id is not None:
                     room_name, room_capacity = cat.rooms.get(checkin_list.room_id, ("", None))
@@ -236,71 +195,45 @@ class CheckinService:
             except BadgeError as exc:
                 return _Identified(None, Verdict("invalid", exc.reason))
             p = badge.payload
-            row = self.conn.execute(
-                "SELECT name, status, company FROM attendee WHERE event_id = ? AND id = ?",
-                (event, p.attendee),
-            ).fetchone()
-            name = row[0] if row else "(not in the roster here yet)"
+            row = self.history.attendee(event, p.attendee)
             presented = Presented(
                 attendee_id=p.attendee,
-                name=name,
+                name=row.name if row else NOT_IN_ROSTER,
                 ticket_type_id=p.ticket_type,
                 ticket_type_name=cat.ticket_types.get(p.ticket_type, ""),
-                valid_from=p.valid_from,
+                valid_from=p.valid_from,  # the signed badge's window, not the roster's
                 valid_until=p.valid_until,
-                cancelled=bool(row and row[1] == "cancelled"),
+                cancelled=bool(row and row.cancelled),
             )
-            revoked = self._revoked(
+            revoked = self.history.revoked(
                 event, [("badge", badge.badge_id), ("attendee", p.attendee), ("key", badge.kid)]
             )
-            return _Identified(presented, None, revoked, (row[2] or "") if row else "")
+            return _Identified(presented, None, revoked, row.company if row else "")
         uid = nfc_uid(req.nfc_uid or "")
         if not _NFC.match(uid):
             return _Identified(
                 None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")
             )
-        row = self.conn.execute(
-            "SELECT a.id, a.name, a.ticket_type_id, a.valid_from, a.valid_until, a.status, a.company "
-            "FROM attendee a "
-            "WHERE a.event_id = ?1 AND a.id = coalesce("
-            "  (SELECT attendee_id FROM tag_link WHERE event_id = ?1 AND nfc_uid = ?2),"
-            "  (SELECT id FROM attendee WHERE event_id = ?1 AND nfc_uid = ?2))",
-            (event, uid),
-        ).fetchone()
+        row = self.history.tag_holder(event, uid)
         if row is None:
             return _Identified(
                 None,
                 Verdict("unknown_badge", "This tag is not linked to anyone; send the person to the desk."),
             )
         presented = Presented(
-            attendee_id=row[0],
-            name=row[1],
-            ticket_type_id=row[2],
-            ticket_type_name=cat.ticket_types.get(row[2], ""),
-            valid_from=row[3] or 0,
-            valid_until=row[4] or 0,
-            cancelled=row[5] == "cancelled",
+            attendee_id=row.id,
+            name=row.name,
+            ticket_type_id=row.ticket_type_id,
+            ticket_type_name=cat.ticket_types.get(row.ticket_type_id, ""),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            cancelled=row.cancelled,
         )
-        return _Identified(presented, None, self._revoked(event, [("attendee", row[0])]), row[6] or "")
-
-    def _revoked(self, event: str, targets: list[tuple[str, str]]) -> str | None:
-        """Why the badge, attendee or key is revoked, if any of them is (one indexed query)."""
-        pairs = ", ".join("(?, ?)" for _ in targets)
-        row = self.conn.execute(
-            "SELECT target, reason FROM checkin_revocation "
-            f"WHERE event_id = ? AND (target, value) IN (VALUES {pairs})",
-            (event, *(v for pair in targets for v in pair)),
-        ).fetchone()
-        if row is None:
-            return None
-        return str(row[1] or f"{row[0]} revoked")
+        return _Identified(presented, None, self.history.revoked(event, [("attendee", row.id)]), row.company)
 
     def _inside(self, event: str, list_id: str) -> int:
-        row = self.conn.execute(
-            "SELECT count(*) FROM checkin_presence WHERE event_id = ? AND list_id = ? AND inside = 1",
-            (event, list_id),
-        ).fetchone()
-        return int(row[0]) + self._entering[(event, list_id)]
+        """Inside now, counting entries still being written (two lanes cannot both fill the last seat)."""
+        return self.history.inside(event, list_id) + self._entering[(event, list_id)]
 
     @asynccontextmanager
     async def _attendee_lock(self, attendee_id: str | None) -> AsyncIterator[None]:
@@ -322,28 +255,17 @@ class CheckinService:
 
     def _stored_answer(self, req: ScanRequest) -> ScanAnswer | None:
         """The first answer to a nonce this device already logged, or None."""
-        row = self.conn.execute(
-            "SELECT event_id, doc, id FROM checkin WHERE device_id = ? AND nonce = ?",
-            (self.device_id, req.nonce),
-        ).fetchone()
-        if row is None:
+        stored = self.history.stored_scan(self.device_id, req.nonce)
+        if stored is None:
             return None
-        body = self.conn.execute(
-            "SELECT body FROM sync_record WHERE doc = ? AND id = ?", (row[1], row[2])
-        ).fetchone()
-        record = msgspec.json.decode(body[0], type=Scan)
+        event, record = stored
         same_list = req.list is None or req.list == record.list_id
         if _request_fields(req) != _record_fingerprint(record) or not same_list:
             raise _nonce_reused()
         first = None
         if record.attendee_id and record.list_id:
-            entries = [
-                PriorScan(at, d, g, dev)  # type: ignore[arg-type]
-                for d, at, g, dev in admitted_history(self.conn, row[0], record.attendee_id, record.list_id)
-                if d == "entry"
-            ]
-            first = entries[0] if entries else None
-        view = self.attendee_view(row[0], record.attendee_id) if record.attendee_id else None
+            first = self.history.first_entry(event, record.attendee_id, record.list_id)
+        view = self.history.attendee_view(event, record.attendee_id) if record.attendee_id else None
         answer = self._answer(record, view, None, first)
         return msgspec.structs.replace(answer, replayed=True)
 
@@ -366,17 +288,7 @@ class CheckinService:
         )
 
     def attendee_view(self, event: str, attendee_id: str) -> AttendeeView:
-        row = self.conn.execute(
-            "SELECT a.id, a.name, a.company, a.ticket_type_id, t.name FROM attendee a "
-            "LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id "
-            "WHERE a.event_id = ? AND a.id = ?",
-            (event, attendee_id),
-        ).fetchone()
-        if row is None:
-            return AttendeeView(id=attendee_id, name="(not in the roster here yet)")
-        return AttendeeView(
-            id=row[0], name=row[1], company=row[2] or "", ticket_type_id=row[3], ticket_type=row[4] or ""
-        )
+        return self.history.attendee_view(event, attendee_id)
 
     # --- undo ---------------------------------------------------------------------------
 
@@ -386,24 +298,28 @@ class CheckinService:
             "SELECT event_id, device_id, result, at, attendee_id, gate FROM checkin WHERE id = ?", (scan_id,)
         ).fetchone()
         if row is None:
-            raise CheckinError("unknown_scan", f"no scan '{scan_id}' is recorded here", 404)
+            raise CheckinError("unknown_scan", f"no scan '{scan_id}' is recorded here")
         event, device, result, at, _attendee, _gate = row
         if device != self.device_id:
             raise CheckinError(
-                "not_this_device", f"scan {scan_id} was made by device {device}; annul it there", 409
+                "not_annullable",
+                f"scan {scan_id} was made by device {device}; annul it there",
+                reason="not_this_device",
             )
         if result != "admitted":
             raise CheckinError(
-                "not_admitted", "only an admitted scan can be annulled; this one was refused", 409
+                "not_annullable",
+                "only an admitted scan can be annulled; this one was refused",
+                reason="not_admitted",
             )
         if self.conn.execute("SELECT 1 FROM checkin_annulment WHERE scan_id = ?", (scan_id,)).fetchone():
-            raise CheckinError("already_annulled", f"scan {scan_id} is already annulled", 409)
+            raise CheckinError("already_annulled", f"scan {scan_id} is already annulled")
         age = now_ms() - at
         if age > ANNUL_WINDOW_MS:
             raise CheckinError(
-                "annul_window_passed",
+                "not_annullable",
                 f"scans can be annulled for 15 minutes; this one is {age // 60_000} minutes old",
-                409,
+                reason="annul_window_passed",
             )
         record = Annulment(scan_id=scan_id, reason=reason, staff=staff)
         await self.replica.log(event, self.device_id, record)
@@ -415,7 +331,7 @@ def resolve_event(events: list[str], requested: str | None) -> str:
     if requested is None:
         return events[0]
     if requested not in events:
-        raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'", 404)
+        raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'")
     return requested
 
 
@@ -436,5 +352,4 @@ def _nonce_reused() -> CheckinError:
     return CheckinError(
         "nonce_reused",
         "this nonce was already used for a different scan; every scan needs a fresh nonce",
-        409,
     )

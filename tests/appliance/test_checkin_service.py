@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.checkin.service import ANNUL_WINDOW_MS, CheckinError, CheckinService, ScanRequest
+from appliance.checkin.service import ANNUL_WINDOW_MS, CheckinError, CheckinService
+from appliance.checkin.structs import ScanRequest
 from appliance.config import DataDir
+from appliance.storage import open_replica
 from konferenco.types import now_ms
 from sync.documents import DeviceLog
 from sync.names import DocName
@@ -20,7 +22,7 @@ async def service(tmp_path: Path):  # type: ignore[no-untyped-def]
     data = DataDir(tmp_path / "data")
     konferenco("demo", "seed", "--data", str(data.path), "--attendees", "10")
     config = data.load()
-    replica = data.replica()
+    replica = open_replica(data)
     await replica.start()
     conn = data.reader()
     yield CheckinService(replica, conn, config.events, config.device_id)
@@ -33,7 +35,8 @@ async def test_an_admission_older_than_fifteen_minutes_cannot_be_annulled(servic
     await service.replica.log("demo", service.device_id, old)
     with pytest.raises(CheckinError) as refused:
         await service.annul(old.id, "too late", None)
-    assert refused.value.code == "annul_window_passed"
+    assert refused.value.code == "not_annullable"
+    assert refused.value.details["reason"] == "annul_window_passed"
     assert "16 minutes old" in refused.value.message
     recent = Scan(at=now_ms() - ANNUL_WINDOW_MS + 60_000, nonce="old-2", gate="north", result="admitted")
     await service.replica.log("demo", service.device_id, recent)
@@ -46,7 +49,8 @@ async def test_a_scan_made_by_another_device_is_annulled_there_not_here(service:
     await service.replica.write(DocName.device("demo", "box-b"), lambda doc: DeviceLog(doc).append(theirs))
     with pytest.raises(CheckinError) as refused:
         await service.annul(theirs.id, "", None)
-    assert refused.value.code == "not_this_device"
+    assert refused.value.code == "not_annullable"
+    assert refused.value.details["reason"] == "not_this_device"
     assert "box-b" in refused.value.message
 
 

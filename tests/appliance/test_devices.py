@@ -119,6 +119,7 @@ async def test_a_device_that_cannot_start_is_reported_with_why_and_the_rest_run(
             ),
         ],
     )
+
     async def ignore(event: object) -> None:
         pass
 

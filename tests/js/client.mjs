@@ -1,6 +1,6 @@
 // A plain y-websocket client: connects to one document, prints its state as JSON,
 // optionally makes one change, and reports how the server answered.
-// Usage: node client.mjs <server-url> <document> <token> [set-key set-value]
+// Usage: node client.mjs <server-url> <document> <token> [set-key set-value | --append-log JSON]
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
@@ -24,7 +24,10 @@ provider.on('connection-close', (event) => {
 provider.on('sync', (synced) => {
   if (!synced) return
   out({ event: 'synced', state: doc.toJSON ? Object.fromEntries(['settings', 'rooms', 'sessions', 'log'].map((k) => [k, k === 'log' ? doc.getArray(k).toJSON() : doc.getMap(k).toJSON()])) : null })
-  if (setKey) {
+  if (setKey === '--append-log') {
+    doc.getArray('log').push([JSON.parse(setValue)])
+    out({ event: 'appended' })
+  } else if (setKey) {
     doc.getMap('settings').set(setKey, setValue)
     out({ event: 'changed', key: setKey })
   }

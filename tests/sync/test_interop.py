@@ -11,9 +11,11 @@ import asyncio
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sync.client import SyncClient
@@ -23,7 +25,7 @@ from sync.permissions import PeerIdentity, Role
 from sync.projection import RecordProjection
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
-from tests.helpers import ROOT, ApplianceProcess, konferenco
+from tests.helpers import ROOT, ApplianceProcess, konferenco, wait_for
 
 JS = ROOT / "tests" / "js"
 
@@ -140,3 +142,38 @@ async def test_python_scans_reach_yjs_as_plain_json(appliance: ApplianceProcess,
     assert [entry["nonce"] for entry in log] == ["n0", "n1", "n2"]
     assert log[2]["device_time"] == 1767225600002
     assert log[0]["kind"] == "scan" and log[0]["gate"] == "Hall A"
+
+
+def test_scans_a_yjs_client_writes_without_a_list_still_count_in_the_figures(
+    appliance: ApplianceProcess,
+) -> None:
+    """A device log written by another client may omit what ours always set; the figures stay up."""
+    tok = token(appliance, "--peer-id", "js-door", "--role", "device", "--device-id", "js-door")
+    doc = str(DocName.device("demo", "js-door"))
+    staff = konferenco(
+        "appliance", "issue-token", "--data", str(appliance.data), "--role", "door"
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {staff}"}
+    before = httpx.get(f"{appliance.url}/api/v1/stats", headers=headers, timeout=10).json()
+    at = int(time.time() * 1000)
+    records = [  # valid by the record schema: no list, one without an attendee or gate name
+        {"kind": "scan", "id": "js-1", "at": at, "nonce": "js-n1", "gate": "main", "result": "admitted",
+         "attendee_id": "js-someone"},
+        {"kind": "scan", "id": "js-2", "at": at + 1, "nonce": "js-n2", "gate": "", "result": "invalid"},
+    ]  # fmt: skip
+    for record in records:
+        events = js_client(appliance, doc, tok, "--append-log", json.dumps(record))
+        assert {"event": "appended"} in events, events
+
+    def figures() -> dict[str, object] | None:
+        response = httpx.get(f"{appliance.url}/api/v1/stats", headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body if body["scans"] == int(before["scans"]) + 2 else None
+
+    after = wait_for(figures, what="the foreign scans in the figures")
+    assert after["admitted"] == int(before["admitted"]) + 1
+    assert after["refused"] == int(before["refused"]) + 1
+    unlisted_before = before["per_list"].get("(no list)", {"admitted": 0})["admitted"]
+    assert after["per_list"]["(no list)"]["admitted"] == unlisted_before + 1  # type: ignore[index]
+    assert after["per_gate"]["(no gate)"]["refused"] == 1  # type: ignore[index]
