@@ -12,7 +12,7 @@ import re
 
 from appliance.catalog.schema import migrate
 from appliance.config import ApplianceConfig, DataDir
-from appliance.staff import StaffRole, add_staff
+from appliance.staff.service import StaffRole, add_staff
 from sync.permissions import Capability, PeerIdentity, Role
 from sync.sqlite_writer import connect
 

@@ -18,10 +18,17 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from appliance.api import attendees, auth, checkin, errors, ops
-from appliance.api import devices as device_api
+from appliance import errors
 from appliance.box import Box, Upstream
+from appliance.catalog import controller as catalog
+from appliance.checkin import controller as checkin
 from appliance.config import DataDir
+from appliance.desk import controller as desk
+from appliance.devices import controller as devices
+from appliance.ops import controller as ops
+from appliance.printing import controller as printing
+from appliance.staff import controller as staff
+from appliance.staff.guard import staff_guard
 from konferenco.http_errors import JSONRequest
 from konferenco.openapi import docs_assets_router, openapi_config
 from sync.litestar_route import sync_router
@@ -44,8 +51,11 @@ def _dependencies(box: Box) -> dict[str, Provide]:
     return {
         "box": part(lambda: box),
         "config": part(lambda: box.config),
+        "datadir": part(lambda: box.data),
+        "writer": part(lambda: box.writer),
         "events": part(lambda: box.events),
         "checkin": part(lambda: box.checkin),
+        "catalog_changed": part(lambda: box.checkin.catalog_cache.invalidate),
         "door": part(lambda: box.door),
         "desk": part(lambda: box.desk),
         "staff": part(lambda: box.staff),
@@ -79,14 +89,16 @@ def create_app(
         route_handlers=[
             *ops.ROUTES,
             sync_router(box.sync),
-            *auth.ROUTES,
+            *staff.ROUTES,
             *checkin.ROUTES,
-            *attendees.ROUTES,
-            *device_api.ROUTES,
+            *catalog.ROUTES,
+            *desk.ROUTES,
+            *devices.ROUTES,
+            *printing.ROUTES,
             docs_assets_router(),
         ],
         dependencies=_dependencies(box),
-        guards=[auth.staff_guard(lambda: box.tokens)],
+        guards=[staff_guard(lambda: box.tokens)],
         exception_handlers=errors.HANDLERS,
         request_class=JSONRequest,
         plugins=[errors.error_docs()],

@@ -26,19 +26,18 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.checkin.door import Door, PrintPolicy
 from appliance.checkin.service import CheckinService
-from appliance.config import ApplianceConfig, DataDir
-from appliance.desk import Desk
-from appliance.devices import DeviceManager
-from appliance.door import Door, PrintPolicy
+from appliance.config import ApplianceConfig, DataDir, EventScope
+from appliance.desk.service import Desk
+from appliance.devices.manager import DeviceManager
 from appliance.hub_link import CatalogPuller
 from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
 from appliance.read_pool import ReadPool
 from appliance.signage_feed import SignageFeed
-from appliance.staff import StaffDirectory, StaffTokens
+from appliance.staff.service import StaffDirectory, StaffTokens
 from appliance.storage import open_replica
-from konferenco.errors import NotFound
 from konferenco.types import now_ms
 from sync.client import SyncClient
 from sync.names import DocName
@@ -58,20 +57,6 @@ class Upstream:
     url: str
     token: str
     peer: str = "hub"
-
-
-@dataclass(frozen=True, slots=True)
-class EventScope:
-    """The events this box serves; a request names one or means the first."""
-
-    events: tuple[str, ...]
-
-    def resolve(self, requested: str | None) -> str:
-        if requested is None:
-            return self.events[0]
-        if requested not in self.events:
-            raise NotFound(f"this appliance does not serve event '{requested}'", code="unknown_event")
-        return requested
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,7 +19,8 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from appliance.staff import StaffTokens
+from appliance.staff.service import StaffTokens
+from konferenco.errors import NotFound
 from konferenco.types import new_id
 from sync.names import check_id
 from sync.permissions import Capability, PeerIdentity, Role
@@ -198,3 +200,17 @@ class DataDir:
             device_id=config.device_id,
             capabilities=tuple(config.capabilities),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """The events this box serves; a request names one or means the first."""
+
+    events: tuple[str, ...]
+
+    def resolve(self, requested: str | None) -> str:
+        if requested is None:
+            return self.events[0]
+        if requested not in self.events:
+            raise NotFound(f"this appliance does not serve event '{requested}'", code="unknown_event")
+        return requested

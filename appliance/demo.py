@@ -19,8 +19,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from appliance.config import DataDir
-from appliance.desk import certify_device
-from appliance.staff import StaffRole, add_staff
+from appliance.desk.service import certify_device
+from appliance.staff.service import StaffRole, add_staff
 from appliance.storage import import_file, open_replica
 from konferenco.badges import BadgePayload, BadgeSigner, b64, raw_public_key
 from konferenco.catalog.bundle import Attendee, Catalog, EventInfo, Gate, PublicKey, TicketType, sign_catalog

@@ -15,7 +15,7 @@ machine touches them alike:
 
 - driver: the badge code and CR LF written to the pty master, as a serial
   scanner sends it; done when the appliance's log line for that scan
-  (``<source> at <gate>: <result> (…)``, written by ``appliance.devices``
+  (``<source> at <gate>: <result> (…)``, written by ``appliance.devices.manager``
   after the scan is decided and recorded) arrives on the pipe.  The pipe is
   watched with ``poll()`` in this thread, so no polling interval and no
   thread hand-off sit in the measurement;
@@ -507,8 +507,8 @@ def run(repetitions: int = 3, scans: int = SCANS) -> BenchResult:
         "Every scan was admitted and is in the database with the right staff (warm-up included): "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(mix.items()))
         + ".",
-        "The driver path's end is the appliance's INFO log line for that scan (`appliance.devices`, "
-        "written after `scan_at_door` returned, i.e. after the durable write), read from the server's "
+        "The driver path's end is the appliance's INFO log line for that scan (`appliance.devices.manager`, "
+        "written after `Door.scan` returned, i.e. after the durable write), read from the server's "
         "stdout pipe with `poll()`; it includes formatting and writing that line and one pipe hop, which "
         "the API path does not pay (access log off, the default). The API path's end is the last byte of "
         "the HTTP response; it includes the HTTP client's own work.",

@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from appliance.api.errors import ROUTE_ERRORS as APPLIANCE_ROUTE_ERRORS
+from appliance.errors import ROUTE_ERRORS as APPLIANCE_ROUTE_ERRORS
 from hub.api.errors import ROUTE_ERRORS as HUB_ROUTE_ERRORS
 from hub.tenants.accounts import OrgRole
 from konferenco.errors import CODES
 from tests.appliance.conftest import DemoAppliance, demo_appliance, nonce  # noqa: F401  (a fixture)
+from tests.browser import chromium
 from tests.helpers import HubProcess
 from tests.hub.api_support import api_token, bearer, new_event, new_org, set_member
 from tests.hub.conftest import http, hub, hub_db_module  # noqa: F401  (fixtures)
@@ -325,14 +326,6 @@ def test_the_shared_handlers_answer_bugs_without_their_traceback(caplog: pytest.
 
 # --- the docs pages, offline ---------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-]
-
 
 @pytest.fixture
 def urls(demo_appliance: DemoAppliance, hub: HubProcess) -> dict[str, str]:  # noqa: F811
@@ -342,15 +335,8 @@ def urls(demo_appliance: DemoAppliance, hub: HubProcess) -> dict[str, str]:  # n
 @pytest.fixture
 def browser(urls: dict[str, str]) -> Iterator[Browser]:
     """Chromium, started after both servers (Playwright's sync API runs an event loop in this thread)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from appliance.config import ApplianceConfig, DataDir, NotProvisioned
-from appliance.staff import StaffRole
+from appliance.staff.service import StaffRole
 
 DATA_OPTION = click.option(
     "--data",

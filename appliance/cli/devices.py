@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from appliance.cli.common import DATA_OPTION, provisioned
-from appliance.device_admin import (
+from appliance.devices.admin import (
     DOMAINS,
     DeviceError,
     add_device,

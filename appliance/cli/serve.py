@@ -135,7 +135,7 @@ def serve(
 @DATA_OPTION
 def status(data_dir: Path) -> None:
     """Show the documents stored here and what each peer has not acknowledged."""
-    from appliance.status import print_status
+    from appliance.ops.status import print_status
 
     try:
         asyncio.run(print_status(DataDir(data_dir)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from appliance.cli.common import DATA_OPTION, STAFF_ROLES, provisioned
-from appliance.staff import StaffRole
+from appliance.staff.service import StaffRole
 
 
 @click.group("staff")

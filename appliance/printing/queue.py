@@ -164,6 +164,11 @@ class PrintQueue:
         """Queue a badge; durable on return.  None for an automatic job the attendee already had."""
         if printer not in self.printers:
             raise PrintError("no_printer", f"no printer '{printer}' is configured on this appliance")
+        known = self.reader.execute(
+            "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
+        ).fetchone()
+        if known is None:  # a badge for nobody would print an empty name and a QR that opens no door
+            raise PrintError("unknown_attendee", f"no attendee '{attendee_id}' in this event")
         now = now_ms()
         job = PrintJob(
             id=new_id(),

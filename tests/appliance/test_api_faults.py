@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 from appliance.app import create_app
 from appliance.box import Box
 from appliance.config import DataDir
-from appliance.staff import StaffRole
+from appliance.staff.service import StaffRole
 from sync.documents import DeviceLog
 from sync.records import Scan
 from tests.appliance.conftest import DemoAppliance, nonce

@@ -21,7 +21,7 @@ from appliance.catalog.importer import ImportRejected, ImportReport
 from appliance.catalog.roster import CatalogConflict
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
-from appliance.desk import search
+from appliance.desk.service import search
 from appliance.storage import import_file
 from konferenco.badges import BadgePayload, BadgeSigner, KeyRing, TrustedKey, b64, raw_public_key, verify
 from konferenco.catalog.bundle import (

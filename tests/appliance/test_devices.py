@@ -106,7 +106,7 @@ def test_garbage_from_the_scanner_is_refused_and_recorded_without_stopping_it(do
 
 async def test_a_device_that_cannot_start_is_reported_with_why_and_the_rest_run() -> None:
     from appliance.config import ApplianceConfig, DeviceConfig
-    from appliance.devices import DeviceManager
+    from appliance.devices.manager import DeviceManager
 
     config = ApplianceConfig(
         device_id="box1",

@@ -12,7 +12,7 @@ import pytest
 from appliance.box import Box
 from appliance.config import DataDir, DeviceConfig
 from appliance.demo import seed
-from appliance.health import health_report
+from appliance.ops.health import health_report
 from tests.helpers import until
 
 

@@ -25,7 +25,7 @@ from appliance.catalog import schema
 from appliance.catalog.roster import amend
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
-from appliance.desk import search
+from appliance.desk.service import search
 from appliance.storage import import_file
 from konferenco.badges import b64, raw_public_key
 from konferenco.catalog.bundle import Attendee, Catalog, EventInfo, Gate, TicketType, sign_catalog

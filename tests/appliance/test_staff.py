@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.catalog.schema import migrate
-from appliance.staff import (
+from appliance.staff.service import (
     SHIFT_SECONDS,
     SignInError,
     StaffDirectory,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import msgspec
 
 from appliance.config import ApplianceConfig, DataDir, DeviceConfig
-from appliance.staff import StaffRole
+from appliance.staff.service import StaffRole
 
 DOMAINS = ("printer", "scanner", "rfid", "signage", "discovery")
 

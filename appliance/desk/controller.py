@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from appliance.api.auth import roles, staff_of
-from appliance.box import EventScope
 from appliance.checkin.service import CheckinService
 from appliance.checkin.structs import AttendeeView
-from appliance.desk import (
+from appliance.config import EventScope
+from appliance.desk.service import (
     Amend,
     Desk,
     LinkTag,
+    RevokeRequest,
     SearchHit,
     WalkInAnswer,
     WalkInRequest,
@@ -23,7 +24,8 @@ from appliance.desk import (
     search,
 )
 from appliance.read_pool import ReadPool
-from appliance.staff import StaffRole
+from appliance.staff.guard import roles, staff_of
+from appliance.staff.service import StaffRole
 
 
 @get(
@@ -116,4 +118,28 @@ async def link_tag(
     return checkin.attendee_view(event_id, attendee_id)
 
 
-ROUTES = [search_attendees, get_attendee, register_walk_in, amend_attendee, link_tag]
+class Revoked(msgspec.Struct):
+    id: str
+    target: str
+    value: str
+    at: int
+
+
+@post(
+    "/api/v1/revocations",
+    summary="Revoke a badge (attendee:serial), an attendee or a signing key, on every appliance",
+    tags=["check-in"],
+    status_code=200,
+    opt=roles(StaffRole.ORGANIZER),
+)
+async def revoke(
+    request: Request[Any, Any, Any],
+    data: JSONBody[RevokeRequest],
+    desk: NamedDependency[Desk],
+    events: NamedDependency[EventScope],
+) -> Revoked:
+    record = await desk.revoke(events.resolve(data.event), data, staff_of(request).sub)
+    return Revoked(record.id, record.target, record.value, record.at)
+
+
+ROUTES = [search_attendees, get_attendee, register_walk_in, amend_attendee, link_tag, revoke]

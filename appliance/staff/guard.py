@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-from litestar import Request, get, post
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import JSONBody
 
-from appliance.staff import StaffClaims, StaffDirectory, StaffRole, StaffTokens
+from appliance.staff.service import StaffClaims, StaffRole, StaffTokens
 from konferenco.errors import Forbidden
 from sync.litestar_route import presented_token
 
@@ -68,36 +66,3 @@ def forbidden(role: StaffRole, allowed: tuple[StaffRole, ...]) -> Forbidden:
 def staff_of(request: Request[Any, Any, Any]) -> StaffClaims:
     claims: StaffClaims = request.scope["staff"]  # type: ignore[typeddict-item]
     return claims
-
-
-class SignIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-
-
-class SignedIn(msgspec.Struct):
-    token: str
-    staff_id: str
-    name: str
-    role: StaffRole
-    expires_at: int
-
-
-@post(
-    "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
-)
-async def login(
-    data: JSONBody[SignIn], staff: NamedDependency[StaffDirectory], tokens: NamedDependency[StaffTokens]
-) -> SignedIn:
-    claims = await staff.sign_in(data.name, data.secret)
-    token = tokens.issue(claims.sub, claims.name, claims.role)
-    verified = tokens.verify(token)
-    return SignedIn(token, claims.sub, claims.name, claims.role, verified.exp)
-
-
-@get("/api/v1/auth/me", summary="Who this token belongs to", tags=["staff"], opt=roles(*ALL_ROLES))
-async def me(request: Request[Any, Any, Any]) -> StaffClaims:
-    return staff_of(request)
-
-
-ROUTES = [login, me]

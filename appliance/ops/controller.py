@@ -8,8 +8,8 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from appliance.box import Box
-from appliance.health import health_report
-from appliance.metrics import render_metrics
+from appliance.ops.health import health_report
+from appliance.ops.metrics import render_metrics
 from konferenco.errors import Unauthorized
 from konferenco.types import now_ms
 from sync.litestar_route import presented_token

@@ -1,1 +1,0 @@
-"""The appliance's JSON API under ``/api/v1`` (DESIGN.md §3): staff-authenticated, role-checked."""

@@ -1,0 +1,1 @@
+"""The help desk: search, walk-ins, corrections, NFC tags, revocations."""

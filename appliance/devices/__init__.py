@@ -1,0 +1,1 @@
+"""The devices attached to the box: scanners, readers, printers, signs, discovery."""

@@ -1,0 +1,1 @@
+"""What operators watch: health, metrics, sync status, and the status command."""

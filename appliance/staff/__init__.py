@@ -1,0 +1,1 @@
+"""Staff who work the box: offline sign-in, roles, tokens, and the guard on every API route."""
