@@ -22,8 +22,8 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.static_files import create_static_files_router
 
+from hub.api import catalog, checkins, devices, tokens
 from hub.api.errors import error_docs
-from hub.api.routes import ROUTES
 from hub.catalog.keys import KeySealer
 from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
 from hub.db.session import Database
@@ -111,7 +111,10 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             metrics,
-            *ROUTES,
+            *tokens.ROUTES,
+            *catalog.ROUTES,
+            *devices.ROUTES,
+            *checkins.ROUTES,
             sync_router(state.sync),
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 
 from hub.state import HubState, state_of
 from hub.tenants.accounts import API_TOKEN_PREFIX, Principal, principal_for_token
@@ -30,3 +31,7 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
             "POST /api/v1/auth/token"
         )
     return await principal_for_token(state_of(request).db, token)
+
+
+#: What every organizer route of the JSON API is handed: the hub's state and who is calling.
+DEPS = {"hub": Provide(provide_state), "principal": Provide(provide_principal)}

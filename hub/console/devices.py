@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from hub.api.routes import device_bodies
+from hub.api.devices import device_bodies
 from hub.console.auth import OrgAccess, is_htmx
 from hub.console.event import EVENT, base_context, event_scope
 from hub.console.render import qr_svg, render, see_other

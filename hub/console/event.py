@@ -19,7 +19,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.api.routes import MAX_IMPORT_BYTES, badge_csv
+from hub.api.catalog import MAX_IMPORT_BYTES, badge_csv
 from hub.catalog import events as event_service
 from hub.catalog.roster import ImportRefused, ImportResult, import_attendees
 from hub.catalog.search import search

@@ -1,6 +1,6 @@
 """Organizations, organizer accounts and roles; sign-in, console sessions and API tokens.
 
-* Passwords are hashed with scrypt (``appliance.staff`` owns the format, so
+* Passwords are hashed with scrypt (``konferenco.passwords`` owns the format, so
   staff PINs and organizer passwords are hashed one way).
 * A console session is a sealed cookie (``kh1.`` token, HMAC under a key
   derived from the hub master secret) naming the account and an expiry:

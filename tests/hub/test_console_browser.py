@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.browser import chromium
 from tests.helpers import ApplianceProcess, HubProcess, konferenco
 
 if TYPE_CHECKING:
@@ -29,16 +30,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OWNER, PASSWORD = "o@example.com", "correct horse battery"
 SCREENSHOT = Path("/tmp/console.png")
 #: How soon a scan at the appliance must show on the open dashboard (the hub polls every 2 s).
@@ -63,15 +54,8 @@ GOOD_CSV = (
 def browser(hub: HubProcess) -> Iterator[Browser]:
     """Chromium, started after the hub: Playwright's sync API runs an event loop in this thread, and the
     database fixtures (``asyncio.run``) must not run inside it."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (the console's browser test needs a real Chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

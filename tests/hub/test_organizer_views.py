@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,6 +27,7 @@ from konferenco.types import now_ms
 from sync.documents import DeviceLog
 from sync.names import DocName
 from sync.protocol import step1, update_message
+from tests.browser import chromium
 from tests.helpers import HubProcess, wait_for
 from tests.hub.api_support import (
     PASSWORD,
@@ -49,7 +49,6 @@ ROSTER = (
     b"T-2,Grace Hopper,US Navy,general,ORD-1906\n"
 )
 EMPTY_STATE_VECTOR = b"\x00"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def push_scans(hub: HubProcess, event: str, device: Device, scans: list[dict[str, Any]]) -> None:
@@ -349,17 +348,8 @@ def test_a_refused_import_shows_each_kind_of_problem_once_in_the_console(
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
