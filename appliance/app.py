@@ -46,7 +46,9 @@ def _dependencies(box: Box) -> dict[str, Provide]:
     """Each part by name, read when a request needs it (the box's parts exist once it started)."""
 
     def part(get: Callable[[], Any]) -> Provide:
-        return Provide(get, sync_to_thread=False)
+        # Cached after the first request: the parts exist from start-up to shutdown, and a scan
+        # should not pay for looking them up again.
+        return Provide(get, sync_to_thread=False, use_cache=True)
 
     return {
         "box": part(lambda: box),

@@ -60,8 +60,14 @@ class LitestarConnection:
 
 
 def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The token on an HTTP request or a WebSocket: ``Authorization: Bearer …``, else ``?token=…``."""
-    return token_of(connection.headers, connection.query_params)
+    """The token on an HTTP request or a WebSocket: ``Authorization: Bearer …``, else ``?token=…``.
+
+    The query string is parsed only when there is no bearer header: this runs on every scan.
+    """
+    auth = connection.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return token_of({}, connection.query_params)
 
 
 def sync_router(service: SyncService) -> Router:
