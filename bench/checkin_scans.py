@@ -265,7 +265,7 @@ class Server:
         self.log = data.with_suffix(".log")
         command = konferenco_command()
         if profile is not None:
-            command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "appliance.cli"]
+            command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "konferenco.cli"]
         self.args = [
             *command,
             "appliance",

@@ -15,7 +15,7 @@ machine touches them alike:
 
 - driver: the badge code and CR LF written to the pty master, as a serial
   scanner sends it; done when the appliance's log line for that scan
-  (``<source> at <gate>: <result> (…)``, written by ``appliance.devices.manager``
+  (``<source> at <gate>: <result> (…)``, written by ``appliance.checkin.door``
   after the scan is decided and recorded) arrives on the pipe.  The pipe is
   watched with ``poll()`` in this thread, so no polling interval and no
   thread hand-off sit in the measurement;
@@ -270,7 +270,7 @@ class Paths:
     results: Counter[str] = field(default_factory=Counter)
 
 
-_DECIDED = re.compile(r" appliance\.devices: (?P<source>\S+) at (?P<gate>\S+): (?P<result>\w+) ")
+_DECIDED = re.compile(r" appliance\.checkin\.door: (?P<source>\S+) at (?P<gate>\S+): (?P<result>\w+) ")
 
 
 def measure(prepared: Prepared, data: Path, scans: int) -> Paths:
@@ -507,7 +507,7 @@ def run(repetitions: int = 3, scans: int = SCANS) -> BenchResult:
         "Every scan was admitted and is in the database with the right staff (warm-up included): "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(mix.items()))
         + ".",
-        "The driver path's end is the appliance's INFO log line for that scan (`appliance.devices.manager`, "
+        "The driver path's end is the appliance's INFO log line for that scan (`appliance.checkin.door`, "
         "written after `Door.scan` returned, i.e. after the durable write), read from the server's "
         "stdout pipe with `poll()`; it includes formatting and writing that line and one pipe hop, which "
         "the API path does not pay (access log off, the default). The API path's end is the last byte of "
