@@ -192,6 +192,12 @@ async def test_a_job_cut_off_by_a_crash_is_uncertain_after_restart_and_recorded(
 def test_staff_cancel_a_waiting_job_but_not_a_finished_one(desk: Desk) -> None:
     badge = desk.badges[3]  # the printer is off: the job waits
     job_id = desk.call("POST", "/api/v1/print-jobs", json={"attendee_id": badge["attendee_id"]}).json()["id"]
+    # What staff see before they cancel: the job waiting, with the printer's reason (it was tried
+    # once already; while a try is under way the job is "printing" and cannot be cancelled).
+    wait_for(
+        lambda: (job := desk.job(job_id))["status"] == "queued" and job["detail"],
+        what="the job to wait for the printer",
+    )
     cancelled = desk.call("POST", f"/api/v1/print-jobs/{job_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
