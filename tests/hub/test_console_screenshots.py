@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from konferenco.types import now_ms
-from tests.browser import chromium
+from tests.browser import chromium, wcag_violations
 from tests.helpers import HubProcess, konferenco
 from tests.hub.api_support import PASSWORD, Device, Org, api_token, enrolment_token, redeem, sql
 from tests.hub.test_organizer_views import attendee_id, push_scans
@@ -250,7 +250,7 @@ def page(hub: HubProcess, festival: Festival, browser: Browser) -> Iterator[Page
     from playwright.sync_api import expect
 
     context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, color_scheme="light", locale="en-GB"
+        viewport={"width": 1280, "height": 900}, color_scheme="light", locale="en-GB", bypass_csp=True
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -271,7 +271,12 @@ def page(hub: HubProcess, festival: Festival, browser: Browser) -> Iterator[Page
 
 
 def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    """A full-page PNG in ``tmp_path``, copied to ``$KONFERENCO_SCREENSHOTS`` when that is set."""
+    """A full-page PNG in ``tmp_path``, copied to ``$KONFERENCO_SCREENSHOTS`` when that is set.
+
+    Every page shown is also held to WCAG 2.2 AA with axe-core: what we show organizers must be
+    usable with a screen reader, a keyboard and low vision.
+    """
+    assert wcag_violations(page) == [], name
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
     assert path.stat().st_size > 10_000, "an almost empty image"
@@ -385,3 +390,10 @@ def test_a_refused_import_groups_its_problems(
     assert button and alert
     assert alert["y"] >= button["y"] + button["height"] + 8, "the report touches the Import button"
     screenshot(page, tmp_path, "import-refused.png")
+
+
+def test_the_accessibility_check_catches_a_broken_page(hub: HubProcess, page: Page) -> None:
+    """The WCAG check above must be able to fail: an image without a text alternative is caught."""
+    page.goto(f"{hub.url}/console/{SLUG}")
+    page.evaluate("document.querySelector('main, body').append(document.createElement('img'))")
+    assert any(v.startswith("image-alt ") for v in wcag_violations(page))
