@@ -76,13 +76,16 @@ async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
     refused = await one("SELECT count(*) FROM checkin_scan WHERE event_id = :e AND result <> 'admitted'")
     roster = await one("SELECT count(*) FROM attendee WHERE event_id = :e AND status = 'valid'")
     walk_ins = await one("SELECT count(*) FROM walk_in WHERE event_id = :e")
+    # Named as organizers named them on the hub; a gate the appliance knows and the hub does not
+    # (set up on site) keeps its id.
     gates = [
-        {"gate": r.gate, "admitted": int(r.n)}
+        {"gate": r.gate, "name": r.name, "admitted": int(r.n)}
         for r in await conn.execute(
             text(
-                "SELECT s.gate, count(*) AS n "
+                "SELECT x.gate, coalesce(g.name, x.gate) AS name, x.n FROM (SELECT s.gate, count(*) AS n "
                 + _VALID
-                + " AND s.direction = 'entry' GROUP BY s.gate ORDER BY s.gate"
+                + " AND s.direction = 'entry' GROUP BY s.gate) x"
+                " LEFT JOIN gate g ON g.event_id = :e AND g.id = x.gate ORDER BY name, x.gate"
             ),
             p,
         )

@@ -315,6 +315,8 @@ def test_dashboard(hub: HubProcess, festival: Festival, page: Page, tmp_path: Pa
         )
     )
     expect(page.get_by_test_id("y-unit")).to_have_text("scans/min")
+    per_gate = page.get_by_role("heading", name="Admissions per gate").locator("xpath=..")
+    expect(per_gate).to_contain_text("Side door")  # the name organizers gave the gate, not its id
     per_device = page.get_by_role("heading", name="Per device").locator("xpath=..")
     expect(per_device).to_contain_text("North door")
     expect(per_device).to_contain_text("South door")
