@@ -57,7 +57,7 @@ CODES: dict[str, ErrorCode] = {
     ),
     "disk_full": ErrorCode(507, "the disk is full; nothing was recorded, retry once space is freed"),
     # sign-in and staff
-    "wrong_credentials": ErrorCode(401, "wrong name, PIN or password", "appliance"),
+    "wrong_credentials": ErrorCode(401, "wrong name, e-mail, PIN or password", "both"),
     "token_expired": ErrorCode(401, "the session ended; sign in again", "appliance"),
     "locked": ErrorCode(
         423, "too many wrong PINs: the account is locked for `retry_after` seconds", "appliance"

@@ -209,10 +209,10 @@ async def sign_in(db: Database, limiter: LoginLimiter, email: str, password: str
     if row is None:
         check_secret(password, _DUMMY)
         limiter.failed(*keys)
-        raise Unauthorized("wrong e-mail or password")
+        raise Unauthorized("wrong e-mail or password", code="wrong_credentials")
     if not check_secret(password, row.password_hash):
         limiter.failed(*keys)
-        raise Unauthorized("wrong e-mail or password")
+        raise Unauthorized("wrong e-mail or password", code="wrong_credentials")
     limiter.succeeded(keys[0])  # the account's count only: one good password must not unlock an address
     return str(row.id)
 

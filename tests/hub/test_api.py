@@ -76,7 +76,7 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_401(
         json={"email": f"nobody@{org.slug}.example", "password": PASSWORD, "organization": org.slug},
     )
     # Same answer for both, so the endpoint does not tell which e-mails have accounts.
-    assert assert_error(wrong, 401, "unauthorized") == assert_error(unknown, 401, "unauthorized")
+    assert assert_error(wrong, 401, "wrong_credentials") == assert_error(unknown, 401, "wrong_credentials")
     assert "token" not in wrong.json()
 
 
@@ -105,7 +105,7 @@ def test_the_sixth_failure_in_a_minute_is_429_even_with_the_right_password(
         )
 
     for _ in range(5):
-        assert_error(sign_in(org.email, "guess " * 3, here), 401, "unauthorized")
+        assert_error(sign_in(org.email, "guess " * 3, here), 401, "wrong_credentials")
     locked = sign_in(org.email, PASSWORD, here)
     assert "try again" in assert_error(locked, 429, "too_many_attempts")
     assert 1 <= int(locked.headers["Retry-After"]) <= 60
@@ -137,9 +137,9 @@ def test_a_success_does_not_reset_the_failure_budget_of_an_address(
         )
 
     for n in range(4):  # four other accounts, one guess each
-        assert_error(guess(f"victim{n}@example.com", "Summer2026!!", mine.slug), 401, "unauthorized")
+        assert_error(guess(f"victim{n}@example.com", "Summer2026!!", mine.slug), 401, "wrong_credentials")
     assert guess(mine.email, PASSWORD, mine.slug).status_code == 201  # the attacker's own account
-    assert_error(guess("victim4@example.com", "Summer2026!!", mine.slug), 401, "unauthorized")
+    assert_error(guess("victim4@example.com", "Summer2026!!", mine.slug), 401, "wrong_credentials")
     # Six failures from one address within the minute: the sixth attempt must wait.
     assert_error(guess("victim5@example.com", "Summer2026!!", mine.slug), 429, "too_many_attempts")
 
