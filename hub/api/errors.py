@@ -14,7 +14,7 @@ _EVENT = "/api/v1/events/{event_id}"
 
 #: Specific codes per ``"METHOD /path"``; the generic ones are added by :class:`ErrorResponses`.
 ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
-    "POST /api/v1/auth/token": ("unauthorized", "forbidden", "too_many_attempts"),
+    "POST /api/v1/auth/token": ("wrong_credentials", "forbidden", "too_many_attempts"),
     "POST /api/v1/events": ("invalid", "tier_limit"),
     f"POST {_EVENT}/ticket-types": ("invalid",),
     f"POST {_EVENT}/lists": ("invalid",),
