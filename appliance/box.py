@@ -150,7 +150,7 @@ class Box:
             render=BadgeRenderer(data, config).render,
         )
         # 5. the door, with its print policy
-        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print), self.events.resolve)
+        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print))
         # 6. devices: outputs first, then the scanners and readers that feed the door
         self.devices = DeviceManager(config, self.door.device_sink, printers)
         await self.devices.start()

@@ -16,13 +16,13 @@ when a scan could skip its badge.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from appliance.checkin.service import CheckinError, CheckinService
+from appliance.checkin.service import CheckinService
 from appliance.checkin.structs import ScanAnswer, ScanRequest
 from appliance.config import DeviceConfig
 from appliance.printing.queue import PrintError, PrintQueue
 from drivers.base import ScanEvent, ScanSink
+from konferenco.errors import KonferencoError
 from konferenco.types import new_id
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,14 @@ class PrintPolicy:
 
 
 class Door:
-    def __init__(
-        self, checkin: CheckinService, policy: PrintPolicy, resolve_event: Callable[[str | None], str]
-    ) -> None:
+    def __init__(self, checkin: CheckinService, policy: PrintPolicy) -> None:
         self.checkin = checkin
         self.policy = policy
-        self.resolve_event = resolve_event
 
     async def scan(self, request: ScanRequest, staff: str) -> ScanAnswer:
         """Decide, record durably, then print if the gate says so; the answer is the door's."""
         answer = await self.checkin.scan(request, staff)
-        await self.policy.after(answer, self.resolve_event(request.event))
+        await self.policy.after(answer, self.checkin.scope.resolve(request.event))
         return answer
 
     def device_sink(self, device: DeviceConfig) -> ScanSink:
@@ -79,7 +76,7 @@ class Door:
             )
             try:
                 answer = await self.scan(request, device.id)
-            except CheckinError as exc:
+            except KonferencoError as exc:  # refused before deciding (storage down, no catalog yet…)
                 log.warning("scan at %s refused before deciding: %s", device.id, exc.message)
                 return
             log.info("%s at %s: %s (%s)", event.source, request.gate, answer.result, answer.reason)

@@ -31,6 +31,7 @@ from appliance.checkin.catalog_cache import CatalogCache, EventCatalog
 from appliance.checkin.decide import Context, Presented, PriorScan, Verdict, decide
 from appliance.checkin.history import NOT_IN_ROSTER, CheckinHistory
 from appliance.checkin.structs import AttendeeView, FirstAdmitted, ScanAnswer, ScanRequest
+from appliance.config import EventScope
 from konferenco.badges import BadgeError, verify
 from konferenco.errors import KonferencoError
 from konferenco.types import nfc_uid, now_ms
@@ -82,6 +83,7 @@ class CheckinService:
         self.replica = replica
         self.conn = conn  # the event loop's read connection: point lookups, sub-millisecond
         self.events = events
+        self.scope = EventScope(tuple(events))
         self.device_id = device_id
         self.catalog_cache = CatalogCache(conn, events)
         self.history = CheckinHistory(conn)
@@ -94,7 +96,7 @@ class CheckinService:
     # --- scans --------------------------------------------------------------------------
 
     async def scan(self, req: ScanRequest, staff: str | None = None) -> ScanAnswer:
-        event = resolve_event(self.events, req.event)
+        event = self.scope.resolve(req.event)
         pending = self._in_flight.get(req.nonce)
         if pending is not None:
             if _fingerprint(pending[0]) != _fingerprint(req):
@@ -324,15 +326,6 @@ class CheckinService:
         record = Annulment(scan_id=scan_id, reason=reason, staff=staff)
         await self.replica.log(event, self.device_id, record)
         return record
-
-
-def resolve_event(events: list[str], requested: str | None) -> str:
-    """The event a request is for: the one named, or the appliance's first."""
-    if requested is None:
-        return events[0]
-    if requested not in events:
-        raise CheckinError("unknown_event", f"this appliance does not serve event '{requested}'")
-    return requested
 
 
 def _fingerprint(req: ScanRequest) -> tuple[object, ...]:

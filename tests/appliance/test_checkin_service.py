@@ -10,6 +10,7 @@ from appliance.checkin.service import ANNUL_WINDOW_MS, CheckinError, CheckinServ
 from appliance.checkin.structs import ScanRequest
 from appliance.config import DataDir
 from appliance.storage import open_replica
+from konferenco.errors import KonferencoError
 from konferenco.types import now_ms
 from sync.documents import DeviceLog
 from sync.names import DocName
@@ -55,7 +56,7 @@ async def test_a_scan_made_by_another_device_is_annulled_there_not_here(service:
 
 
 async def test_a_scan_for_an_event_this_appliance_does_not_serve_is_refused(service: CheckinService) -> None:
-    with pytest.raises(CheckinError) as refused:
+    with pytest.raises(KonferencoError) as refused:  # refused before deciding, nothing recorded
         await service.scan(ScanRequest(nonce="e-1", gate="north", code="KB1:00", event="other-event"))
     assert refused.value.code == "unknown_event"
     assert refused.value.status == 404
