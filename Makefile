@@ -6,7 +6,7 @@
 #   make hub     the hub on http://127.0.0.1:8000 against the local PostgreSQL (database konferenco)
 #   make test    setup, then the whole test suite
 #   make bench   the benchmarks, written to docs/benchmarks.md
-#   make lint    ruff + mypy
+#   make lint    ruff, mypy and the import contracts (import-linter)
 #
 # Every step is idempotent and cheap when its result is already there: stamps
 # under .venv/ remember what was installed, and are redone when their inputs change.
