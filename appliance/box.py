@@ -31,6 +31,7 @@ from appliance.checkin.service import CheckinService
 from appliance.config import ApplianceConfig, DataDir, EventScope
 from appliance.desk.service import Desk
 from appliance.devices.manager import DeviceManager
+from appliance.health import health_report
 from appliance.hub_link import CatalogPuller
 from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
@@ -109,6 +110,16 @@ class Box:
 
     async def stop(self) -> None:
         await self._stack.aclose()
+
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` answers: this box, and how each of its background loops is doing."""
+        return health_report(
+            device_id=self.config.device_id,
+            events=self.config.events,
+            documents=len(self.replica.loaded()),
+            started_at=self.started_at,
+            loops=[self.links.puller, *self.links.clients, *self.feeds],
+        )
 
     async def _start(self, stack: AsyncExitStack) -> None:
         data, config = self.data, self.config

@@ -8,7 +8,6 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from appliance.box import Box
-from appliance.ops.health import health_report
 from appliance.ops.metrics import render_metrics
 from konferenco.errors import Unauthorized
 from konferenco.types import now_ms
@@ -19,13 +18,7 @@ from sync.tokens import InvalidToken
 @get("/healthz", summary="Liveness and a one-line summary", tags=["ops"])
 async def healthz(box: NamedDependency[Box]) -> dict[str, Any]:
     """``ok``, or ``degraded`` (still 200) while a background loop backs off; each loop's health."""
-    return health_report(
-        device_id=box.config.device_id,
-        events=box.config.events,
-        documents=len(box.replica.loaded()),
-        started_at=box.started_at,
-        loops=[box.links.puller, *box.links.clients, *box.feeds],
-    )
+    return box.health()
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type="text/plain; version=0.0.4")

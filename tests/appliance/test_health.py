@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -12,19 +11,7 @@ import pytest
 from appliance.box import Box
 from appliance.config import DataDir, DeviceConfig
 from appliance.demo import seed
-from appliance.ops.health import health_report
 from tests.helpers import until
-
-
-def report_of(box: Box) -> dict[str, Any]:
-    """What the box's /healthz answers (appliance/api/ops.py)."""
-    return health_report(
-        device_id=box.config.device_id,
-        events=box.config.events,
-        documents=len(box.replica.loaded()),
-        started_at=box.started_at,
-        loops=[box.links.puller, *box.links.clients, *box.feeds],
-    )
 
 
 def free_port() -> int:
@@ -52,11 +39,11 @@ async def test_a_box_whose_hub_is_unreachable_is_degraded_and_says_why(
     box = Box(data)
     await box.start()
     try:
-        await until(lambda: report_of(box)["status"] == "degraded", what="a degraded report")
+        await until(lambda: box.health()["status"] == "degraded", what="a degraded report")
         await until(
-            lambda: all(t["failures"] for t in report_of(box)["tasks"]), what="every loop to have failed"
+            lambda: all(t["failures"] for t in box.health()["tasks"]), what="every loop to have failed"
         )
-        report = msgspec.json.decode(msgspec.json.encode(report_of(box)))  # as /healthz sends it
+        report = msgspec.json.decode(msgspec.json.encode(box.health()))  # as /healthz sends it
     finally:
         await box.stop()
     assert report["device_id"] == config.device_id and report["events"] == ["demo"]
@@ -77,8 +64,8 @@ async def test_a_standalone_box_with_a_sign_is_ok(data: DataDir, mosquitto_port:
     box = Box(data)
     await box.start()
     try:
-        await until(lambda: report_of(box)["tasks"][0]["runs"] >= 1, what="the sign's first update")
-        report = report_of(box)
+        await until(lambda: box.health()["tasks"][0]["runs"] >= 1, what="the sign's first update")
+        report = box.health()
     finally:
         await box.stop()
     assert report["status"] == "ok"
