@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import msgspec
@@ -103,10 +104,17 @@ async def test_a_part_that_fails_to_start_stops_what_was_started(tmp_path: Path)
     await seed(data, "demo", count=5, rng_seed=7)
     config = data.load()
     data.save(msgspec.structs.replace(config, events=[*config.events, "../escape"]))
+
+    def writers() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("sqlite-writer:")]
+
+    before = writers()
     box = Box(data)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="escape"):  # the bad event id, said when opening its document
         await box.start()
-    # The replica was started, then closed again: a second box opens the same database at once.
+    # The store had started (its writer thread ran) and was stopped again: nothing is left running.
+    assert writers() == before
+    assert box.sync.connected() == {}
     data.save(config)
     healthy = Box(data)
     await healthy.start()
