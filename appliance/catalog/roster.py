@@ -169,6 +169,12 @@ def remove_attendees(conn: sqlite3.Connection, event_id: str, ids: Sequence[str]
     return removed
 
 
+def on_roster(conn: sqlite3.Connection, event_id: str, attendee_id: str) -> bool:
+    """Whether the attendee is on this event's roster here (catalog rows and projected walk-ins)."""
+    found = conn.execute("SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id))
+    return found.fetchone() is not None
+
+
 def current_revision(conn: sqlite3.Connection, event_id: str) -> int | None:
     row = conn.execute("SELECT revision FROM catalog_event WHERE id = ?", (event_id,)).fetchone()
     return None if row is None else int(row[0])

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import aiosqlite
 import msgspec
 
+from appliance.catalog.roster import on_roster
 from appliance.checkin.service import CheckinError
 from appliance.config import DataDir
 from konferenco.badges import BadgePayload, BadgeSigner, b64, device_certificate_message, raw_public_key
@@ -147,8 +148,7 @@ class LinkTag(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def require_attendee(conn: Any, event: str, attendee_id: str) -> None:
     """Refuse with 404 ``unknown_attendee`` unless the attendee is on this event's roster."""
-    found = conn.execute("SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event, attendee_id))
-    if found.fetchone() is None:
+    if not on_roster(conn, event, attendee_id):
         raise CheckinError("unknown_attendee", f"no attendee '{attendee_id}' in this event")
 
 

@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from appliance.catalog.roster import on_roster
 from konferenco.errors import KonferencoError
 from konferenco.types import new_id, now_ms
 from sync.records import BadgePrint
@@ -164,10 +165,7 @@ class PrintQueue:
         """Queue a badge; durable on return.  None for an automatic job the attendee already had."""
         if printer not in self.printers:
             raise PrintError("no_printer", f"no printer '{printer}' is configured on this appliance")
-        known = self.reader.execute(
-            "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
-        ).fetchone()
-        if known is None:  # a badge for nobody would print an empty name and a QR that opens no door
+        if not on_roster(self.reader, event_id, attendee_id):  # a badge for nobody opens no door
             raise PrintError("unknown_attendee", f"no attendee '{attendee_id}' in this event")
         now = now_ms()
         job = PrintJob(
