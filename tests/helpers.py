@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import secrets
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -285,13 +286,19 @@ def wait_for(
         time.sleep(interval)
 
 
-async def until(predicate: Callable[[], T], timeout: float = 10, what: str = "condition") -> T:  # noqa: ASYNC109
-    """:func:`wait_for` on the event loop: poll state another task owns, without blocking it."""
+async def until(predicate: Callable[[], T | Awaitable[T]], timeout: float = 10, what: str = "condition") -> T:  # noqa: ASYNC109
+    """:func:`wait_for` on the event loop: poll state another task owns, without blocking it.
+
+    The predicate may be a coroutine function (a query); it is polled every 5 ms, short enough
+    for tests that time backoffs.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
-            return value
+            return value  # type: ignore[return-value]
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.005)

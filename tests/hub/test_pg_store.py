@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -19,6 +17,7 @@ from sync.protocol import ProtocolError
 from sync.records import Amendment, Annulment, BadgePrint, Scan, WalkIn
 from sync.replica import Replica
 from sync.store import StorageError
+from tests.helpers import until
 
 LOG = DocName.device("e1", "d1")
 CONTROL = DocName.control("e1")
@@ -74,20 +73,6 @@ async def write_scans(replica: Replica, numbers: range, name: DocName = LOG) -> 
 
 def nonces(replica: Replica, name: DocName = LOG) -> list[str]:
     return [r.nonce for r in DeviceLog(replica.doc(name)).records() if isinstance(r, Scan)]
-
-
-async def until(condition: Callable[[], Awaitable[bool] | bool], within: float = 10.0) -> None:
-    """Wait for a condition, polling briefly (no fixed sleeps)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = condition()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 # --- the store ---------------------------------------------------------------------------

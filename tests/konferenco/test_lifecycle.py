@@ -12,14 +12,7 @@ import pytest
 
 from konferenco.lifecycle import Periodic, RetryLater, Supervised, tasks_report
 from konferenco.types import now_ms
-
-
-async def until(check, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+from tests.helpers import until
 
 
 class Flaky:
