@@ -13,6 +13,19 @@ caller alone.  A commit that fails (disk full, I/O error) fails every job
 of the batch.  Either way the job's :class:`~sync.store.WriteGuard` is
 marked broken, so later writes made from the same in-memory document are
 refused instead of stored with a gap.
+
+Two lanes.  Jobs run ``background=True`` (projecting a peer's catch-up,
+compaction: work nobody stands waiting for) never share a transaction with
+the others and never get ahead of them: each turn of the thread commits
+every waiting foreground job first (a door scan, a print), then runs at
+most one background job in its own transaction.  A scan therefore waits
+for at most one background job, which is why those jobs are kept small
+(see :meth:`~sync.sqlite_store.SQLiteUpdateStore.mark_projected`), and a
+steady foreground load still lets the background lane advance instead of
+starving it.  While foreground jobs keep coming, a background job is
+followed by a pause as long as itself: the background lane gets at most
+half of the writer (and of the GIL its Python code holds), and a catch-up
+runs at full speed only when no door is scanning.
 """
 
 from __future__ import annotations
@@ -20,9 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +49,9 @@ log = logging.getLogger(__name__)
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
+#: While foreground jobs came in the last this many seconds, background jobs are paced.
+BUSY_FOR = 1.0
+
 
 @dataclass(slots=True)
 class _Job(Generic[T]):
@@ -42,6 +59,7 @@ class _Job(Generic[T]):
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
     guard: WriteGuard | None
+    durable: bool = True
 
 
 def connect(path: Path | str, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
@@ -92,37 +110,72 @@ class SQLiteWriter:
         self._synchronous = synchronous
         self._max_batch = max_batch
         self._setup = setup
-        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._foreground: deque[_Job[Any]] = deque()
+        self._background: deque[_Job[Any]] = deque()
+        self._wake = threading.Condition()
+        self._closing = False
+        self._foreground_at = float("-inf")  # when a foreground batch last committed
+        self._background_after = float("-inf")  # no background job before this (monotonic)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self.commits = 0
         self.jobs = 0
+        self.background_jobs = 0
 
     def start(self) -> None:
         if self._thread is not None:
             return
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name=f"sqlite-writer:{self.path.name}", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._start_error is not None:
             raise self._start_error
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T], guard: WriteGuard | None = None) -> T:
-        """Run ``fn(conn)`` in the next batch; return once the batch committed."""
+    async def run(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        guard: WriteGuard | None = None,
+        *,
+        background: bool = False,
+        durable: bool = True,
+    ) -> T:
+        """Run ``fn(conn)`` in the next batch of its lane; return once that batch committed.
+
+        ``durable=False`` (background jobs only) commits without waiting for
+        the disk (``synchronous=NORMAL``): for work that can be redone from
+        what is durable, such as projecting a stored update whose row stays
+        flagged unprojected until its last chunk.  In WAL mode the next
+        durable commit syncs it too, and a power cut can only lose a suffix
+        of the log, never a transaction before a durable one.
+        """
+        if not durable and not background:
+            raise ValueError("only background jobs may skip waiting for the disk")
         if self._thread is None:
             self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop, guard))
+        with self._wake:
+            (self._background if background else self._foreground).append(
+                _Job(fn, future, loop, guard, durable)
+            )
+            self._wake.notify()
         # A caller that gives up (cancelled) cancels only its wait: the job is queued
         # and runs all the same, so the document and the store never disagree.
         return await future
 
+    def backlog(self) -> tuple[int, int]:
+        """(foreground, background) jobs waiting, for health and metrics."""
+        return len(self._foreground), len(self._background)
+
     async def close(self) -> None:
+        """Run every job already queued, then stop the thread."""
         if self._thread is None:
             return
-        self._queue.put(None)
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
         await asyncio.to_thread(self._thread.join)
         self._thread = None
 
@@ -140,25 +193,43 @@ class SQLiteWriter:
         self._ready.set()
         try:
             while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < self._max_batch:
-                    try:
-                        job = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stop = True
-                        break
-                    batch.append(job)
-                self._run_batch(conn, batch)
-                if stop:
-                    return
+                with self._wake:
+                    while True:
+                        if self._foreground or self._closing:
+                            break
+                        rest = self._background_after - time.monotonic()
+                        if self._background and rest <= 0:
+                            break
+                        self._wake.wait(rest if self._background else None)
+                    if not (self._foreground or self._background):
+                        return  # closing, and everything queued has run
+                    batch = [
+                        self._foreground.popleft() for _ in range(min(len(self._foreground), self._max_batch))
+                    ]
+                    ready = self._closing or time.monotonic() >= self._background_after
+                    behind = self._background.popleft() if self._background and ready else None
+                if batch:
+                    self._run_batch(conn, batch)
+                    self._foreground_at = time.monotonic()
+                if behind is not None:
+                    self._run_background(conn, behind)
         finally:
             conn.close()
+
+    def _run_background(self, conn: sqlite3.Connection, job: _Job[Any]) -> None:
+        started = time.monotonic()
+        relax = not job.durable and self._synchronous in ("FULL", "EXTRA")
+        if relax:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._run_batch(conn, [job])
+        finally:
+            if relax:
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        self.background_jobs += 1
+        if started - self._foreground_at < BUSY_FOR:
+            # Foreground work is about: the background lane gets at most half the writer.
+            self._background_after = 2 * time.monotonic() - started
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
         # A lone job needs no savepoint: on error the whole transaction is its own.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,62 @@ async def test_a_cancelled_caller_does_not_cancel_its_write(tmp_path: Path) -> N
     await writer.run(lambda conn: None)  # a barrier: everything queued before has run
     await writer.close()
     assert values(tmp_path / "w.db") == [7]
+
+
+def _job(name: str, order: list[str], seconds: float = 0.0):  # type: ignore[no-untyped-def]
+    def job(conn: sqlite3.Connection) -> str:
+        time.sleep(seconds)
+        order.append(name)
+        return name
+
+    return job
+
+
+async def test_a_foreground_job_waits_for_one_background_job_at_most(tmp_path: Path) -> None:
+    """A door scan queued behind a peer's catch-up goes before the rest of the catch-up."""
+    writer = SQLiteWriter(tmp_path / "w.db", setup=setup)
+    writer.start()
+    order: list[str] = []
+    behind = [
+        asyncio.ensure_future(writer.run(_job(f"b{i}", order, 0.02), background=True)) for i in range(6)
+    ]
+    await asyncio.sleep(0.005)  # the first background job is running
+    assert await writer.run(_job("door", order)) == "door"
+    assert order.index("door") <= 1, order
+    await asyncio.gather(*behind)
+    assert sorted(order) == sorted(["door", *(f"b{i}" for i in range(6))])  # the lane still ran it all
+    await writer.close()
+
+
+async def test_background_work_takes_at_most_half_the_writer_while_foreground_work_comes(
+    tmp_path: Path,
+) -> None:
+    writer = SQLiteWriter(tmp_path / "w.db", setup=setup)
+    writer.start()
+    spans: list[tuple[float, float]] = []
+
+    def slow(conn: sqlite3.Connection) -> None:
+        started = time.monotonic()
+        time.sleep(0.05)
+        spans.append((started, time.monotonic()))
+
+    await writer.run(insert(1))  # foreground work just happened
+    await asyncio.gather(*(writer.run(slow, background=True) for _ in range(3)))
+    pauses = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
+    assert all(p >= 0.04 for p in pauses), pauses  # each ~50 ms job is followed by ~50 ms for the door
+    await asyncio.sleep(1.1)  # no foreground work for a while: full speed again
+    spans.clear()
+    await asyncio.gather(*(writer.run(slow, background=True) for _ in range(3)))
+    pauses = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
+    assert all(p < 0.03 for p in pauses), pauses
+    await writer.close()
+
+
+async def test_only_background_work_may_skip_waiting_for_the_disk(tmp_path: Path) -> None:
+    writer = SQLiteWriter(tmp_path / "w.db", setup=setup)
+    writer.start()
+    with pytest.raises(ValueError, match="background"):
+        await writer.run(insert(1), durable=False)
+    assert await writer.run(insert(2), background=True, durable=False) is not None
+    await writer.close()
+    assert values(tmp_path / "w.db") == [2]
