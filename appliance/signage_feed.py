@@ -61,10 +61,11 @@ class SignageFeed:
     async def publish_once(self) -> None:
         from drivers.signage.payloads import Session as SignSession
 
-        control = ControlDoc(self.replica.doc(DocName.control(self.event_id)))
-        rooms = control.rooms()
+        rooms, all_sessions = await self.replica.read(
+            DocName.control(self.event_id), lambda doc: (ControlDoc(doc).rooms(), ControlDoc(doc).sessions())
+        )
         by_room: dict[str, list[Session]] = {room: [] for room in rooms}
-        for session in control.sessions().values():
+        for session in all_sessions.values():
             by_room.setdefault(session.room_id, []).append(session)
         now = now_ms()
         for room_id, sessions in by_room.items():

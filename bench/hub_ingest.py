@@ -504,7 +504,7 @@ _SCRATCH = "bench_split"
 
 async def split(dsn: str, appliances: list[Appliance]) -> Split:
     """Time the hub's receive path piece by piece on the same updates (module docstring)."""
-    updates = [(a.doc, a.replica.diff(a.doc)) for a in appliances]
+    updates = [(a.doc, await a.replica.diff(a.doc)) for a in appliances]
     t0 = time.perf_counter()
     for _, update in updates:
         get_update(update, Doc().get_state())

@@ -99,14 +99,14 @@ class Watcher:
     interval: float = 0.02
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def docs_converged(self) -> bool:
+    async def docs_converged(self) -> bool:
         loaded = set(self.replica.loaded())
         for name, sv in self.expected.state_vectors.items():
             if name not in loaded:
                 return False
-            if decode_state_vector(self.replica.state_vector(name)) != sv:
+            if decode_state_vector(await self.replica.state_vector(name)) != sv:
                 return False
-            if len(DeviceLog(self.replica.doc(name))) != self.expected.records:
+            if await self.replica.read(name, lambda doc: len(DeviceLog(doc))) != self.expected.records:
                 return False
         return True
 
@@ -120,7 +120,7 @@ class Watcher:
             conn.close()
 
     async def run(self) -> None:
-        while not self.docs_converged():  # noqa: ASYNC110 (polling is the measurement: no event exists)
+        while not await self.docs_converged():  # noqa: ASYNC110 (polling is the measurement: no event exists)
             await asyncio.sleep(self.interval)
         say("docs_converged")
         while True:

@@ -98,7 +98,7 @@ async def _receive(root: Path, name: DocName, update: bytes) -> tuple[float, flo
     try:
         await replica.open(name)
         t0 = time.perf_counter()
-        replica.covers(name, update)
+        await replica.covers(name, update)
         t1 = time.perf_counter()
         await replica.receive(name, update, "peer")
         return (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000

@@ -94,7 +94,9 @@ async def _prepare_device(data: Path, device: str, seed: int) -> _PreparedDevice
 
             await replica.write(name, append)
         await replica.compact(name, full=True)
-        return _PreparedDevice(str(name), decode_state_vector(replica.state_vector(name)), replica.diff(name))
+        return _PreparedDevice(
+            str(name), decode_state_vector(await replica.state_vector(name)), await replica.diff(name)
+        )
     finally:
         await replica.close()
 

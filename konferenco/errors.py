@@ -64,6 +64,12 @@ CODES: dict[str, ErrorCode] = {
     ),
     # scans and the desk
     "nonce_reused": ErrorCode(409, "the same nonce was sent before with a different scan", "appliance"),
+    "too_late": ErrorCode(
+        503,
+        "the scan could not be recorded within its deadline (1 s) and was not recorded; send it again"
+        " with the same nonce",
+        "appliance",
+    ),
     "unknown_event": ErrorCode(404, "this appliance does not serve that event", "appliance"),
     "unknown_gate": ErrorCode(422, "the gate is not configured in the event's catalog", "appliance"),
     "unknown_list": ErrorCode(422, "the check-in list is not in the event's catalog", "appliance"),

@@ -13,6 +13,16 @@ hub alike.  It enforces the order that makes acknowledgements honest:
   therefore only ever covers updates that are on disk, which is what lets a
   peer treat it as an acknowledgement.
 
+The event loop is the door's, so no step of a peer's catch-up may hold it
+for long.  pycrdt holds the GIL while it decodes and applies an update (a
+worker thread would not help: measured), so the bound comes from the size
+of what is applied at once: device logs are sharded into documents of
+:data:`~sync.shards.SHARD_RECORDS` records, and a catch-up is many small
+updates; their projection runs in small transactions on the writer's
+background lane.  Documents nobody used for :attr:`Replica.idle_after`
+seconds are dropped from memory (a 50,000-record log holds ~65 MB) and
+reloaded from the store on next use.
+
 Each in-memory copy gets a fresh random Yjs client id (pycrdt's default):
 reusing an id after a crash silently and permanently diverges replicas
 (research/crdt-sync.md §7.9).
@@ -21,9 +31,12 @@ reusing an id after a crash silently and permanently diverges replicas
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -41,12 +54,16 @@ from sync.protocol import (
 )
 from sync.records import DeviceRecord
 from sync.shards import SHARD_RECORDS, DeviceShards
-from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, UpdateStore, WriteGuard
+from sync.store import LOCAL_ORIGIN, Authored, StoredUpdate, TooLate, UpdateStore, WriteGuard
 
 T = TypeVar("T")
 
 #: Most records one append carries: batches stay small transactions (see :meth:`Replica.write`).
 MAX_LOG_BATCH = 64
+#: After a local write, remote catch-up work is paced for this long (seconds).
+DOOR_BUSY_FOR = 1.0
+#: How often idle documents are looked for (seconds).
+SWEEP_EVERY = 1.0
 log = logging.getLogger(__name__)
 
 #: Called after an update is durable: (document name, update, source).  ``source`` is
@@ -64,6 +81,7 @@ class _Live:
     changes: list[Change] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     since_compaction: int = 0
+    used: float = field(default_factory=time.monotonic)
 
     def take_changes(self) -> list[Change]:
         changes = self.changes[:]
@@ -76,19 +94,47 @@ class _LogBatch:
     name: DocName
     values: list[dict[str, Any]] = field(default_factory=list)  # records, already checked
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    deadlines: list[float] = field(default_factory=list)  # monotonic; inf when none
+
+    def drop_late(self, now: float) -> None:
+        """Fail the records whose deadline has passed: they are never written."""
+        keep = [i for i, d in enumerate(self.deadlines) if d >= now]
+        if len(keep) == len(self.values):
+            return
+        for i, waiter in enumerate(self.waiters):
+            if i not in keep and not waiter.done():
+                waiter.set_exception(TooLate(now - self.deadlines[i]))
+                waiter.exception()  # retrieved here; the caller re-raises it
+        self.values = [self.values[i] for i in keep]
+        self.waiters = [self.waiters[i] for i in keep]
+        self.deadlines = [self.deadlines[i] for i in keep]
 
 
 class Replica:
     """The documents of one or more events, as held by this process."""
 
     def __init__(
-        self, store: UpdateStore, *, compact_every: int = 2000, shard_records: int = SHARD_RECORDS
+        self,
+        store: UpdateStore,
+        *,
+        compact_every: int = 2000,
+        shard_records: int = SHARD_RECORDS,
+        idle_after: float | None = 10.0,
     ) -> None:
         self.store = store
         self.acks = AckTracker()
         self.compact_every = compact_every
         self.shards = DeviceShards(shard_records)
+        #: Seconds a document may go unused before it is dropped from memory (None: never).
+        self.idle_after = idle_after
+        self.unloaded = 0
         self._docs: dict[str, _Live] = {}
+        self._generation: dict[str, int] = {}  # bumped when a copy is dropped after a failed write
+        self._sweeper: asyncio.Task[None] | None = None
+        self._catching_up: dict[str, int] = {}  # document -> remote changes not yet projected
+        # One remote update decoded or applied at a time (see _one_at_a_time).
+        self._lane = asyncio.Lock()
+        self._last_local = float("-inf")  # when the last local write began (monotonic)
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -102,13 +148,24 @@ class Replica:
             self.acks.peer_state(peer, doc, decode_state_vector(sv))
         for doc in await self.store.documents():
             await self.open(doc)
+        if self.idle_after is not None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="replica-sweep")
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         for key in list(self._log_batches):
             self._flush_log(key)
         while self._tasks:  # a finishing log append may start the next batch
             await next(iter(self._tasks))
         await self.store.close()
+
+    def catch_up(self) -> dict[str, int]:
+        """Remote changes received but not yet projected, per document (empty when caught up)."""
+        return {doc: n for doc, n in self._catching_up.items() if n}
 
     # --- documents in memory --------------------------------------------------------------
 
@@ -116,6 +173,7 @@ class Replica:
         key = str(name)
         live = self._docs.get(key)
         if live is not None:
+            live.used = time.monotonic()
             return live
         pending = self._loading.get(key)
         if pending is not None:
@@ -142,30 +200,40 @@ class Replica:
         key = str(name)
         stored = await self.store.load(key)
         live = _Live(name, Doc())
-        base = [u.update for u in stored.base]
-        bad: list[StoredUpdate] = []
-        if base:
-            try:
-                live.doc.apply_update(merge_updates(*base) if len(base) > 1 else base[0])
-            except _FATAL:
-                raise
-            except BaseException:
-                log.exception("%s: stored updates do not merge; applying them one by one", key)
-                live.doc = Doc()
-                bad += [u for u in stored.base if not self._apply_stored(live, u)]
-        live.subscriptions = observe(name, live.doc, live.changes.append)
+        bad, unprojected = self._rebuild(live, stored.base, stored.unprojected)
         for entry in stored.authored:
             self.acks.authored(key, entry)
-        for u in stored.unprojected:
-            # Stored but not projected before the last stop: project it now.
-            if self._apply_stored(live, u):
-                await self.store.mark_projected(key, u.seq, live.take_changes())
-            else:
-                bad.append(u)
+        for u, changes in unprojected:
+            # Stored but not projected before the last stop (or a crash mid-catch-up): project it now.
+            await self._project(key, u.seq, changes)
         for u in bad:
             if u.seq:  # a log row: set it aside, so it is reported once, not retried at every start
                 await self.store.quarantine_update(key, u.seq, "stored update cannot be applied")
+        live.used = time.monotonic()
         return live
+
+    def _rebuild(
+        self, live: _Live, base: list[StoredUpdate], unprojected: list[StoredUpdate]
+    ) -> tuple[list[StoredUpdate], list[tuple[StoredUpdate, list[Change]]]]:
+        bad: list[StoredUpdate] = []
+        if base:
+            try:
+                merged = merge_updates(*[u.update for u in base]) if len(base) > 1 else base[0].update
+                live.doc.apply_update(merged)
+            except _FATAL:
+                raise
+            except BaseException:
+                log.exception("%s: stored updates do not merge; applying them one by one", live.name)
+                live.doc = Doc()
+                bad += [u for u in base if not self._apply_stored(live, u)]
+        live.subscriptions = observe(live.name, live.doc, live.changes.append)
+        pending = []
+        for u in unprojected:
+            if self._apply_stored(live, u):
+                pending.append((u, live.take_changes()))
+            else:
+                bad.append(u)
+        return bad, pending
 
     @staticmethod
     def _apply_stored(live: _Live, stored: StoredUpdate) -> bool:
@@ -181,28 +249,91 @@ class Replica:
     def _evict(self, live: _Live) -> None:
         """Drop an in-memory copy that may hold unstored state; the next use reloads it."""
         live.guard.broken = True
-        if self._docs.get(str(live.name)) is live:
-            del self._docs[str(live.name)]
+        key = str(live.name)
+        self._generation[key] = self._generation.get(key, 0) + 1
+        if self._docs.get(key) is live:
+            del self._docs[key]
             self.shards.closed(live.name)
         log.warning("%s: reloading from the store after a failed write", live.name)
+
+    def generation(self, name: str | DocName) -> int:
+        """Changes each time a copy of the document is dropped after a failed write.
+
+        A sync session compares it with the value at its start: its peer may
+        have been told of state that was never stored, so it must resync.
+        Dropping an idle document (whose memory equals the store) does not
+        change it.
+        """
+        return self._generation.get(str(name), 0)
 
     def loaded(self) -> list[str]:
         return sorted(self._docs)
 
     def doc(self, name: str | DocName) -> Doc[Any]:
-        """The in-memory document (read it; write only through :meth:`write`)."""
+        """The in-memory document, if loaded (read it; write only through :meth:`write`).
+
+        Prefer :meth:`read`, which loads a document dropped while idle.
+        """
         return self._docs[str(name)].doc
+
+    async def read(self, name: str | DocName, fn: Callable[[Doc[Any]], T]) -> T:
+        """Call ``fn`` with the document, loading it first if it is not in memory."""
+        return fn((await self.open(name)).doc)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                self.unload_idle()
+            except Exception:
+                log.exception("could not unload idle documents")
+
+    def unload_idle(self, idle_for: float | None = None) -> list[str]:
+        """Drop documents unused for ``idle_for`` seconds (default :attr:`idle_after`).
+
+        Their state is on disk; the next use reloads it.  Never drops one
+        being changed, with records waiting to be appended, or mid-load.
+        """
+        limit = self.idle_after if idle_for is None else idle_for
+        if limit is None:
+            return []
+        now = time.monotonic()
+        dropped = []
+        for key, live in list(self._docs.items()):
+            if now - live.used < limit:
+                continue
+            if key in self._log_batches or key in self._log_writing or live.changes:
+                continue
+            for sub in live.subscriptions:
+                with contextlib.suppress(Exception):
+                    live.doc.unobserve(sub)
+            del self._docs[key]
+            self.shards.closed(live.name)
+            dropped.append(key)
+        if dropped:
+            self.unloaded += len(dropped)
+            _return_memory()
+            log.debug("unloaded %d idle documents", len(dropped))
+        return dropped
 
     # --- local writes ------------------------------------------------------------------
 
-    async def write(self, name: str | DocName, mutate: Callable[[Doc[Any]], T]) -> T:
+    async def write(
+        self, name: str | DocName, mutate: Callable[[Doc[Any]], T], *, deadline: float | None = None
+    ) -> T:
         """Apply ``mutate`` as one local transaction and return once it is durable.
 
         Keep each transaction small (one scan, one print): pycrdt's memory
         grows with the square of the inserts in one transaction (4,000
         appends in one transaction peak at ~390 MB; 50,000 exhaust 24 GB),
         while the same appends as separate transactions stay at ~40 MB.
+
+        With a ``deadline`` (``time.monotonic()`` seconds) the write is stored
+        only if its transaction begins in time; otherwise it raises
+        :class:`~sync.store.TooLate` and the in-memory copy, which already
+        holds the change, is dropped and reloaded without it.
         """
+        self._last_local = time.monotonic()
         live = await self.open(name)
         captured: list[bytes] = []
 
@@ -227,16 +358,22 @@ class Replica:
         client = live.doc.client_id
         authored = Authored(client, decode_state_vector(live.doc.get_state()).get(client, 0), now_ms())
         # Shielded: a caller that gives up must not leave a stored update unannounced.
-        await asyncio.shield(self._persist_local(live, update, authored, changes))
+        await asyncio.shield(self._persist_local(live, update, authored, changes, deadline))
         return result
 
     async def _persist_local(
-        self, live: _Live, update: bytes, authored: Authored, changes: list[Change]
+        self, live: _Live, update: bytes, authored: Authored, changes: list[Change], deadline: float | None
     ) -> None:
         key = str(live.name)
         try:
             await self.store.append(
-                key, update, LOCAL_ORIGIN, guard=live.guard, authored=authored, changes=changes
+                key,
+                update,
+                LOCAL_ORIGIN,
+                guard=live.guard,
+                authored=authored,
+                changes=changes,
+                deadline=deadline,
             )
         except BaseException:
             self._evict(live)
@@ -252,7 +389,9 @@ class Replica:
         """
         return self.shards.current(event_id, device_id)
 
-    async def log(self, event_id: str, device_id: str, record: DeviceRecord) -> DocName:
+    async def log(
+        self, event_id: str, device_id: str, record: DeviceRecord, *, deadline: float | None = None
+    ) -> DocName:
         """Append one record to this device's log (its current shard); durable on return.
 
         Records logged while an earlier append to the same shard is being
@@ -261,6 +400,11 @@ class Replica:
         paid per batch, not per scan (the SQLite writer's group commit, one
         level up).  Each caller still returns only once its own record is on
         disk, and an invalid record fails its caller alone.
+
+        With a ``deadline`` (``time.monotonic()`` seconds), a record still
+        waiting for its append when the deadline passes is not written and
+        its caller gets :class:`TooLate`: checked just before the record goes
+        into the document, so a record is either refused or on its way to disk.
         """
         value = checked(record, DeviceRecord)  # before joining a batch: a bad record fails alone
         name = self.device_log(event_id, device_id)
@@ -276,6 +420,7 @@ class Replica:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         batch.values.append(value)
         batch.waiters.append(done)
+        batch.deadlines.append(float("inf") if deadline is None else deadline)
         await asyncio.shield(done)  # a caller that gives up does not take its record out
         return name
 
@@ -294,8 +439,14 @@ class Replica:
     async def _write_log(self, key: str, batch: _LogBatch) -> None:
         try:
             live = await self.open(batch.name)
+            batch.drop_late(time.monotonic())  # cheaper than writing and then dropping the copy
             values = batch.values
-            await self.write(batch.name, lambda doc: DeviceLog(doc).extend_checked(values))
+            if values:
+                await self.write(
+                    batch.name,
+                    lambda doc: DeviceLog(doc).extend_checked(values),
+                    deadline=min(batch.deadlines),
+                )
         except BaseException as exc:
             for waiter in batch.waiters:
                 if not waiter.done():
@@ -316,7 +467,7 @@ class Replica:
 
     # --- remote updates ----------------------------------------------------------------
 
-    def covers(self, name: str | DocName, update: bytes) -> bool:
+    async def covers(self, name: str | DocName, update: bytes) -> bool:
         """True if applying ``update`` would change nothing here.
 
         Checked from bytes alone: the part of the update our state vector
@@ -325,55 +476,84 @@ class Replica:
         peer echoing our own state from one trying to change it.  Raises
         :class:`ProtocolError` if the bytes are not a valid update.
         """
-        doc = self._docs[str(name)].doc
-        try:
-            diff = get_update(update, doc.get_state())  # decodes the whole update: validates it too
-        except _FATAL:
-            raise
-        except BaseException:  # pycrdt raises ValueError; Yrs may panic (a BaseException)
-            raise ProtocolError("bad_update", "the update is not a valid Yjs v1 update") from None
+        live = await self.open(name)
+        diff = _diff_of(update, live.doc.get_state())
         theirs = delete_set_of_diff(diff)
         if theirs is None:
             return False
         if not any(theirs.values()):
             return True
-        ours = delete_set_of_diff(doc.get_update(doc.get_state())) or {}
+        ours = delete_set_of_diff(live.doc.get_update(live.doc.get_state())) or {}
         return delete_set_covers(ours, theirs)
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self) -> AsyncIterator[None]:
+        """Let other tasks (the door) run between two remote updates' CPU-bound steps.
+
+        Each step holds the GIL for up to ~30 ms (a 2,000-record shard).  A
+        catch-up opens a session per shard, and without this lane all of them
+        would decode in the same turn of the event loop, one after the other,
+        while a scan's request waited for the turn to end (measured: 300-460 ms).
+        While this replica writes locally, each step is followed by a pause as
+        long as the step's CPU time: a scan's request needs several turns of
+        the loop, and now meets at most one such step, not one per turn.  With
+        no local writes a catch-up runs at full speed.
+        """
+        async with self._lane:
+            spent = time.thread_time()
+            yield
+            spent = time.thread_time() - spent
+            if time.monotonic() - self._last_local < DOOR_BUSY_FOR:
+                # Local writes are happening (a door is scanning): take at most half the loop.
+                await asyncio.sleep(spent)
+        await asyncio.sleep(0)
 
     async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
         """Store, apply, project and relay a peer's update; False if it added nothing."""
-        live = await self.open(name)
-        key = str(live.name)
-        if self.covers(key, update):
+        async with self._one_at_a_time():
+            covered = await self.covers(name, update)
+        if covered:
             return False
         # Shielded: once stored, the update is applied, relayed and projected even if
         # the session that brought it is torn down meanwhile.
-        return await asyncio.shield(self._persist_remote(key, update, origin, source))
+        return await asyncio.shield(self._persist_remote(str(name), update, origin, source))
 
     async def _persist_remote(self, key: str, update: bytes, origin: str, source: object) -> bool:
         # If this fails nothing was applied: the doc is intact and the peer resends later.
         seq = await self.store.append(key, update, origin)
-        live = await self.open(key)  # it may have been reloaded meanwhile (and then holds the update)
-        try:
-            with live.doc.transaction(origin=origin):
-                live.doc.apply_update(update)
-        except _FATAL:
-            raise
-        except BaseException:
-            self._evict(live)
-            raise ProtocolError("bad_update", "the update could not be applied") from None
-        changes = live.take_changes()
+        async with self._one_at_a_time():
+            live = await self.open(key)  # it may have been reloaded meanwhile (and then holds the update)
+            try:
+                with live.doc.transaction(origin=origin):
+                    live.doc.apply_update(update)
+            except _FATAL:
+                raise
+            except BaseException:
+                live.take_changes()
+                self._evict(live)
+                raise ProtocolError("bad_update", "the update could not be applied") from None
+            changes = live.take_changes()
         bad = sum(isinstance(c, Quarantined) for c in changes)
         if bad:
             log.warning("%s: %d invalid values from %s quarantined (see sync_quarantine)", key, bad, origin)
         # Relay as soon as the update is durable: peers need not wait for our projection.
         self._after_append(live, update, source)
         try:
-            await self.store.mark_projected(key, seq, changes)
+            await self._project(key, seq, changes)
         except BaseException:
             self._evict(live)  # reloading re-projects the stored, unprojected row
             raise
         return True
+
+    async def _project(self, key: str, seq: int, changes: list[Change]) -> None:
+        """Project a stored remote update (in the store's small background transactions)."""
+        self._catching_up[key] = self._catching_up.get(key, 0) + len(changes)
+        try:
+            await self.store.mark_projected(key, seq, changes)
+        finally:
+            self._catching_up[key] -= len(changes)
+            if not self._catching_up[key]:
+                del self._catching_up[key]
 
     async def absorb(self, name: str | DocName, update: bytes, source: object = None) -> bool:
         """Apply an update another process already stored and projected; False if nothing changed.
@@ -389,26 +569,29 @@ class Replica:
         dropped, so the next use reloads it from the store.
         """
         key = str(name)
-        live = self._docs.get(key)
-        if live is None:
+        if key not in self._docs:
             loading = self._loading.get(key)
             if loading is None:
                 return False
             try:
-                live = await asyncio.shield(loading)
+                await asyncio.shield(loading)
             except asyncio.CancelledError:
                 if not loading.cancelled():
                     raise  # we were cancelled, not the load
                 return False
             except Exception:
                 return False  # the load failed: the next use loads it again, with this update
+        live = self._docs.get(key)
+        if live is None:
+            return False  # dropped meanwhile: loading it later reads the update from the store
         try:
-            if self.covers(key, update):
-                return False
-            # Relay only what is new here: ``update`` may be a whole stored document.
-            news = get_update(update, live.doc.get_state())
-            with live.doc.transaction(origin="absorbed"):
-                live.doc.apply_update(update)
+            async with self._one_at_a_time():
+                if await self.covers(key, update):
+                    return False
+                # Relay only what is new here: ``update`` may be a whole stored document.
+                news = get_update(update, live.doc.get_state())
+                with live.doc.transaction(origin="absorbed"):
+                    live.doc.apply_update(update)
         except _FATAL:
             raise
         except BaseException:
@@ -426,11 +609,12 @@ class Replica:
 
     # --- state for the protocol ----------------------------------------------------------
 
-    def state_vector(self, name: str | DocName) -> bytes:
-        return self._docs[str(name)].doc.get_state()
+    async def state_vector(self, name: str | DocName) -> bytes:
+        return (await self.open(name)).doc.get_state()
 
-    def diff(self, name: str | DocName, state_vector: bytes | None = None) -> bytes:
-        doc = self._docs[str(name)].doc
+    async def diff(self, name: str | DocName, state_vector: bytes | None = None) -> bytes:
+        """What a peer with ``state_vector`` lacks (all of it without one)."""
+        doc = (await self.open(name)).doc
         return doc.get_update(state_vector) if state_vector is not None else doc.get_update()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -484,3 +668,19 @@ class Replica:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _diff_of(update: bytes, state: bytes) -> bytes:
+    """The part of ``update`` a replica at ``state`` lacks; ProtocolError if it does not decode."""
+    try:
+        return get_update(update, state)  # decodes the whole update: validates it too
+    except _FATAL:
+        raise
+    except BaseException:  # pycrdt raises ValueError; Yrs may panic (a BaseException)
+        raise ProtocolError("bad_update", "the update is not a valid Yjs v1 update") from None
+
+
+def _return_memory() -> None:
+    """Give freed heap back to the system after dropping documents (glibc keeps it otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

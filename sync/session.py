@@ -125,6 +125,8 @@ class SyncSession:
         self._out: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._ack: asyncio.TimerHandle | None = None
         self._closing = False
+        self._generation = replica.generation(name)
+        self._acks: set[asyncio.Task[None]] = set()
 
     # --- outbound --------------------------------------------------------------------
 
@@ -152,16 +154,23 @@ class SyncSession:
 
     def _send_ack(self) -> None:
         self._ack = None
-        if self.key in self.replica.loaded():  # else it is reloading; the session ends on its next use
-            self.send(step1(self.replica.state_vector(self.key)))
+        if self.replica.generation(self.key) == self._generation:  # else the session ends on its next use
+            task = asyncio.get_running_loop().create_task(self._ack_now())
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+
+    async def _ack_now(self) -> None:
+        with contextlib.suppress(Exception):  # a failing load ends the session on its next use
+            self.send(step1(await self.replica.state_vector(self.key)))
 
     def _loaded(self) -> None:
         """Refuse to go on with a document the replica dropped after a failed write.
 
         Its in-memory copy may have held state that was never stored; the
         peer reconnects and syncs against the copy reloaded from the store.
+        (A document dropped because it sat idle is simply reloaded.)
         """
-        if self.key not in self.replica.loaded():
+        if self.replica.generation(self.key) != self._generation:
             raise StorageError("reloading", "the document is being reloaded after a failed write")
 
     async def _sender(self) -> None:
@@ -180,7 +189,7 @@ class SyncSession:
         sender = asyncio.create_task(self._sender())
         receiver = asyncio.create_task(self._receive_loop())
         try:
-            self.send(step1(self.replica.state_vector(self.key)))
+            self.send(step1(await self.replica.state_vector(self.key)))
             done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 exc = task.exception()
@@ -224,7 +233,7 @@ class SyncSession:
         match message:
             case SyncMessage(SyncType.STEP1, state_vector):
                 self._loaded()
-                reply = self.replica.diff(self.key, state_vector) if self.send_content else EMPTY_UPDATE
+                reply = await self.replica.diff(self.key, state_vector) if self.send_content else EMPTY_UPDATE
                 if len(reply) + 16 > self.max_message:
                     # The peer would refuse it and we would retry forever: say why, once.
                     raise TooLargeToSync(
@@ -250,7 +259,7 @@ class SyncSession:
     async def _receive_update(self, update: bytes) -> bool:
         if not self.accept:
             self._loaded()
-            if self.replica.covers(self.key, update):
+            if await self.replica.covers(self.key, update):
                 return False
             raise _Refused(self.accept.reason)
         return await self.replica.receive(self.key, update, self.remote_peer, source=self)

@@ -22,8 +22,11 @@ from dataclasses import dataclass
 
 from sync.names import DocName
 
-#: Records per device-log shard: ~6-10 MB, well inside one 16 MiB sync message.
-SHARD_RECORDS = 50_000
+#: Records per device-log shard (~0.3-0.6 MB).  Small on purpose: pycrdt holds the GIL
+#: while it decodes and applies an update, so the largest update a peer's catch-up can
+#: bring is what bounds the door's pause; at 2,000 records that is ~20-30 ms (measured,
+#: docs/benchmarks.md "Door during catch-up"), against ~0.6 s for a 50,000-record shard.
+SHARD_RECORDS = 2_000
 
 
 @dataclass(eq=False)

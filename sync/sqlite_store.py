@@ -22,6 +22,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from pycrdt import merge_updates
 from konferenco.types import now_ms
 from sync.documents import Change, Quarantined
 from sync.sqlite_writer import SQLiteWriter, Synchronous, execute_script
-from sync.store import Authored, Compaction, LoadedDoc, StoredUpdate, WriteGuard
+from sync.store import Authored, Compaction, LoadedDoc, StoredUpdate, WriteGuard, check_deadline
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_update (
@@ -78,6 +79,8 @@ CREATE TABLE IF NOT EXISTS sync_peer_state (
 SEGMENT_ORIGIN = "segment"
 #: Segments a document may have before they are folded into its snapshot.
 MAX_SEGMENTS = 32
+#: Changes projected per background transaction (about 5 ms of writer time at a time).
+PROJECT_CHUNK = 250
 #: A stored update this large (a peer's Step 2) already counts as a segment:
 #: merging small updates into it would cost as much as a snapshot fold.
 SEGMENT_BYTES = 64 * 1024
@@ -160,11 +163,14 @@ class SQLiteUpdateStore:
         guard: WriteGuard | None = None,
         authored: Authored | None = None,
         changes: Sequence[Change] | None = None,
+        deadline: float | None = None,
     ) -> int:
         def job(conn: sqlite3.Connection) -> int:
+            check_deadline(deadline)  # on the writer, as the transaction begins: refused, or stored
             return self.append_in(conn, doc, update, origin, authored=authored, changes=changes)
 
-        return await self.writer.run(job, guard)
+        # A peer's update (stored now, projected later) goes behind the door's scans.
+        return await self.writer.run(job, guard, background=changes is None)
 
     def append_in(
         self,
@@ -194,11 +200,26 @@ class SQLiteUpdateStore:
         return seq
 
     async def mark_projected(self, doc: str, seq: int, changes: Sequence[Change]) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            self._project(conn, changes)
+        """Project a stored remote update in small background transactions, then flag it.
+
+        A peer's catch-up can carry 50,000 records; projected as one job it
+        held the writer for a second while door scans queued behind it.  In
+        chunks of :data:`PROJECT_CHUNK` on the writer's background lane a scan
+        waits for one chunk at most (a few milliseconds).  Only the last chunk
+        flags the row projected, so a crash half-way leaves it unprojected and
+        the next load projects it again, whole: every projection step is
+        idempotent per record id, so nothing is counted twice.
+        """
+        last = max(len(changes) - PROJECT_CHUNK, 0)
+        for start in range(0, last, PROJECT_CHUNK):
+            part = changes[start : start + PROJECT_CHUNK]
+            await self.writer.run(partial(self._project, changes=part), background=True, durable=False)
+
+        def finish(conn: sqlite3.Connection) -> None:
+            self._project(conn, changes[last:])
             conn.execute("UPDATE sync_update SET projected = 1 WHERE seq = ?", (seq,))
 
-        await self.writer.run(job)
+        await self.writer.run(finish, background=True, durable=False)
 
     async def quarantine_update(self, doc: str, seq: int, error: str) -> None:
         def job(conn: sqlite3.Connection) -> None:
@@ -274,7 +295,7 @@ class SQLiteUpdateStore:
                 return Compaction(doc, merged, len(packed))
             return Compaction(doc, merged, len(snap[0]) if snap else 0)
 
-        return await self.writer.run(job)
+        return await self.writer.run(job, background=True, durable=False)
 
     async def rebuild(self, docs: dict[str, list[Change]]) -> None:
         def job(conn: sqlite3.Connection) -> None:

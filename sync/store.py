@@ -20,6 +20,7 @@ same ones:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -103,6 +104,33 @@ class StorageError(KonferencoError, RuntimeError):
         self.reason = reason
 
 
+class TooLate(StorageError):
+    """A local write reached the store after its deadline, so nothing of it was written.
+
+    The scan path's promise (docs/checkin.md, "Deadline"): a scan is answered
+    within its deadline or refused *before* it is recorded, never recorded
+    after the client gave up.  A retry with the same nonce is a fresh scan.
+    """
+
+    def __init__(self, late_by: float) -> None:
+        KonferencoError.__init__(
+            self,
+            f"the scan could not be recorded in time ({late_by * 1000:.0f} ms past its deadline) and was"
+            " not recorded; send it again with the same nonce",
+            code="too_late",
+            retry_after=0,
+        )
+        self.reason = "too_late"
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`TooLate` if ``deadline`` (``time.monotonic()`` seconds) has passed."""
+    if deadline is not None:
+        late_by = time.monotonic() - deadline
+        if late_by > 0:
+            raise TooLate(late_by)
+
+
 class UpdateStore(Protocol):
     async def open(self) -> None:
         """Create or migrate the tables; idempotent."""
@@ -117,9 +145,13 @@ class UpdateStore(Protocol):
         guard: WriteGuard | None = None,
         authored: Authored | None = None,
         changes: Sequence[Change] | None = None,
+        deadline: float | None = None,
     ) -> int:
         """Store one update durably; with ``changes`` project them in the same
-        transaction and mark the row projected.  Returns the row's sequence."""
+        transaction and mark the row projected.  Returns the row's sequence.
+
+        With a ``deadline``, a write whose transaction has not begun by then is
+        refused with :class:`TooLate` and nothing is stored."""
         ...
 
     async def mark_projected(self, doc: str, seq: int, changes: Sequence[Change]) -> None: ...

@@ -52,6 +52,11 @@ class PrintPolicy:
             log.error("badge of %s not queued at %s: %s", answer.attendee.id, answer.gate, exc.message)
 
 
+#: A scanner's scan refused as "not recorded, try again" is retried this often, same nonce.
+SCANNER_TRIES = 3
+_RETRYABLE = frozenset({"too_late", "unavailable"})
+
+
 class Door:
     def __init__(self, checkin: CheckinService, policy: PrintPolicy) -> None:
         self.checkin = checkin
@@ -74,11 +79,15 @@ class Door:
                 nfc_uid=event.nfc_uid,
                 device_time=event.at,
             )
-            try:
-                answer = await self.scan(request, device.id)
-            except KonferencoError as exc:  # refused before deciding (storage down, no catalog yet…)
-                log.warning("scan at %s refused before deciding: %s", device.id, exc.message)
-                return
+            for attempt in range(1, SCANNER_TRIES + 1):
+                try:
+                    answer = await self.scan(request, device.id)
+                    break
+                except KonferencoError as exc:  # refused before recording (storage down, no catalog yet…)
+                    if exc.code in _RETRYABLE and attempt < SCANNER_TRIES:
+                        continue  # the same nonce: recorded at most once, whatever happened
+                    log.warning("scan at %s refused, not recorded: %s", device.id, exc.message)
+                    return
             log.info("%s at %s: %s (%s)", event.source, request.gate, answer.result, answer.reason)
 
         return sink

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,8 @@ from sync.replica import Replica
 
 #: How long staff may undo a check-in (pretix's annul window).
 ANNUL_WINDOW_MS = 15 * 60 * 1000
+#: A scan is recorded within this many seconds of arriving, or refused unrecorded (``too_late``).
+SCAN_DEADLINE_S = 1.0
 _NFC = re.compile(r"^([0-9A-F]{2}){4,10}\Z")
 
 
@@ -96,6 +99,15 @@ class CheckinService:
     # --- scans --------------------------------------------------------------------------
 
     async def scan(self, req: ScanRequest, staff: str | None = None) -> ScanAnswer:
+        """Decide and record one scan, or refuse it (``too_late``) before recording it.
+
+        The deadline (:data:`SCAN_DEADLINE_S` from now) bounds how long a
+        scanner waits: a scan not on its way to disk by then is not recorded
+        at all, so a client that gave up never leaves an admission behind
+        that it was not told about.  Retrying with the same nonce is safe
+        either way (it replays a recorded answer, or decides afresh).
+        """
+        deadline = time.monotonic() + SCAN_DEADLINE_S
         event = self.scope.resolve(req.event)
         pending = self._in_flight.get(req.nonce)
         if pending is not None:
@@ -109,7 +121,7 @@ class CheckinService:
         future: asyncio.Future[ScanAnswer] = asyncio.get_running_loop().create_future()
         self._in_flight[req.nonce] = (req, future)
         try:
-            answer = await self._scan(event, req, staff)
+            answer = await self._scan(event, req, staff, deadline)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: a concurrent retry re-raises it itself
@@ -119,7 +131,7 @@ class CheckinService:
         future.set_result(answer)
         return answer
 
-    async def _scan(self, event: str, req: ScanRequest, staff: str | None) -> ScanAnswer:
+    async def _scan(self, event: str, req: ScanRequest, staff: str | None, deadline: float) -> ScanAnswer:
         cat = self.catalog_cache.event(event)
         if (req.code is None) == (req.nfc_uid is None):
             raise CheckinError("invalid", "send exactly one of 'code' (QR text) and 'nfc_uid'")
@@ -180,7 +192,7 @@ class CheckinService:
             if entering:
                 self._entering[(event, list_id)] += 1
             try:
-                await self.replica.log(event, self.device_id, record)
+                await self.replica.log(event, self.device_id, record, deadline=deadline)
                 self.results[verdict.result] += 1
             finally:
                 if entering:

@@ -36,7 +36,7 @@ from pycrdt import merge_updates
 from konferenco.types import now_ms
 from sync.documents import Change, Quarantined
 from sync.sqlite_store import MAX_SEGMENTS, SEGMENT_BYTES, SEGMENT_ORIGIN
-from sync.store import Authored, Compaction, LoadedDoc, StorageError, StoredUpdate, WriteGuard
+from sync.store import Authored, Compaction, LoadedDoc, StorageError, StoredUpdate, WriteGuard, check_deadline
 
 #: The channel every append notifies, with ``'<worker id> <seq> <doc>'``.
 SYNC_CHANNEL = "konferenco_sync"
@@ -179,7 +179,9 @@ class PostgresUpdateStore:
         guard: WriteGuard | None = None,
         authored: Authored | None = None,
         changes: Sequence[Change] | None = None,
+        deadline: float | None = None,
     ) -> int:
+        check_deadline(deadline)
         if guard is not None and guard.broken:
             raise StorageError("stale", "an earlier write to this document failed; retry")
         args = (

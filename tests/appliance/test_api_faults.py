@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from litestar.testing import AsyncTestClient
 
 from appliance.app import create_app
 from appliance.box import Box
+from appliance.checkin.service import SCAN_DEADLINE_S
 from appliance.config import DataDir
 from appliance.staff.service import StaffRole
 from sync.documents import DeviceLog
@@ -238,3 +240,39 @@ async def test_twenty_different_badges_at_once_are_all_admitted(demo_appliance: 
     after = _stats(demo_appliance)
     assert after["admitted"] == before["admitted"] + 20
     assert after["scans"] == before["scans"] + 20
+
+
+async def test_a_scan_that_cannot_be_recorded_within_its_deadline_is_refused_and_not_recorded(
+    in_process: InProcess,
+) -> None:
+    """A stalled writer (a dying SD card) must not turn a scanner's timeout into a silent admission."""
+    env = in_process
+    before = await env.stats()
+    body = {"code": env.badges[-1], "nonce": nonce(), "gate": "north"}
+
+    def stall(conn: Any) -> None:
+        time.sleep(SCAN_DEADLINE_S + 0.3)  # the writer is busy past the scan's deadline
+
+    stalled = asyncio.create_task(env.state.writer.run(stall))
+    await asyncio.sleep(0.05)  # the stall has begun
+    started = time.monotonic()
+    response = await env.scan(body)
+    waited = time.monotonic() - started
+    await stalled
+
+    assert response.status_code == 503, response.text
+    error = response.json()
+    assert error["code"] == "too_late"
+    assert "not recorded" in error["message"] and "same nonce" in error["message"]
+    assert waited < SCAN_DEADLINE_S + 1.0  # answered, not left hanging
+    # Nothing of it is anywhere: not in the projection, not in the device log.
+    assert env.rows_with_nonce(body["nonce"]) == 0
+    assert body["nonce"] not in [s.nonce for s in await env.logged_scans()]
+    assert (await env.stats())["scans"] == before["scans"]
+
+    # The scanner retries with the same nonce: decided afresh, admitted, recorded once.
+    retried = await env.scan(body)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["result"] == "admitted" and retried.json()["replayed"] is False
+    assert env.rows_with_nonce(body["nonce"]) == 1
+    assert len(await env.logged_scans()) == (await env.stats())["scans"] == before["scans"] + 1

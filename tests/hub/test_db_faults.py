@@ -173,7 +173,15 @@ async def test_a_write_cut_in_flight_is_sent_again_and_stored_once(hub: OneHub, 
     assert "Traceback" not in log, log
 
 
-def test_a_cut_the_hub_has_not_noticed_yet_is_reported_as_a_storage_failure(hub: OneHub, hub_db: str) -> None:
+def test_a_cut_while_the_hub_is_stopped_loses_nothing(hub: OneHub, hub_db: str) -> None:
+    """The hub wakes to dead connections and a scan waiting in its socket.
+
+    Whether it notices the cut before its next write (the pool reconnects) or
+    during it (the write is refused as ``storage_failed`` and the appliance
+    sends it again) depends on which socket the event loop reads first; the
+    write-during-the-cut case is pinned down by the test above.  Either way
+    the scan is stored once and nothing crashes.
+    """
     codes = [badge.code for badge in hub.organizer.badges()]
     answered = [hub.box.scan(codes[0], "main")["scan_id"]]
     assert_stored_once(hub_db, answered)
@@ -187,9 +195,9 @@ def test_a_cut_the_hub_has_not_noticed_yet_is_reported_as_a_storage_failure(hub:
     finally:
         os.kill(pid, signal.SIGCONT)
 
-    assert_stored_once(hub_db, answered)  # nothing is lost: the appliance sends it again
+    assert_stored_once(hub_db, answered)  # nothing is lost: the appliance sends it again if refused
     log = hub.hub.log.read_text()
-    assert "storage_failed" in log and "Traceback" not in log, log
+    assert "Traceback" not in log, log
 
 
 def healthy(url: str) -> bool:

@@ -84,7 +84,7 @@ async def test_an_update_received_by_one_worker_reaches_the_others_sessions_once
     await until(lambda: len(DeviceLog(b.replica.doc(LOG))) == 5)
     assert nonces(b.replica) == [f"n{i}" for i in range(5)]
     assert [(doc, source) for doc, _, source in b.heard] == [(str(LOG), None)]  # B's sessions relay it
-    assert b.replica.state_vector(LOG) == a.replica.state_vector(LOG)
+    assert await b.replica.state_vector(LOG) == await a.replica.state_vector(LOG)
     # stored and projected once, by the worker that received it
     assert await pg.fetchval("SELECT count(*) FROM sync_update") == 1
     assert await pg.fetchval("SELECT count(*) FROM checkin_scan") == 5

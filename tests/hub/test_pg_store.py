@@ -123,13 +123,13 @@ async def test_remote_update_is_stored_once_and_duplicates_are_ignored(hub_db: s
     for i in range(5):
         DeviceLog(peer).append_scan(**scan(i))
     await b.open(LOG)
-    update = peer.get_update(b.state_vector(LOG))
+    update = peer.get_update(await b.state_vector(LOG))
     assert await b.receive(LOG, update, "box") is True
     assert await b.receive(LOG, update, "box") is False
     assert await pg.fetchval("SELECT count(*) FROM sync_update") == 1
     assert await pg.fetchval("SELECT count(*) FROM sync_update WHERE projected") == 1
     assert await pg.fetchval("SELECT count(*) FROM checkin_scan") == 5
-    assert b.state_vector(LOG) == peer.get_state()
+    assert await b.state_vector(LOG) == peer.get_state()
     await b.close()
 
 
@@ -261,7 +261,7 @@ async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(hub_db: 
     await write_scans(a, range(10))
     assert a.acks.pending("box", str(LOG)).count == 10
     box: Doc[Any] = Doc()
-    box.apply_update(a.diff(LOG))
+    box.apply_update(await a.diff(LOG))
     await a.peer_reported("box", LOG, box.get_state())
     assert a.acks.pending("box", str(LOG)).count == 0
     await a.close()

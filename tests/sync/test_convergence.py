@@ -107,13 +107,13 @@ async def scenario(root: Path, n: int, program: list[tuple[str, int, int]]) -> N
                     for name in names:
                         await replicas[src].open(name)
                         await replicas[dst].open(name)
-                        diff = replicas[src].diff(name, replicas[dst].state_vector(name))
+                        diff = await replicas[src].diff(name, await replicas[dst].state_vector(name))
                         await replicas[dst].receive(name, diff, f"r{src}", source=src)
 
     for name in names:
         contents = [_content(replica, name) for replica in replicas]
         assert all(c == contents[0] for c in contents), f"{name} diverged"
-        vectors = [decode_state_vector(replica.state_vector(name)) for replica in replicas]
+        vectors = [decode_state_vector(await replica.state_vector(name)) for replica in replicas]
         assert all(v == vectors[0] for v in vectors), f"{name}: state vectors differ"
     for replica in replicas:
         await replica.close()

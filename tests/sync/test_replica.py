@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import msgspec
@@ -17,7 +18,7 @@ from sync.protocol import ProtocolError
 from sync.records import Scan
 from sync.replica import MAX_LOG_BATCH, Replica
 from sync.sqlite_store import SQLiteUpdateStore
-from sync.store import StorageError
+from sync.store import StorageError, TooLate
 
 LOG = DocName.device("e1", "d1")
 CONTROL = DocName.control("e1")
@@ -82,12 +83,12 @@ async def test_remote_update_is_stored_once_and_duplicates_are_ignored(tmp_path:
     b = await open_replica(tmp_path / "b.db")
     await write_scans(a, range(5))
     await b.open(LOG)
-    update = a.diff(LOG, b.state_vector(LOG))
+    update = await a.diff(LOG, await b.state_vector(LOG))
     assert await b.receive(LOG, update, "a") is True
     assert await b.receive(LOG, update, "a") is False
     assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update") == [(1,)]
     assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(5,)]
-    assert a.state_vector(LOG) == b.state_vector(LOG)
+    assert await a.state_vector(LOG) == await b.state_vector(LOG)
     await a.close()
     await b.close()
 
@@ -123,7 +124,7 @@ async def test_an_invalid_remote_record_is_quarantined_and_the_rest_projected(tm
 async def test_an_update_stored_but_not_projected_is_projected_on_restart(tmp_path: Path) -> None:
     a = await open_replica(tmp_path / "a.db")
     await write_scans(a, range(3))
-    update = a.diff(LOG)
+    update = await a.diff(LOG)
     await a.close()
 
     # A crash between "stored" and "projected": the row is there, unprojected.
@@ -221,9 +222,9 @@ async def test_acknowledgement_counts_what_a_peer_lacks_across_restarts(tmp_path
     await write_scans(a, range(10))
     assert a.acks.pending("hub", str(LOG)).count == 10
     await b.open(LOG)
-    await b.receive(LOG, a.diff(LOG, b.state_vector(LOG)), "a")
+    await b.receive(LOG, await a.diff(LOG, await b.state_vector(LOG)), "a")
     # the peer's state vector is the only acknowledgement
-    await a.peer_reported("hub", LOG, b.state_vector(LOG))
+    await a.peer_reported("hub", LOG, await b.state_vector(LOG))
     assert a.acks.pending("hub", str(LOG)).count == 0
     await a.close()
 
@@ -400,7 +401,7 @@ async def test_absorb_applies_in_memory_and_tells_the_sessions_without_storing_a
     b.subscribe(lambda doc, update, source: heard.append((doc, source)))
     await write_scans(a, range(3))
     await b.open(LOG)
-    update = a.diff(LOG, b.state_vector(LOG))
+    update = await a.diff(LOG, await b.state_vector(LOG))
 
     assert await b.absorb(LOG, update, source="fanout") is True
     assert [r.nonce for r in DeviceLog(b.doc(LOG)).records()] == ["n0", "n1", "n2"]
@@ -412,16 +413,16 @@ async def test_absorb_applies_in_memory_and_tells_the_sessions_without_storing_a
     assert await b.absorb(LOG, update) is False
     assert len(heard) == 1
     # a whole stored document (a compacted row's content) is relayed as only what was new
-    before = b.diff(LOG)
+    before = await b.diff(LOG)
     await write_scans(a, range(3, 5))
     relayed: list[bytes] = []
     b.subscribe(lambda doc, update, source: relayed.append(update))
-    assert await b.absorb(LOG, a.diff(LOG)) is True
-    assert len(relayed) == 1 and len(relayed[0]) < len(a.diff(LOG))
+    assert await b.absorb(LOG, await a.diff(LOG)) is True
+    assert len(relayed) == 1 and len(relayed[0]) < len(await a.diff(LOG))
     peer = Doc()
     peer.apply_update(before)
     peer.apply_update(relayed[0])
-    assert peer.get_state() == a.state_vector(LOG)
+    assert peer.get_state() == await a.state_vector(LOG)
     # and later local writes still project only their own records
     await b.write(LOG, lambda doc: DeviceLog(doc).append_scan(**scan(9)))
     assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_record") == [(1,)]
@@ -433,7 +434,7 @@ async def test_absorb_leaves_a_document_not_held_and_waits_for_one_being_loaded(
     a = await open_replica(tmp_path / "a.db")
     b = await open_replica(tmp_path / "b.db")
     await write_scans(a, range(2))
-    update = a.diff(LOG)
+    update = await a.diff(LOG)
     assert await b.absorb(LOG, update) is False
     assert b.loaded() == []  # not loaded on an outsider's say-so
 
@@ -456,3 +457,42 @@ async def test_absorb_of_an_update_that_cannot_be_applied_reloads_the_document(t
     await b.open(LOG)
     assert [r.nonce for r in DeviceLog(b.doc(LOG)).records()] == ["n0", "n1"]
     await b.close()
+
+
+async def test_idle_documents_leave_memory_and_come_back_unchanged(tmp_path: Path) -> None:
+    """A catch-up's documents do not stay in memory for the rest of the day."""
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    await write_scans(replica, range(5))
+    await replica.write(CONTROL, lambda doc: ControlDoc(doc).set_setting("k", 1))
+    state, generation = await replica.state_vector(LOG), replica.generation(LOG)
+
+    assert replica.unload_idle(3600) == []  # used just now: kept
+    assert sorted(replica.unload_idle(0)) == sorted([str(LOG), str(CONTROL)])
+    assert replica.loaded() == [] and replica.unloaded == 2
+
+    # The next use reloads from the store: same state, and a sync session need not restart.
+    assert await replica.state_vector(LOG) == state
+    assert replica.generation(LOG) == generation
+    await write_scans(replica, range(5, 8))  # local writes go on where they stopped
+    assert await replica.read(CONTROL, lambda doc: ControlDoc(doc).settings()) == {"k": 1}
+    await replica.close()
+    again = await open_replica(db)
+    assert [r.nonce for r in DeviceLog(again.doc(LOG)).records()] == [f"n{i}" for i in range(8)]
+    await again.close()
+
+
+async def test_a_record_past_its_deadline_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = await open_replica(db)
+    await replica.log("e1", "d1", Scan(**scan(0)))  # type: ignore[arg-type]
+    with pytest.raises(TooLate) as info:
+        await replica.log("e1", "d1", Scan(**scan(1)), deadline=time.monotonic() - 0.01)  # type: ignore[arg-type]
+    assert info.value.code == "too_late" and info.value.status == 503
+    await replica.log("e1", "d1", Scan(**scan(2)), deadline=time.monotonic() + 5)  # type: ignore[arg-type]
+    assert [r.nonce for r in DeviceLog(replica.doc(LOG)).records()] == ["n0", "n2"]
+    await replica.close()
+    assert [row[0] for row in rows(db, "SELECT json_extract(body, '$.nonce') FROM sync_record")] == [
+        "n0",
+        "n2",
+    ]
