@@ -14,8 +14,6 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
-import msgspec
-
 from appliance.checkin.decide import PriorScan
 from appliance.checkin.projection import admitted_history
 from appliance.checkin.structs import AttendeeView
@@ -38,6 +36,13 @@ class RosterRow(NamedTuple):
 class StoredScan(NamedTuple):
     event_id: str
     record: Scan
+
+
+#: ``checkin`` holds every field of a scan (the projection does not keep a second copy).
+_SCAN_FIELDS = (
+    "id", "at", "nonce", "gate", "direction", "result", "reason", "code", "nfc_uid", "attendee_id",
+    "list_id", "device_time", "staff",
+)  # fmt: skip
 
 
 class CheckinHistory:
@@ -97,14 +102,14 @@ class CheckinHistory:
     def stored_scan(self, device_id: str, nonce: str) -> StoredScan | None:
         """The scan this device already logged for a nonce (what a retry must be answered with)."""
         row = self.conn.execute(
-            "SELECT event_id, doc, id FROM checkin WHERE device_id = ? AND nonce = ?", (device_id, nonce)
+            "SELECT event_id, id, at, nonce, gate, direction, result, reason, code, nfc_uid, attendee_id,"
+            " list_id, device_time, staff FROM checkin WHERE device_id = ? AND nonce = ?",
+            (device_id, nonce),
         ).fetchone()
         if row is None:
             return None
-        body = self.conn.execute(
-            "SELECT body FROM sync_record WHERE doc = ? AND id = ?", (row[1], row[2])
-        ).fetchone()
-        return StoredScan(row[0], msgspec.json.decode(body[0], type=Scan))
+        fields = dict(zip(_SCAN_FIELDS, row[1:], strict=True))
+        return StoredScan(row[0], Scan(**{k: v for k, v in fields.items() if v is not None}))
 
     def attendee_view(self, event: str, attendee_id: str) -> AttendeeView:
         row = self.conn.execute(

@@ -17,6 +17,7 @@ import random
 import sqlite3
 import threading
 import time
+import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pycrdt import Doc
 
+from sync.documents import DeviceLog
+from sync.records import Scan
 from tests.helpers import ApplianceProcess, konferenco
 
 LANES = 8
@@ -101,11 +105,31 @@ def stored_scans(data: Path, device_id: str) -> tuple[list[tuple[str, str, str]]
         checkins = conn.execute(
             "SELECT nonce, id, result FROM checkin WHERE device_id = ?", (device_id,)
         ).fetchall()
-        log = conn.execute(
-            "SELECT id, json_extract(body, '$.nonce') FROM sync_record WHERE kind = 'scan' AND doc LIKE ?",
-            (f"event/demo/device/{device_id}%",),
-        ).fetchall()
-    return checkins, dict(log)
+        log = logged_scans(conn, f"event/demo/device/{device_id}")
+    return checkins, log
+
+
+def logged_scans(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:
+    """Scan id -> nonce of every scan in the stored device log (snapshot and updates, every shard)."""
+    docs = [
+        row[0]
+        for row in conn.execute(
+            "SELECT doc FROM sync_update WHERE doc LIKE ?1"
+            " UNION SELECT doc FROM sync_snapshot WHERE doc LIKE ?1",
+            (f"{prefix}%",),
+        )
+    ]
+    scans: dict[str, str] = {}
+    for name in docs:
+        doc: Doc[Any] = Doc()
+        for (state,) in conn.execute("SELECT state FROM sync_snapshot WHERE doc = ?", (name,)):
+            doc.apply_update(zlib.decompress(state))
+        for (update,) in conn.execute(
+            "SELECT update_bytes FROM sync_update WHERE doc = ? ORDER BY seq", (name,)
+        ):
+            doc.apply_update(update)
+        scans.update({r.id: r.nonce for r in DeviceLog(doc).records() if isinstance(r, Scan)})
+    return scans
 
 
 def replay_all(url: str, token: str, acked: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:

@@ -57,7 +57,7 @@ class Peer:
 
 def records_of(data: Path, doc: str) -> set[str]:
     with sqlite3.connect(f"file:{data / 'appliance.db'}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT json_extract(body, '$.nonce') FROM sync_record WHERE doc = ?", (doc,))
+        rows = conn.execute("SELECT nonce FROM checkin WHERE doc = ?", (doc,))  # the projected scans
         return {row[0] for row in rows}
 
 
