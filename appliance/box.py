@@ -113,13 +113,27 @@ class Box:
 
     def health(self) -> dict[str, Any]:
         """What ``/healthz`` answers: this box, and how each of its background loops is doing."""
-        return health_report(
+        report = health_report(
             device_id=self.config.device_id,
             events=self.config.events,
             documents=len(self.replica.loaded()),
             started_at=self.started_at,
             loops=[self.links.puller, *self.links.clients, *self.feeds],
         )
+        report["sync"] = self.catch_up()
+        return report
+
+    def catch_up(self) -> dict[str, Any]:
+        """How far a peer's catch-up is: changes received but not yet projected, and the writer's queue."""
+        pending = self.replica.catch_up()
+        foreground, background = self.writer.backlog()
+        return {
+            "catching_up": sum(pending.values()),
+            "documents_catching_up": len(pending),
+            "writer_backlog": {"foreground": foreground, "background": background},
+            "documents_loaded": len(self.replica.loaded()),
+            "documents_unloaded": self.replica.unloaded,
+        }
 
     async def _start(self, stack: AsyncExitStack) -> None:
         data, config = self.data, self.config

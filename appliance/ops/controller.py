@@ -43,6 +43,7 @@ async def sync_status(request: Request[Any, Any, Any], box: NamedDependency[Box]
             }
             for peer in sorted({*box.replica.acks.peers(), *(c.remote_peer for c in clients)})
         },
+        "catch_up": {**box.catch_up(), "documents": box.replica.catch_up()},
         "connected_peers": box.sync.connected(),
         "upstreams": [
             {

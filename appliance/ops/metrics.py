@@ -34,6 +34,22 @@ class _SyncCollector(Collector):
         for peer in replica.acks.peers():
             pending.add_metric([peer], sum(p.count for p in replica.acks.pending_all(peer).values()))
         yield pending
+        catching_up = GaugeMetricFamily(
+            "konferenco_sync_catching_up_changes", "Changes received from peers and not yet projected"
+        )
+        catching_up.add_metric([], sum(replica.catch_up().values()))
+        yield catching_up
+        unloaded = CounterMetricFamily(
+            "konferenco_sync_documents_unloaded", "Idle documents dropped from memory (reloaded on use)"
+        )
+        unloaded.add_metric([], replica.unloaded)
+        yield unloaded
+        backlog = GaugeMetricFamily(
+            "konferenco_sqlite_backlog", "Jobs waiting for the SQLite writer", labels=["lane"]
+        )
+        for lane, waiting in zip(("foreground", "background"), self.state.writer.backlog(), strict=True):
+            backlog.add_metric([lane], waiting)
+        yield backlog
         commits = GaugeMetricFamily("konferenco_sqlite_commits", "Commits by the SQLite writer")
         commits.add_metric([], self.state.writer.commits)
         yield commits
