@@ -54,6 +54,11 @@ class AckTracker:
         self._peers[key] = dict(sv)
         return True
 
+    def has(self, peer: str, doc: str, sv: StateVector) -> bool:
+        """True if ``peer`` last reported holding at least ``sv`` of ``doc``."""
+        theirs = self._peers.get((peer, doc), {})
+        return all(theirs.get(client, 0) >= clock for client, clock in sv.items())
+
     def peers(self) -> list[str]:
         return sorted({peer for peer, _ in self._peers})
 

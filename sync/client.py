@@ -30,11 +30,14 @@ from websockets.exceptions import ConnectionClosed
 from konferenco.lifecycle import Periodic, RetryLater, Supervised
 from sync.names import DocName
 from sync.permissions import Decision, PeerIdentity, may_write
-from sync.protocol import DEFAULT_MAX_MESSAGE, ProtocolError
+from sync.protocol import DEFAULT_MAX_MESSAGE, ProtocolError, decode_state_vector
 from sync.replica import Replica
 from sync.session import PERMANENT, ChannelClosed, CloseCode, SyncSession
 
 log = logging.getLogger(__name__)
+
+#: Longest a handshake keeps its place waiting for the upstream to acknowledge our Step 2 (seconds).
+ACK_WAIT = 30.0
 
 
 class WebsocketsChannel:
@@ -82,7 +85,8 @@ class Backoff:
 
 @dataclass(slots=True)
 class DocStatus:
-    state: Literal["connecting", "syncing", "synced", "waiting", "refused"] = "connecting"
+    #: ``queued``: waiting for one of the few handshake places (:attr:`SyncClient.handshakes`).
+    state: Literal["queued", "connecting", "syncing", "synced", "waiting", "refused"] = "queued"
     attempts: int = 0
     last_error: str = ""
 
@@ -106,6 +110,9 @@ class SyncClient:
     _docs: dict[str, Supervised] = field(default_factory=dict)
     _listing: Supervised | None = None
     _progress: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Documents syncing their first exchange at once (see :meth:`_sync_once`).
+    handshakes: int = 4
+    _handshaking: asyncio.Semaphore | None = None
 
     def start(self) -> None:
         """Connect every document (given, or listed by the upstream and refreshed); returns at once."""
@@ -187,50 +194,87 @@ class SyncClient:
         doc = DocName.parse(name)
         status = self.status[name]
         code: int | None = None
-        status.state = "connecting"
-        status.attempts += 1
+        # A box back from a night offline has dozens of shards to exchange; all at once,
+        # the upstream would decode them in one burst while its door waits, and hold them
+        # all in memory. A few at a time, each handshake is over in milliseconds.
+        if self._handshaking is None:
+            self._handshaking = asyncio.Semaphore(self.handshakes)
+        slot = _Slot(self._handshaking)
+        status.state = "queued"
+        await slot.take()
         try:
-            async with connect(
-                self._ws_url(name),
-                additional_headers={"Authorization": f"Bearer {self.token}"},
-                max_size=self.max_message + 64,
-                open_timeout=10,
-                ping_interval=20,
-                ping_timeout=20,
-            ) as ws:
-                status.state = "syncing"
-                session = SyncSession(
-                    self.replica,
-                    doc,
-                    WebsocketsChannel(ws),
-                    remote_peer=self.remote_peer,
-                    accept=Decision(True),  # we chose this upstream and authenticated to it
-                    send_content=bool(may_write(self.identity, doc)),
-                    max_message=self.max_message,
-                )
-                watcher = asyncio.create_task(self._mark_synced(session, status))
-                try:
-                    await session.run()
-                finally:
-                    watcher.cancel()
-                closed = session.remote_close
-                code = session.close_code or (closed.code if closed else None)
-                status.last_error = session.close_reason or (closed.reason if closed else "")
-        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-            status.last_error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # not a network problem: retried all the same, logged with its traceback
-            status.state, status.last_error = "waiting", f"{type(exc).__name__}: {exc}"
+            status.state = "connecting"
+            status.attempts += 1
+            try:
+                async with connect(
+                    self._ws_url(name),
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    max_size=self.max_message + 64,
+                    open_timeout=10,
+                    ping_interval=20,
+                    ping_timeout=20,
+                ) as ws:
+                    status.state = "syncing"
+                    session = SyncSession(
+                        self.replica,
+                        doc,
+                        WebsocketsChannel(ws),
+                        remote_peer=self.remote_peer,
+                        accept=Decision(True),  # we chose this upstream and authenticated to it
+                        send_content=bool(may_write(self.identity, doc)),
+                        max_message=self.max_message,
+                    )
+                    watcher = asyncio.create_task(self._mark_synced(session, status, slot))
+                    try:
+                        await session.run()
+                    finally:
+                        watcher.cancel()
+                    closed = session.remote_close
+                    code = session.close_code or (closed.code if closed else None)
+                    status.last_error = session.close_reason or (closed.reason if closed else "")
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+                status.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # not a network problem: retried all the same, logged with its traceback
+                status.state, status.last_error = "waiting", f"{type(exc).__name__}: {exc}"
+                self._progress.set()
+                raise
             self._progress.set()
-            raise
-        self._progress.set()
-        if code in PERMANENT:
-            status.state = "refused"
-            log.error("sync of %s refused by %s: %s", name, self.url, status.last_error)
-            raise RetryLater(f"refused by {self.url}: {status.last_error}", self.backoff.cap)
-        status.state = "waiting"
-        raise SessionEnded(status.last_error or "the connection closed")
+            if code in PERMANENT:
+                status.state = "refused"
+                log.error("sync of %s refused by %s: %s", name, self.url, status.last_error)
+                raise RetryLater(f"refused by {self.url}: {status.last_error}", self.backoff.cap)
+            status.state = "waiting"
+            raise SessionEnded(status.last_error or "the connection closed")
+        finally:
+            slot.give_back()  # if the handshake never finished
 
-    async def _mark_synced(self, session: SyncSession, status: DocStatus) -> None:
+    async def _mark_synced(self, session: SyncSession, status: DocStatus, slot: _Slot) -> None:
         await session.synced.wait()
         status.state = "synced"
         self._progress.set()
+        if session.send_content:
+            # The handshake is over once the upstream has what we sent: it says so with
+            # its next Step 1 (sent after storing and applying), not when our bytes left.
+            ours = decode_state_vector(await self.replica.state_vector(session.key))
+            waited = 0.0
+            while not self.replica.acks.has(self.remote_peer, session.key, ours) and waited < ACK_WAIT:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+        slot.give_back()
+
+
+class _Slot:
+    """One place in the handshake semaphore, given back exactly once (synced, failed or closed)."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def take(self) -> None:
+        await self._semaphore.acquire()
+        self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._semaphore.release()

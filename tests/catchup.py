@@ -52,6 +52,7 @@ from tests.helpers import ROOT, konferenco
 
 ATTENDEES = 20_000
 RECORDS = 50_000  # one device's offline log (sharded by sync.shards.SHARD_RECORDS)
+HANDSHAKES = 4  # a device's shards in their first exchange at once (sync.client.SyncClient.handshakes)
 BATCH = 500  # appends per transaction: pycrdt's memory per transaction grows with the square of its inserts
 GATE = "north"
 SCAN_TIMEOUT_S = 10.0
@@ -233,12 +234,14 @@ class CatchUp:
         return max(self.acked) - self.started
 
 
-async def _push(url: str, log: Shard, token: str, hold: asyncio.Event) -> float:
+async def _push(url: str, log: Shard, token: str, hold: asyncio.Event, slots: asyncio.Semaphore) -> float:
     """Connect as the device, answer the box's Step 1 with the whole shard, and wait for the ack.
 
-    The ack is a Step 1 from the box whose state vector covers the log. The
+    The ack is a Step 1 from the box whose state vector covers the shard. As
+    :class:`sync.client.SyncClient` does, a device has a few shards in their
+    first exchange at a time (``slots``), each until it is acknowledged. The
     connection stays open (as a device's would) until ``hold`` is set. Returns
-    when the log was acknowledged.
+    when the shard was acknowledged.
     """
     from websockets.asyncio.client import connect
 
@@ -254,31 +257,39 @@ async def _push(url: str, log: Shard, token: str, hold: asyncio.Event) -> float:
     )
 
     ws_url = url.replace("http://", "ws://", 1) + f"/sync/{log.name}"
-    async with connect(
-        ws_url,
-        additional_headers={"Authorization": f"Bearer {token}"},
-        max_size=DEFAULT_MAX_MESSAGE + 64,
-        open_timeout=30,
-        ping_interval=None,  # a stalled box must not end the push: the stall is what is measured
-    ) as ws:
-        await ws.send(step1(encode_state_vector(log.state_vector)))
-        pushed = False
-        while True:
-            frame = await ws.recv()
-            if isinstance(frame, str):
-                raise RuntimeError(f"{log.name}: a text frame from the box")
-            message = decode(frame, DEFAULT_MAX_MESSAGE + 64)
-            if not (isinstance(message, SyncMessage) and message.kind == SyncType.STEP1):
-                continue
-            theirs = decode_state_vector(message.payload)
-            if all(theirs.get(client, 0) >= clock for client, clock in log.state_vector.items()):
-                acked = time.monotonic()
-                break
-            if not pushed:  # the box's first Step 1: answer with what it lacks, the whole log
-                await ws.send(step2(log.update))
-                pushed = True
-        await hold.wait()
-        return acked
+    await slots.acquire()
+    released = False
+    try:
+        async with connect(
+            ws_url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            max_size=DEFAULT_MAX_MESSAGE + 64,
+            open_timeout=30,
+            ping_interval=None,  # a stalled box must not end the push: the stall is what is measured
+        ) as ws:
+            await ws.send(step1(encode_state_vector(log.state_vector)))
+            pushed = False
+            while True:
+                frame = await ws.recv()
+                if isinstance(frame, str):
+                    raise RuntimeError(f"{log.name}: a text frame from the box")
+                message = decode(frame, DEFAULT_MAX_MESSAGE + 64)
+                if not (isinstance(message, SyncMessage) and message.kind == SyncType.STEP1):
+                    continue
+                theirs = decode_state_vector(message.payload)
+                if all(theirs.get(client, 0) >= clock for client, clock in log.state_vector.items()):
+                    acked = time.monotonic()
+                    slots.release()
+                    released = True
+                    break
+                if not pushed:  # the box's first Step 1: answer with what it lacks, the whole shard
+                    await ws.send(step2(log.update))
+                    pushed = True
+            await hold.wait()
+            return acked
+    finally:
+        if not released:
+            slots.release()
 
 
 async def catch_up(
@@ -295,8 +306,11 @@ async def catch_up(
     hold = asyncio.Event()
     started = time.monotonic()
     # Every shard at once, each on its own WebSocket, as a device's sync client does.
+    slots = {log.device: asyncio.Semaphore(HANDSHAKES) for log in logs}
     pushes = [
-        asyncio.create_task(_push(url, shard, tokens[log.device], hold)) for log in logs for shard in log.shards
+        asyncio.create_task(_push(url, shard, tokens[log.device], hold, slots[log.device]))
+        for log in logs
+        for shard in log.shards
     ]
     try:
         while True:

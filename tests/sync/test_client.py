@@ -8,6 +8,7 @@ from pathlib import Path
 from sync.client import Backoff, SyncClient
 from sync.permissions import PeerIdentity, Role
 from sync.projection import RecordProjection
+from sync.records import Scan
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from tests.helpers import ApplianceProcess, konferenco
@@ -59,3 +60,36 @@ async def test_a_client_syncs_its_own_log(appliance: ApplianceProcess, tmp_path:
     ).stdout.strip()
     state, error = await client_status(appliance, tmp_path, token, "event/e1/device/d9")
     assert (state, error) == ("synced", "")
+
+
+async def test_a_box_back_online_exchanges_a_few_shards_at_a_time(
+    appliance: ApplianceProcess, tmp_path: Path
+) -> None:
+    """Twelve shards of an offline log: at most four in their first exchange at once, all synced."""
+    token = konferenco(
+        "appliance", "peer-token", "--data", str(appliance.data), "--peer-id", "d8", "--role", "device",
+        "--device-id", "d8",
+    ).stdout.strip()  # fmt: skip
+    replica = Replica(SQLiteUpdateStore(tmp_path / "c.db", projector=RecordProjection()), shard_records=5)
+    await replica.start()
+    for i in range(60):
+        await replica.log("e1", "d8", Scan(nonce=f"n{i}", gate="A", result="admitted"))
+    shards = sorted(replica.loaded())
+    assert len(shards) == 12
+    me = PeerIdentity(peer_id="d8", role=Role.DEVICE, events=("e1",), device_id="d8")
+    client = SyncClient(replica, appliance.url, token, me, documents=shards, backoff=Backoff(0.05, 0.2))
+    busiest = 0
+    client.start()
+    try:
+        async with asyncio.timeout(20):
+            while not all(client.status.get(s) and client.status[s].state == "synced" for s in shards):
+                exchanging = sum(client.status[s].state in ("connecting", "syncing") for s in client.status)
+                busiest = max(busiest, exchanging)
+                await asyncio.sleep(0.001)
+        async with asyncio.timeout(10):  # the upstream acknowledges every shard
+            while any(replica.acks.pending("upstream", s).count for s in shards):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+    finally:
+        await client.stop()
+        await replica.close()
+    assert 1 <= busiest <= client.handshakes == 4
