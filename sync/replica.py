@@ -62,6 +62,14 @@ T = TypeVar("T")
 MAX_LOG_BATCH = 64
 #: After a local write, remote catch-up work is paced for this long (seconds).
 DOOR_BUSY_FOR = 1.0
+#: Documents kept in memory after :meth:`Replica.start` has gone through the store.
+WARM_DOCUMENTS = 64
+#: A full device-log shard (a catch-up's bulk) leaves memory after this many idle seconds.
+SEALED_IDLE = 2.0
+#: Big remote updates between "received" and "projected" at once: each holds its decoded changes.
+IN_FLIGHT = 4
+#: An update this large counts as big (a catch-up's shard; a live scan is ~200 bytes).
+BIG_UPDATE = 16 * 1024
 #: How often idle documents are looked for (seconds).
 SWEEP_EVERY = 1.0
 log = logging.getLogger(__name__)
@@ -134,6 +142,8 @@ class Replica:
         self._catching_up: dict[str, int] = {}  # document -> remote changes not yet projected
         # One remote update decoded or applied at a time (see _one_at_a_time).
         self._lane = asyncio.Lock()
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._receiving: dict[str, int] = {}  # document -> remote updates being received
         self._last_local = float("-inf")  # when the last local write began (monotonic)
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
@@ -142,12 +152,21 @@ class Replica:
         self._log_writing: set[str] = set()  # shards with an append being stored
 
     async def start(self) -> None:
-        """Open the store, load every stored document, restore peers' acknowledgements."""
+        """Open the store, restore peers' acknowledgements, and go through every stored document.
+
+        Each is loaded once: to project what a crash left unprojected, to
+        restore its author clocks (acknowledgement counts) and to learn each
+        device's newest shard.  Beyond the first :data:`WARM_DOCUMENTS` they
+        are dropped again at once, so memory at start does not grow with the
+        number of documents a hub or a long-running box has stored.
+        """
         await self.store.open()
         for (peer, doc), sv in (await self.store.peer_states()).items():
             self.acks.peer_state(peer, doc, decode_state_vector(sv))
         for doc in await self.store.documents():
-            await self.open(doc)
+            live = await self.open(doc)
+            if self.idle_after is not None and len(self._docs) > WARM_DOCUMENTS:
+                self._drop(live)
         if self.idle_after is not None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="replica-sweep")
 
@@ -280,6 +299,10 @@ class Replica:
         """Call ``fn`` with the document, loading it first if it is not in memory."""
         return fn((await self.open(name)).doc)
 
+    def _sealed(self, live: _Live) -> bool:
+        """A full device-log shard: its device writes the next one, so it will not change again."""
+        return live.name.kind == "device" and len(DeviceLog(live.doc)) >= self.shards.records_per_shard
+
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
@@ -300,21 +323,29 @@ class Replica:
         now = time.monotonic()
         dropped = []
         for key, live in list(self._docs.items()):
-            if now - live.used < limit:
+            idle = now - live.used
+            if idle < limit and not (idle >= SEALED_IDLE and self._sealed(live)):
+                continue
+            if self._receiving.get(key):
                 continue
             if key in self._log_batches or key in self._log_writing or live.changes:
                 continue
-            for sub in live.subscriptions:
-                with contextlib.suppress(Exception):
-                    live.doc.unobserve(sub)
-            del self._docs[key]
-            self.shards.closed(live.name)
+            self._drop(live)
             dropped.append(key)
         if dropped:
-            self.unloaded += len(dropped)
             _return_memory()
             log.debug("unloaded %d idle documents", len(dropped))
         return dropped
+
+    def _drop(self, live: _Live) -> None:
+        """Forget an in-memory copy that equals the store (unlike :meth:`_evict`'s)."""
+        for sub in live.subscriptions:
+            with contextlib.suppress(Exception):
+                live.doc.unobserve(sub)
+        if self._docs.get(str(live.name)) is live:
+            del self._docs[str(live.name)]
+            self.shards.closed(live.name)
+            self.unloaded += 1
 
     # --- local writes ------------------------------------------------------------------
 
@@ -509,14 +540,27 @@ class Replica:
         await asyncio.sleep(0)
 
     async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
-        """Store, apply, project and relay a peer's update; False if it added nothing."""
-        async with self._one_at_a_time():
-            covered = await self.covers(name, update)
-        if covered:
-            return False
-        # Shielded: once stored, the update is applied, relayed and projected even if
-        # the session that brought it is torn down meanwhile.
-        return await asyncio.shield(self._persist_remote(str(name), update, origin, source))
+        """Store, apply, project and relay a peer's update; False if it added nothing.
+
+        At most :data:`IN_FLIGHT` big updates are between arrival and projection
+        at once: a catch-up waits at the door of the replica (its peers wait for
+        our acknowledgement) instead of piling decoded records up in memory.
+        """
+        key = str(name)
+        self._receiving[key] = self._receiving.get(key, 0) + 1
+        try:
+            async with self._in_flight if len(update) >= BIG_UPDATE else contextlib.nullcontext():
+                async with self._one_at_a_time():
+                    covered = await self.covers(name, update)
+                if covered:
+                    return False
+                # Shielded: once stored, the update is applied, relayed and projected even if
+                # the session that brought it is torn down meanwhile.
+                return await asyncio.shield(self._persist_remote(key, update, origin, source))
+        finally:
+            self._receiving[key] -= 1
+            if not self._receiving[key]:
+                del self._receiving[key]
 
     async def _persist_remote(self, key: str, update: bytes, origin: str, source: object) -> bool:
         # If this fails nothing was applied: the doc is intact and the peer resends later.

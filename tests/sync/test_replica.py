@@ -16,7 +16,7 @@ from sync.names import DocName
 from sync.projection import FIRST_ADMISSIONS, RecordProjection
 from sync.protocol import ProtocolError
 from sync.records import Scan
-from sync.replica import MAX_LOG_BATCH, Replica
+from sync.replica import MAX_LOG_BATCH, WARM_DOCUMENTS, Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.store import StorageError, TooLate
 
@@ -496,3 +496,24 @@ async def test_a_record_past_its_deadline_is_refused_before_it_is_written(tmp_pa
         "n0",
         "n2",
     ]
+
+
+async def test_a_restart_keeps_memory_flat_however_many_documents_are_stored(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replica = Replica(SQLiteUpdateStore(db, projector=RecordProjection()), shard_records=1)
+    await replica.start()
+    for i in range(WARM_DOCUMENTS + 16):  # one record per shard: that many documents
+        await replica.log("e1", "d1", Scan(**scan(i)))  # type: ignore[arg-type]
+    await replica.close()
+
+    again = Replica(SQLiteUpdateStore(db, projector=RecordProjection()), shard_records=1)
+    await again.start()
+    assert len(again.loaded()) == WARM_DOCUMENTS  # the rest were read once, and dropped
+    # Every shard is still there on use, and the device goes on in its newest shard.
+    names = again.shards.names("e1", "d1")
+    assert len(names) == WARM_DOCUMENTS + 16
+    nonces = [await again.read(n, lambda doc: DeviceLog(doc).records()[0].nonce) for n in names]  # type: ignore[union-attr]
+    assert nonces == [f"n{i}" for i in range(WARM_DOCUMENTS + 16)]
+    await again.log("e1", "d1", Scan(**scan(999)))  # type: ignore[arg-type]
+    assert len(again.shards.names("e1", "d1")) == WARM_DOCUMENTS + 17
+    await again.close()
