@@ -5,7 +5,7 @@
 #                HUB=URL ENROL_TOKEN=ke1_… DATA=var/box it enrols a new box with that hub instead
 #   make hub     the hub on http://127.0.0.1:8000 against the local PostgreSQL (database konferenco)
 #   make test    setup, then the whole test suite
-#   make bench   the benchmarks, written to docs/benchmarks.md
+#   make bench   the benchmarks, written to docs/benchmarks.md, and the scaling model fed by them (docs/scaling.md)
 #   make lint    ruff, mypy and the import contracts (import-linter)
 #
 # Every step is idempotent and cheap when its result is already there: stamps
@@ -92,6 +92,7 @@ test: setup
 
 bench: setup
 	$(PY) -m bench.run
+	$(PY) -m bench.scaling_model --write
 
 lint: setup
 	$(VENV)/bin/ruff check .
