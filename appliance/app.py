@@ -100,7 +100,7 @@ def create_app(
             docs_assets_router(),
         ],
         dependencies=_dependencies(box),
-        guards=[staff_guard(lambda: box.tokens)],
+        before_request=staff_guard(lambda: box.tokens),
         exception_handlers=errors.HANDLERS,
         request_class=JSONRequest,
         plugins=[errors.error_docs()],

@@ -334,3 +334,28 @@ def test_add_staff_rejects_a_blank_name_and_strips_names(tmp_path: Path) -> None
     assert row[0] == "Kiosk"
     assert check_secret(PIN, row[1]) and PIN not in row[1]
     conn.close()
+
+
+def test_every_route_goes_through_the_staff_check(tmp_path: Path) -> None:
+    """The check is the app's ``before_request``: a route with its own hook would silently skip it."""
+    from litestar.handlers.http_handlers.base import HTTPRouteHandler
+
+    from appliance.app import create_app
+    from appliance.config import DataDir
+    from tests.helpers import konferenco
+
+    data = tmp_path / "data"
+    konferenco("appliance", "init", "--data", str(data), "--event", "e1", "--device-id", "box1")
+    app = create_app(DataDir(data))
+    handlers = [
+        handler
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if isinstance(handler, HTTPRouteHandler)
+    ]
+    guarded = [h for h in handlers if h.opt.get("roles")]
+    assert len(guarded) > 10  # the API's routes carry roles...
+    hook = app.before_request
+    assert hook is not None
+    for handler in handlers:  # ...and every route runs the app's hook, none its own
+        assert handler.resolve_before_request() is hook, handler.paths
