@@ -216,7 +216,11 @@ def _result(outcomes: list[Outcome], log_bytes: int, load_note: str) -> BenchRes
     rows += [
         Row(f"catch-up 1 x {RECORDS:,}: push start until all projected", one),
         Row(f"catch-up 4 x {RECORDS:,}: push start until all projected", four),
-        Row(f"appliance RSS (VmRSS) {UNLOAD_S:.0f} s after the 4 x 50k catch-up", rss, target=f"≤ {TARGET_RSS_MB:.0f} MB"),
+        Row(
+            f"appliance RSS (VmRSS) {UNLOAD_S:.0f} s after the 4 x 50k catch-up",
+            rss,
+            target=f"≤ {TARGET_RSS_MB:.0f} MB",
+        ),
         Row("appliance peak RSS (VmHWM) over the run", hwm),
     ]
 

@@ -60,12 +60,16 @@ T = TypeVar("T")
 
 #: Most records one append carries: batches stay small transactions (see :meth:`Replica.write`).
 MAX_LOG_BATCH = 64
-#: After a local write, remote catch-up work is paced for this long (seconds).
+#: After a local write, remote catch-up work is paced for this long (seconds)...
 DOOR_BUSY_FOR = 1.0
+#: ...and each of its steps is followed by a pause this many times as long (1: half the loop).
+CATCH_UP_YIELDS = 1.0
 #: Documents kept in memory after :meth:`Replica.start` has gone through the store.
 WARM_DOCUMENTS = 64
 #: A full device-log shard (a catch-up's bulk) leaves memory after this many idle seconds.
-SEALED_IDLE = 2.0
+SEALED_IDLE = 5.0
+#: Freed heap goes back to the system at most this often (seconds): malloc_trim walks the heap.
+TRIM_EVERY = 10.0
 #: Big remote updates between "received" and "projected" at once: each holds its decoded changes.
 IN_FLIGHT = 4
 #: An update this large counts as big (a catch-up's shard; a live scan is ~200 bytes).
@@ -90,6 +94,7 @@ class _Live:
     subscriptions: list[Subscription] = field(default_factory=list)
     since_compaction: int = 0
     used: float = field(default_factory=time.monotonic)
+    sealed: bool = False  # a full device-log shard (see Replica._sealed), known after each remote update
 
     def take_changes(self) -> list[Change]:
         changes = self.changes[:]
@@ -145,6 +150,7 @@ class Replica:
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._receiving: dict[str, int] = {}  # document -> remote updates being received
         self._last_local = float("-inf")  # when the last local write began (monotonic)
+        self._trimmed = float("-inf")  # when freed heap was last given back (monotonic)
         self._loading: dict[str, asyncio.Future[_Live]] = {}
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -229,6 +235,7 @@ class Replica:
             if u.seq:  # a log row: set it aside, so it is reported once, not retried at every start
                 await self.store.quarantine_update(key, u.seq, "stored update cannot be applied")
         live.used = time.monotonic()
+        live.sealed = self._sealed(live)
         return live
 
     def _rebuild(
@@ -324,7 +331,7 @@ class Replica:
         dropped = []
         for key, live in list(self._docs.items()):
             idle = now - live.used
-            if idle < limit and not (idle >= SEALED_IDLE and self._sealed(live)):
+            if idle < limit and not (idle >= SEALED_IDLE and live.sealed):
                 continue
             if self._receiving.get(key):
                 continue
@@ -332,9 +339,9 @@ class Replica:
                 continue
             self._drop(live)
             dropped.append(key)
-        if dropped:
+        if dropped and now - self._trimmed >= TRIM_EVERY:
+            self._trimmed = now
             _return_memory()
-            log.debug("unloaded %d idle documents", len(dropped))
         return dropped
 
     def _drop(self, live: _Live) -> None:
@@ -525,8 +532,8 @@ class Replica:
         catch-up opens a session per shard, and without this lane all of them
         would decode in the same turn of the event loop, one after the other,
         while a scan's request waited for the turn to end (measured: 300-460 ms).
-        While this replica writes locally, each step is followed by a pause as
-        long as the step's CPU time: a scan's request needs several turns of
+        While this replica writes locally, each step is followed by a pause of
+        :data:`CATCH_UP_YIELDS` times the step's CPU time: a scan's request needs several turns of
         the loop, and now meets at most one such step, not one per turn.  With
         no local writes a catch-up runs at full speed.
         """
@@ -536,7 +543,7 @@ class Replica:
             spent = time.thread_time() - spent
             if time.monotonic() - self._last_local < DOOR_BUSY_FOR:
                 # Local writes are happening (a door is scanning): take at most half the loop.
-                await asyncio.sleep(spent)
+                await asyncio.sleep(spent * CATCH_UP_YIELDS)
         await asyncio.sleep(0)
 
     async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
@@ -577,6 +584,7 @@ class Replica:
                 self._evict(live)
                 raise ProtocolError("bad_update", "the update could not be applied") from None
             changes = live.take_changes()
+            live.sealed = self._sealed(live)
         bad = sum(isinstance(c, Quarantined) for c in changes)
         if bad:
             log.warning("%s: %d invalid values from %s quarantined (see sync_quarantine)", key, bad, origin)
@@ -668,7 +676,14 @@ class Replica:
     async def peer_reported(self, peer: str, name: str | DocName, state_vector: bytes) -> None:
         """A peer told us its state vector (sync step 1): our acknowledgement."""
         if self.acks.peer_state(peer, str(name), decode_state_vector(state_vector)):
-            await self.store.save_peer_state(peer, str(name), state_vector)
+            # Kept for restarts, in the background: the session goes on with the peer's next message.
+            self._spawn(self._save_peer_state(peer, str(name), state_vector))
+
+    async def _save_peer_state(self, peer: str, name: str, state_vector: bytes) -> None:
+        try:
+            await self.store.save_peer_state(peer, name, state_vector)
+        except Exception as exc:  # the acknowledgement stays in memory; a restart may resend a little
+            log.warning("%s: could not keep %s's acknowledgement: %s", name, peer, exc)
 
     # --- maintenance ---------------------------------------------------------------------
 

@@ -22,9 +22,9 @@ most one background job in its own transaction.  A scan therefore waits
 for at most one background job, which is why those jobs are kept small
 (see :meth:`~sync.sqlite_store.SQLiteUpdateStore.mark_projected`), and a
 steady foreground load still lets the background lane advance instead of
-starving it.  While foreground jobs keep coming, a background job is
-followed by a pause as long as itself: the background lane gets at most
-half of the writer (and of the GIL its Python code holds), and a catch-up
+starving it.  While the door keeps writing, a background job is followed
+by a pause twice as long as itself: the background lane gets at most a
+third of the writer (and of the GIL its Python code holds), and a catch-up
 runs at full speed only when no door is scanning.
 """
 
@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
-#: While foreground jobs came in the last this many seconds, background jobs are paced.
+#: Seconds between two WAL checkpoints (done beside the writer, see :class:`_Checkpointer`).
+CHECKPOINT_EVERY = 0.5
+#: While door work (a foreground job with ``busy``) came in the last this many seconds,
+#: background jobs are paced: each is followed by a pause this many times as long.
 BUSY_FOR = 1.0
+BACKGROUND_YIELDS = 2.0
 
 
 @dataclass(slots=True)
@@ -60,6 +64,7 @@ class _Job(Generic[T]):
     loop: asyncio.AbstractEventLoop
     guard: WriteGuard | None
     durable: bool = True
+    paces: bool = False
 
 
 def connect(path: Path | str, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
@@ -140,6 +145,7 @@ class SQLiteWriter:
         *,
         background: bool = False,
         durable: bool = True,
+        busy: bool | None = None,
     ) -> T:
         """Run ``fn(conn)`` in the next batch of its lane; return once that batch committed.
 
@@ -152,13 +158,17 @@ class SQLiteWriter:
         """
         if not durable and not background:
             raise ValueError("only background jobs may skip waiting for the disk")
+        # ``busy``: does this job show that the door is at work (and so pace the background
+        # lane)? By default a foreground job that writes through a document's guard does:
+        # a scan, a print. Loads and sync bookkeeping do not.
+        paces = (guard is not None) if busy is None else busy
         if self._thread is None:
             self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._wake:
             (self._background if background else self._foreground).append(
-                _Job(fn, future, loop, guard, durable)
+                _Job(fn, future, loop, guard, durable, paces and not background)
             )
             self._wake.notify()
         # A caller that gives up (cancelled) cancels only its wait: the job is queued
@@ -184,6 +194,10 @@ class SQLiteWriter:
     def _run(self) -> None:
         try:
             conn = connect(self.path, synchronous=self._synchronous)
+            # Checkpoints copy the WAL into the database and fsync it: run inside a commit
+            # (SQLite's default, every 1,000 pages) they held door scans for tens of
+            # milliseconds during a catch-up. A thread of its own does them instead.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             if self._setup is not None:
                 self._setup(conn)
         except BaseException as exc:
@@ -191,6 +205,7 @@ class SQLiteWriter:
             self._ready.set()
             return
         self._ready.set()
+        checkpoints = _Checkpointer(self.path)
         try:
             while True:
                 with self._wake:
@@ -210,10 +225,12 @@ class SQLiteWriter:
                     behind = self._background.popleft() if self._background and ready else None
                 if batch:
                     self._run_batch(conn, batch)
-                    self._foreground_at = time.monotonic()
+                    if any(job.paces for job in batch):
+                        self._foreground_at = time.monotonic()
                 if behind is not None:
                     self._run_background(conn, behind)
         finally:
+            checkpoints.stop()
             conn.close()
 
     def _run_background(self, conn: sqlite3.Connection, job: _Job[Any]) -> None:
@@ -228,8 +245,8 @@ class SQLiteWriter:
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
         self.background_jobs += 1
         if started - self._foreground_at < BUSY_FOR:
-            # Foreground work is about: the background lane gets at most half the writer.
-            self._background_after = 2 * time.monotonic() - started
+            # The door is at work: the background lane gets at most a third of the writer.
+            self._background_after = time.monotonic() + BACKGROUND_YIELDS * (time.monotonic() - started)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
         # A lone job needs no savepoint: on error the whole transaction is its own.
@@ -300,3 +317,43 @@ class SQLiteWriter:
 
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             job.loop.call_soon_threadsafe(settle)
+
+
+class _Checkpointer:
+    """Copies the WAL into the database every :data:`CHECKPOINT_EVERY` seconds, beside the writer.
+
+    ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection never blocks the
+    writer (WAL lets one writer and a checkpointer work at once); the writer
+    restarts the WAL once a checkpoint has caught up.  Durability does not
+    depend on it: a commit is durable when its WAL frames are synced.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint:{path.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            log.error("no WAL checkpoints for %s: %s", self._path, exc)
+            return
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY):
+                self._checkpoint(conn)
+            self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the disk, mostly: the next turn tries again
+            log.warning("WAL checkpoint of %s failed: %s", self._path.name, exc)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()

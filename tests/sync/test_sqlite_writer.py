@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.sqlite_writer import SQLiteWriter
+from sync.sqlite_writer import CHECKPOINT_EVERY, SQLiteWriter
 from sync.store import StorageError, WriteGuard
 
 
@@ -127,11 +127,12 @@ async def test_background_work_takes_at_most_half_the_writer_while_foreground_wo
         time.sleep(0.05)
         spans.append((started, time.monotonic()))
 
-    await writer.run(insert(1))  # foreground work just happened
+    await writer.run(insert(1), WriteGuard())  # a door scan just committed
     await asyncio.gather(*(writer.run(slow, background=True) for _ in range(3)))
     pauses = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
     assert all(p >= 0.04 for p in pauses), pauses  # each ~50 ms job is followed by ~50 ms for the door
-    await asyncio.sleep(1.1)  # no foreground work for a while: full speed again
+    await asyncio.sleep(1.1)  # no door work for a while: full speed again...
+    await writer.run(insert(2))  # ...bookkeeping (a load, a peer's acknowledgement) does not count
     spans.clear()
     await asyncio.gather(*(writer.run(slow, background=True) for _ in range(3)))
     pauses = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
@@ -147,3 +148,24 @@ async def test_only_background_work_may_skip_waiting_for_the_disk(tmp_path: Path
     assert await writer.run(insert(2), background=True, durable=False) is not None
     await writer.close()
     assert values(tmp_path / "w.db") == [2]
+
+
+async def test_the_wal_is_checkpointed_beside_the_writer_not_inside_a_commit(tmp_path: Path) -> None:
+    """Without checkpoints the WAL grows without end; inside a commit they stall the door."""
+    writer = SQLiteWriter(tmp_path / "w.db", setup=setup)
+    writer.start()
+    assert await writer.run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+
+    def many(first: int):  # type: ignore[no-untyped-def]
+        return lambda conn: conn.executemany(
+            "INSERT INTO t VALUES (?)", [(v,) for v in range(first, first + 500)]
+        )
+
+    for first in range(0, 20_000, 500):
+        await writer.run(many(first))
+    await asyncio.sleep(CHECKPOINT_EVERY * 3)
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, copied) == (0, frames) and frames > 0  # every frame was already in the database
+    await writer.close()
+    assert len(values(tmp_path / "w.db")) == 20_000
