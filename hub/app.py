@@ -24,6 +24,7 @@ from litestar.static_files import create_static_files_router
 
 from hub.api import catalog, checkins, devices, tokens
 from hub.api.errors import error_docs
+from hub.catalog import import_pool
 from hub.catalog.keys import KeySealer
 from hub.console.routes import CONSOLE_ROUTES, STATIC_DIR, TEMPLATE_CONFIG
 from hub.db.session import Database
@@ -125,7 +126,7 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
         plugins=[error_docs()],
         template_config=TEMPLATE_CONFIG,
         state=State({"hub": state}),
-        lifespan=[lifespan],
+        lifespan=[lifespan, import_pool.lifespan],  # stop the import processes with the worker
         openapi_config=openapi_config("Konferenco hub"),
         logging_config=None,  # the CLI owns logging (format, redaction): appliance/logs.py
     )

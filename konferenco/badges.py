@@ -22,7 +22,10 @@ badge and revoke the old one by ``attendee:serial`` (pretix's
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import sys
+from array import array
 from dataclasses import dataclass, field
 
 import msgspec
@@ -51,16 +54,27 @@ class BadgeError(ValueError):
 
 
 def b45encode(data: bytes) -> str:
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        out += [_B45[c], _B45[d], _B45[e]]
-    if len(data) % 2:
+    """Encode base 45; a 180,000-badge import calls it for every badge, so two bytes are one lookup.
+
+    The three digits of every 16-bit group are precomputed (:func:`_b45_groups`, on first use),
+    and the bytes are read as big-endian 16-bit groups by ``array``: the same digits as RFC 9285's
+    arithmetic (tests/appliance/test_badges.py holds its vectors), at a fifth of the cost.
+    """
+    whole = len(data) & ~1
+    groups = array("H", data[:whole])
+    if sys.byteorder == "little":
+        groups.byteswap()
+    text = "".join(map(_b45_groups().__getitem__, groups))
+    if whole < len(data):
         d, c = divmod(data[-1], 45)
-        out += [_B45[c], _B45[d]]
-    return "".join(out)
+        text += _B45[c] + _B45[d]
+    return text
+
+
+@functools.cache
+def _b45_groups() -> list[str]:
+    """The digits of 0 … 65535, least significant first (~4 MB, ~10 ms to build)."""
+    return [c + d + e for e in _B45[:33] for d in _B45 for c in _B45][:65536]
 
 
 _B45_TABLE = bytes(_B45_INDEX.get(chr(c), 255) for c in range(256))

@@ -5,14 +5,22 @@ column synonyms and the per-row messages are the appliance importer's, so
 an organizer sees the same wording in both places).  Any rejected row
 rejects the import and the report lists each one with its line: a
 malformed file never leaves a half-imported event.  A valid file is then
-written in one transaction: COPY into a temporary table, one
+written in one transaction, chunk by chunk: COPY into a temporary table, one
 ``INSERT … ON CONFLICT DO UPDATE`` that touches only rows whose content
 changed (so their ``revision`` moves and the next delta bundle carries
 them, and nothing else).  Attendees are keyed by the external reference
 (the ticket shop's id), so importing the same export twice changes nothing.
 
 New attendees get a badge code signed by the event's current key; an
-existing attendee keeps the code already printed on their badge.
+existing attendee keeps the code already printed on their badge.  Signing
+and folding the search text are most of the work (~10 s of one core for
+180,000 people), so a big file's chunks are prepared in worker processes
+(:mod:`hub.catalog.import_pool`) while PostgreSQL writes the chunks before
+them; :mod:`hub.catalog.prepare` says why a badge comes out the same there.
+Signing stays eager, at import: every badge is needed before the event (the
+catalog bundle carries them to the appliances, the export to the printer), so
+signing on first use would only move the same seconds to the first
+appliance's enrolment, and make that read path write.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +38,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.catalog.events import get_event, ticket_types, tier_of
+from hub.catalog.import_pool import POOL, WARM_BYTES, ImportPool
 from hub.catalog.keys import KeySealer, signer
-from hub.catalog.search import attendee_search_text
+from hub.catalog.prepare import Pending
 from hub.db.session import raw
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_attendees
@@ -41,7 +51,6 @@ from konferenco.catalog.csv_reader import (
     ProblemGroup,
     group_problems,
     read_csv,
-    sign_missing_badges,
 )
 from konferenco.errors import Invalid, NotFound
 
@@ -60,6 +69,32 @@ _COLUMNS = (
     "badge_code",
     "search_text",
 )
+
+
+#: Only rows whose content changed are updated, so only they move to this import's revision.
+_UPSERT = """
+INSERT INTO attendee AS a (event_id, id, org_id, external_ref, name, company, email, order_ref,
+                           ticket_type_id, nfc_uid, badge_code, search_text, revision)
+SELECT $1, id, $2::uuid, external_ref, name, company, email, order_ref, ticket_type_id, nfc_uid,
+       badge_code, search_text, $3
+FROM incoming
+ON CONFLICT (event_id, id) DO UPDATE SET
+    name = excluded.name, company = excluded.company, email = excluded.email,
+    search_text = excluded.search_text,
+    order_ref = excluded.order_ref, ticket_type_id = excluded.ticket_type_id,
+    nfc_uid = excluded.nfc_uid, external_ref = excluded.external_ref, status = 'valid',
+    revision = excluded.revision, updated_at = now()
+WHERE (a.name, a.company, a.email, a.order_ref, a.ticket_type_id, a.nfc_uid, a.status)
+      IS DISTINCT FROM (excluded.name, excluded.company, excluded.email, excluded.order_ref,
+                        excluded.ticket_type_id, excluded.nfc_uid, 'valid')
+RETURNING (xmax = 0) AS inserted
+"""
+#: The upsert's counts, not its rows: one row back per chunk instead of one per attendee.
+_UPSERT_COUNTS = f"""
+WITH changed AS ({_UPSERT})
+SELECT count(*) FILTER (WHERE inserted) AS added, count(*) FILTER (WHERE NOT inserted) AS updated
+FROM changed
+"""
 
 
 @dataclass
@@ -172,11 +207,17 @@ async def import_attendees(
     *,
     default_ticket_type: str | None = None,
     progress: Progress | None = None,
+    pool: ImportPool = POOL,
 ) -> ImportResult:
-    """Validate and upsert; raises :class:`ImportRefused` (with the per-row report) and writes nothing."""
+    """Validate and upsert; raises :class:`ImportRefused` (with the per-row report) and writes nothing.
+
+    A big file is signed and folded by ``pool``'s processes (:mod:`hub.catalog.import_pool`).
+    """
     principal.require(OrgRole.ORGANIZER)
     await get_event(conn, event_id)
     types = await ticket_types(conn, event_id)
+    if len(data) >= WARM_BYTES:
+        pool.warm()  # the processes start while the file is parsed
     attendees, problems, count = await asyncio.to_thread(
         parse, data, fmt, event_id, types, default_ticket_type
     )
@@ -190,11 +231,11 @@ async def import_attendees(
     if progress:
         progress("checked", len(attendees), len(attendees))
     ids = [a.id for a in attendees]
+    driver = await raw(conn)
     existing = {
-        r.id
-        for r in await conn.execute(
-            text("SELECT id FROM attendee WHERE event_id = :e AND id = ANY(:ids)"),
-            {"e": event_id, "ids": ids},
+        r["id"]
+        for r in await driver.fetch(
+            "SELECT id FROM attendee WHERE event_id = $1 AND id = ANY($2::text[])", event_id, ids
         )
     }
     total = int(
@@ -204,86 +245,86 @@ async def import_attendees(
     )
     check_attendees(await tier_of(conn, principal.org_id), total + len(set(ids) - existing))
     badge_signer = await signer(conn, sealer, event_id)
-    fresh = [a for a in attendees if a.id not in existing]
-    signed = {
-        a.id: a.badge_code
-        for a in await asyncio.to_thread(sign_missing_badges, event_id, fresh, badge_signer)
-    }
-    if progress:
-        progress("signed", len(fresh), len(fresh))
-    # The event row is locked for the rest of the transaction: two imports into one event take
-    # turns, and the revision moves only if a row actually changed (an unchanged re-import must
-    # leave appliances nothing to download).
-    revision = 1 + int(
-        (
-            await conn.execute(
-                text("SELECT catalog_revision FROM event WHERE id = :e FOR UPDATE"), {"e": event_id}
+    # New attendees get a code (unless the file brought one); existing ones keep theirs: the
+    # upsert below never changes badge_code, so what is printed stays valid.
+    pending = [
+        Pending(
+            a.id,
+            a.ticket_type_id,
+            not a.badge_code and a.id not in existing,
+            a.name,
+            a.company,
+            a.email,
+            a.order_ref,
+            a.external_ref or "",
+        )
+        for a in attendees
+    ]
+    to_sign = sum(1 for p in pending if p.needs_code)
+    revision = 0
+    added = updated = signed = written = 0
+    # Chunks are written as they come back from the workers, while the next ones are signed: the
+    # database's share overlaps the signing instead of following it.
+    async with aclosing(pool.prepared(badge_signer, event_id, pending)) as chunks:
+        async for start, prepared in chunks:
+            if not revision:
+                revision = await _lock_event(driver, event_id)
+            batch = attendees[start : start + len(prepared.codes)]
+            await driver.copy_records_to_table(
+                "incoming",
+                records=[
+                    (
+                        a.id,
+                        a.external_ref or None,
+                        a.name,
+                        a.company,
+                        a.email,
+                        a.order_ref,
+                        a.ticket_type_id,
+                        a.nfc_uid,
+                        code or (a.badge_code if a.id not in existing else ""),
+                        folded,
+                    )
+                    for a, code, folded in zip(batch, prepared.codes, prepared.search_texts, strict=True)
+                ],
+                columns=list(_COLUMNS),
             )
-        ).scalar_one()
+            counts = await driver.fetchrow(_UPSERT_COUNTS, event_id, principal.org_id, revision)
+            await driver.execute("TRUNCATE incoming")
+            added += counts["added"]
+            updated += counts["updated"]
+            signed += sum(1 for code in prepared.codes if code)
+            written += len(batch)
+            if progress:
+                progress("signed", signed, to_sign)
+                progress("writing", written, len(attendees))
+    if added or updated:
+        await driver.execute("UPDATE event SET catalog_revision = $2 WHERE id = $1", event_id, revision)
+    else:
+        revision -= 1
+    return ImportResult(
+        rows=count,
+        added=added,
+        updated=updated,
+        unchanged=len(attendees) - added - updated,
+        revision=revision,
     )
-    search_texts = await asyncio.to_thread(_search_texts, attendees)  # ~1 s for 180,000: off the loop
-    driver = await raw(conn)
+
+
+async def _lock_event(driver: Any, event_id: str) -> int:
+    """Lock the event row and make the temporary table; the revision this import writes.
+
+    The event row stays locked for the rest of the transaction: two imports into one event take
+    turns, and the revision moves only if a row actually changed (an unchanged re-import must
+    leave appliances nothing to download).
+    """
+    current = await driver.fetchval("SELECT catalog_revision FROM event WHERE id = $1 FOR UPDATE", event_id)
     await driver.execute(
         "CREATE TEMP TABLE incoming (id text, external_ref text, name text, company text, email text,"
         " order_ref text, ticket_type_id text, nfc_uid text, badge_code text, search_text text)"
         " ON COMMIT DROP"
     )
-    await driver.copy_records_to_table(
-        "incoming",
-        records=[
-            (
-                a.id,
-                a.external_ref or None,
-                a.name,
-                a.company,
-                a.email,
-                a.order_ref,
-                a.ticket_type_id,
-                a.nfc_uid,
-                signed.get(a.id, ""),
-                folded,
-            )
-            for a, folded in zip(attendees, search_texts, strict=True)
-        ],
-        columns=list(_COLUMNS),
-    )
-    if progress:
-        progress("writing", len(attendees), len(attendees))
-    rows = await driver.fetch(
-        """
-        INSERT INTO attendee AS a (event_id, id, org_id, external_ref, name, company, email, order_ref,
-                                   ticket_type_id, nfc_uid, badge_code, search_text, revision)
-        SELECT $1, id, $2::uuid, external_ref, name, company, email, order_ref, ticket_type_id, nfc_uid,
-               badge_code, search_text, $3
-        FROM incoming
-        ON CONFLICT (event_id, id) DO UPDATE SET
-            name = excluded.name, company = excluded.company, email = excluded.email,
-            search_text = excluded.search_text,
-            order_ref = excluded.order_ref, ticket_type_id = excluded.ticket_type_id,
-            nfc_uid = excluded.nfc_uid, external_ref = excluded.external_ref, status = 'valid',
-            revision = excluded.revision, updated_at = now()
-        WHERE (a.name, a.company, a.email, a.order_ref, a.ticket_type_id, a.nfc_uid, a.status)
-              IS DISTINCT FROM (excluded.name, excluded.company, excluded.email, excluded.order_ref,
-                                excluded.ticket_type_id, excluded.nfc_uid, 'valid')
-        RETURNING (xmax = 0) AS inserted
-        """,
-        event_id,
-        principal.org_id,
-        revision,
-    )
-    added = sum(1 for r in rows if r["inserted"])
-    updated = len(rows) - added
-    if rows:
-        await driver.execute("UPDATE event SET catalog_revision = $2 WHERE id = $1", event_id, revision)
-    else:
-        revision -= 1
-    return ImportResult(
-        rows=count, added=added, updated=updated, unchanged=len(attendees) - len(rows), revision=revision
-    )
-
-
-def _search_texts(attendees: list[Attendee]) -> list[str]:
-    return [attendee_search_text(a.name, a.company, a.email, a.order_ref, a.external_ref) for a in attendees]
+    return 1 + int(current)
 
 
 async def cancel_attendee(

@@ -3,7 +3,8 @@
 Every attendee row carries ``search_text`` (migration 0004): the distinct
 words of its name, company, e-mail, order code and external reference,
 folded by :func:`konferenco.text.fold` — the appliance's rule — plus every
-suffix of a Chinese, Japanese or Korean run (:func:`konferenco.text.search_text`).
+suffix of a Chinese, Japanese or Korean run (:func:`konferenco.text.search_text`, through
+:func:`hub.catalog.prepare.attendee_search_text`, which import worker processes use too).
 Every attendee write path stores it: the roster import
 (:mod:`hub.catalog.roster`), walk-ins and on-site amendments
 (:mod:`hub.peer.projection`, through :func:`refresh_search_text`).
@@ -26,7 +27,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from konferenco.text import fold, search_text, words
+from hub.catalog.prepare import attendee_search_text
+from konferenco.text import fold, words
+
+__all__ = ["attendee_search_text", "prefix_query", "refresh_search_text", "search"]
 
 _FIELDS = (
     "id, name, company, email, order_ref, ticket_type_id, status,"
@@ -63,13 +67,6 @@ async def search(conn: AsyncConnection, event_id: str, query: str, limit: int = 
         {"e": event_id, "n": limit, "raw": raw, "q": tsquery},
     )
     return [dict(r._mapping) for r in rows]
-
-
-def attendee_search_text(
-    name: str, company: str, email: str, order_ref: str, external_ref: str | None
-) -> str:
-    """The ``search_text`` of an attendee row."""
-    return search_text(name, company, email, order_ref, external_ref or "")
 
 
 async def refresh_search_text(driver: Any, event_id: str, ids: Iterable[str]) -> None:
