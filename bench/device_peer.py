@@ -1,16 +1,19 @@
 """A device of the convergence benchmark: its prepared replica plus a SyncClient to the hub.
 
 Loads the replica from its data directory, says ``ready``, and on ``go``
-starts a ``SyncClient`` for the event's control document and the four
-device logs, with a device-role token (``BENCH_TOKEN``).  Runs on uvloop,
-like an appliance under uvicorn.
+starts a ``SyncClient`` for the event's control document and every shard
+of the four device logs (one WebSocket each), with a device-role token
+(``BENCH_TOKEN``).  With ``--discover`` the client is given no list and
+learns the documents as an appliance does, from ``GET /sync`` (refreshed
+every ``refresh_interval``).  Runs on uvloop, like an appliance under uvicorn.
 
 Besides the sync messages (counted by wrapping the channel's ``send``), it
 counts the TCP bytes its WebSockets send and receive: every byte on
 loopback has a device at one end, so the sum over devices is the wire total
 (after permessage-deflate, which websockets negotiates by default).
 
-Run by the benchmark: ``python -m bench.device_peer --data DIR --device ID --url URL --expect FILE``.
+Run by the benchmark:
+``python -m bench.device_peer --data DIR --device ID --url URL --expect FILE [--discover]``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import functools
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +38,10 @@ from bench.peer_common import (
     Profiler,
     Watcher,
     count_channel_sends,
+    count_writer_pacing,
     mark_go,
     report_stats,
+    run_setup_hook,
     say,
     watch_stdin,
 )
@@ -66,12 +72,14 @@ class CountingConnection(ClientConnection):
         super().data_received(data)
 
 
-async def serve(data: Path, device: str, url: str, expected: Expected, token: str) -> None:
+async def serve(
+    data: Path, device: str, url: str, expected: Expected, token: str, *, discover: bool = False
+) -> None:
     """Load first, connect on ``go``: start-up cost stays out of the measured time."""
     replica = Replica(SQLiteUpdateStore(data / DB_FILE, projector=RecordProjection()))
     await replica.start()
     identity = PeerIdentity(peer_id=f"device:{device}", role=Role.DEVICE, events=(EVENT,), device_id=device)
-    documents = [str(DocName.control(EVENT)), *expected.state_vectors]
+    documents = None if discover else [str(DocName.control(EVENT)), *expected.state_vectors]
     client = SyncClient(replica, url, token, identity, remote_peer="hub", documents=documents)
     watcher = Watcher(replica, data / DB_FILE, expected)
     profiler = Profiler()
@@ -95,7 +103,7 @@ async def serve(data: Path, device: str, url: str, expected: Expected, token: st
         task = asyncio.create_task(watcher.run())
         await stop.wait()
         profiler.stop()
-    report_stats(client={name: s.state for name, s in client.status.items()})
+    report_stats(replica, client=dict(Counter(s.state for s in client.status.values())))
     if task is not None:
         task.cancel()
     await client.stop()
@@ -108,10 +116,22 @@ def main() -> None:
     parser.add_argument("--device", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--expect", type=Path, required=True)
+    parser.add_argument("--discover", action="store_true", help="learn the documents from GET /sync")
     args = parser.parse_args()
     count_channel_sends(WebsocketsChannel)
+    count_writer_pacing()
     setattr(sync.client, "connect", functools.partial(connect, create_connection=CountingConnection))  # noqa: B010
-    uvloop.run(serve(args.data, args.device, args.url, Expected.load(args.expect), os.environ["BENCH_TOKEN"]))
+    run_setup_hook()
+    uvloop.run(
+        serve(
+            args.data,
+            args.device,
+            args.url,
+            Expected.load(args.expect),
+            os.environ["BENCH_TOKEN"],
+            discover=args.discover,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ from bench.peer_common import (
     Profiler,
     Watcher,
     count_channel_sends,
+    count_writer_pacing,
     mark_go,
     report_stats,
+    run_setup_hook,
     say,
     watch_stdin,
 )
@@ -60,7 +62,7 @@ def build(data: Path, expected: Expected, secret: bytes, server: list[uvicorn.Se
                 mark_go()
             elif line == "stop" and not server[0].should_exit:
                 profiler.stop()
-                report_stats()
+                report_stats(replica)
                 server[0].should_exit = True
 
         watch_stdin(asyncio.get_running_loop(), on_line)
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--expect", type=Path, required=True)
     args = parser.parse_args()
     count_channel_sends(ConnectionChannel)
+    count_writer_pacing()
+    run_setup_hook()
     holder: list[uvicorn.Server] = []
     app = build(
         args.data, Expected.load(args.expect), bytes.fromhex(os.environ["BENCH_TOKEN_SECRET"]), holder

@@ -6,17 +6,21 @@ sent, peak RSS; plus the floor measured in the same run: inserting the same
 200,000 rows into SQLite in one transaction.  Target: convergence ≤ 3 s and
 ≤ 3x the floor."
 
-Preparation (not timed) writes each device's log through the real code —
-``replica.write`` of :data:`CHUNK` scans at a time — into its own SQLite
-data directory.  Each repetition then copies those directories, starts the
-hub (``bench.hub_peer``, uvicorn) and four device processes
+Preparation (not timed) writes each device's log as a device does: through
+``Replica.log``, :data:`CHUNK` scans at a time (which the replica stores as
+append batches of up to ``MAX_LOG_BATCH``), so the replica picks the shard
+(``Replica.device_log``) and rolls over to the next every
+:data:`~sync.shards.SHARD_RECORDS` records: 25 documents of 2,000 per device.
+Each repetition then copies those directories, starts the hub
+(``bench.hub_peer``, uvicorn) and four device processes
 (``bench.device_peer``), waits until every device has loaded its replica,
 and starts the clock when it tells them all to connect.  Each process
-reports when its documents match the expected state vectors and lengths,
-then when its ``sync_record`` table holds all 200,000 rows.
+reports when every document matches its expected state vector and record
+count, then when its ``sync_record`` table holds all 200,000 rows.
 
 Also runnable alone, with cProfile in every process:
-``python -m bench.sync_convergence --profile DIR``.
+``python -m bench.sync_convergence --profile DIR`` (``--discover``: the
+devices learn the documents from ``GET /sync`` instead of being given them).
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ from sync.permissions import PeerIdentity, Role
 from sync.projection import SCHEMA as RECORD_SCHEMA
 from sync.projection import RecordProjection
 from sync.protocol import DEFAULT_MAX_MESSAGE, decode_state_vector
+from sync.records import Scan
 from sync.replica import Replica
+from sync.shards import SHARD_RECORDS
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import connect, execute_script
 from sync.tokens import TokenSigner
@@ -59,75 +65,100 @@ from sync.tokens import TokenSigner
 ROOT = Path(__file__).resolve().parent.parent
 DEVICES = ("dev1", "dev2", "dev3", "dev4")
 RECORDS = 50_000
-# Scans per preparation write.  In pycrdt 0.14.13 the memory of one transaction grows with the square
-# of its inserts (4,000 appends: ~390 MB; 8,000: ~1.5 GB; 50,000: killed by the OOM killer).
+# Scans logged concurrently per preparation step (``Replica.log`` stores them in batches of at most
+# MAX_LOG_BATCH, each one small transaction: in pycrdt 0.14.13 the memory of one transaction grows
+# with the square of its inserts).  A step never crosses a shard boundary, so the replica's count of
+# the current shard is up to date when it picks the shard of the next step.
 CHUNK = 500
 TIMEOUT = 300.0
 TARGET_S = 3.0
 TARGET_FLOOR_RATIO = 3.0
 PROCESSES = ("hub", *DEVICES)
+# Device logs received in a run: the hub gets all 4, each device the other 3.
+_RECEIVED_LOGS = len(DEVICES) + len(DEVICES) * (len(DEVICES) - 1)
 
 
 # --- preparation -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _PreparedDevice:
+class _PreparedShard:
     name: str
     state_vector: dict[int, int]
-    update: bytes = field(repr=False)  # the whole log as one v1 update (what a Step 2 carries)
+    records: int
+    update: bytes = field(repr=False)  # the whole shard as one v1 update (what its Step 2 carries)
 
 
-async def _prepare_device(data: Path, device: str, seed: int) -> _PreparedDevice:
-    replica = Replica(SQLiteUpdateStore(data / DB_FILE, projector=RecordProjection(), synchronous="NORMAL"))
+async def _prepare_device(data: Path, device: str, seed: int, shard_records: int) -> list[_PreparedShard]:
+    replica = Replica(
+        SQLiteUpdateStore(data / DB_FILE, projector=RecordProjection(), synchronous="NORMAL"),
+        shard_records=shard_records,
+    )
     await replica.start()
-    name = DocName.device(EVENT, device)
     rng = random.Random(seed)
     try:
-        for start in range(0, RECORDS, CHUNK):
-            batch = [scan_fields(device, i, rng) for i in range(start, min(RECORDS, start + CHUNK))]
-
-            def append(doc: Any, batch: list[dict[str, Any]] = batch) -> None:
-                log = DeviceLog(doc)
-                for kw in batch:
-                    log.append_scan(**kw)
-
-            await replica.write(name, append)
-        await replica.compact(name, full=True)
-        return _PreparedDevice(
-            str(name), decode_state_vector(await replica.state_vector(name)), await replica.diff(name)
-        )
+        written = 0
+        while written < RECORDS:
+            n = min(CHUNK, shard_records - written % shard_records, RECORDS - written)
+            scans = [Scan(**scan_fields(device, i, rng)) for i in range(written, written + n)]
+            await asyncio.gather(*(replica.log(EVENT, device, scan) for scan in scans))
+            written += n
+        shards = []
+        for name in replica.shards.names(EVENT, device):
+            await replica.compact(name, full=True)
+            shards.append(
+                _PreparedShard(
+                    str(name),
+                    decode_state_vector(await replica.state_vector(name)),
+                    await replica.read(name, lambda doc: len(DeviceLog(doc))),
+                    await replica.diff(name),
+                )
+            )
+        return shards
     finally:
         await replica.close()
 
 
-def _prepare_device_sync(data: Path, device: str, seed: int) -> _PreparedDevice:
+def _prepare_device_sync(data: Path, device: str, seed: int, shard_records: int) -> list[_PreparedShard]:
     data.mkdir(parents=True)
-    return asyncio.run(_prepare_device(data, device, seed))
+    return asyncio.run(_prepare_device(data, device, seed, shard_records))
 
 
 @dataclass
 class Prepared:
     devices: dict[str, Path]
     expected: Expected
-    updates: dict[str, bytes] = field(repr=False)
+    shard_records: int
+    updates: dict[str, bytes] = field(repr=False)  # per document: what its Step 2 carries
     rows: list[tuple[Any, ...]] = field(repr=False)  # the 200,000 projected rows, for the floor
 
+    @property
+    def shards_per_device(self) -> int:
+        return len(self.updates) // len(self.devices)
 
-def prepare(root: Path) -> Prepared:
+
+def prepare(root: Path, shard_records: int = SHARD_RECORDS) -> Prepared:
     """Build the four devices' offline logs, two processes at a time (2 cores)."""
     dirs = {d: root / "prepared" / d for d in DEVICES}
     with ProcessPoolExecutor(max_workers=min(len(DEVICES), os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(_prepare_device_sync, dirs[d], d, i) for i, d in enumerate(DEVICES)]
-        done = [f.result(timeout=TIMEOUT) for f in futures]
-    expected = Expected({p.name: p.state_vector for p in done}, RECORDS)
+        futures = [
+            pool.submit(_prepare_device_sync, dirs[d], d, i, shard_records) for i, d in enumerate(DEVICES)
+        ]
+        done = [shard for f in futures for shard in f.result(timeout=TIMEOUT)]
+    # The replica must have sharded each log as a device's would: full shards, then the rest.
+    want = [min(shard_records, RECORDS - first) for first in range(0, RECORDS, shard_records)]
+    for device in DEVICES:
+        got = [s.records for s in done if DocName.parse(s.name).device_id == device]
+        if got != want:
+            raise RuntimeError(f"{device}: the replica made shards of {got} records, expected {want}")
+    expected = Expected({s.name: s.state_vector for s in done}, {s.name: s.records for s in done})
     rows: list[tuple[Any, ...]] = []
     for path in dirs.values():
         with contextlib.closing(sqlite3.connect(path / DB_FILE)) as conn:
             rows += conn.execute("SELECT doc, root, id, kind, at, body FROM sync_record").fetchall()
     if len(rows) != RECORDS * len(DEVICES):
         raise RuntimeError(f"preparation made {len(rows)} projected rows, expected {RECORDS * len(DEVICES)}")
-    return Prepared(dirs, expected, {p.name: p.update for p in done}, rows)
+    return Prepared(dirs, expected, shard_records, {s.name: s.update for s in done}, rows)
 
 
 # --- the floor ---------------------------------------------------------------------------
@@ -271,8 +302,14 @@ def _wait_port(port: int, deadline: float) -> None:
             time.sleep(0.05)
 
 
-def converge_once(prepared: Prepared, workdir: Path, profile: Path | None = None) -> Outcome:
-    """Run hub + four devices from copies of the prepared data until all converge."""
+def converge_once(
+    prepared: Prepared, workdir: Path, profile: Path | None = None, *, discover: bool = False
+) -> Outcome:
+    """Run hub + four devices from copies of the prepared data until all converge.
+
+    ``discover``: the devices' ``SyncClient`` gets no document list and learns
+    it from ``GET /sync``, as an appliance does (off for the benchmark: see the notes).
+    """
     deadline = time.monotonic() + TIMEOUT
     workdir.mkdir(parents=True)
     expect = workdir / "expected.json"
@@ -319,6 +356,7 @@ def converge_once(prepared: Prepared, workdir: Path, profile: Path | None = None
                     url,
                     "--expect",
                     str(expect),
+                    *(["--discover"] if discover else []),
                 ],
                 {"BENCH_TOKEN": signer.issue(identity)},
             )
@@ -362,16 +400,20 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
-def run(repetitions: int = 3, step_repetitions: int = 5) -> BenchResult:
+def run(repetitions: int = 3, step_repetitions: int = 5, shard_records: int = SHARD_RECORDS) -> BenchResult:
     """Prepare once, then per repetition measure the floor and a full convergence.
 
-    ``step_repetitions`` is for the per-step cost table (:mod:`bench.receive_cost`).
+    ``step_repetitions`` is for the per-step cost table (:mod:`bench.receive_cost`);
+    ``shard_records`` is the device replicas' shard size (the code's own by default).
     """
     with tempfile.TemporaryDirectory(prefix="konferenco-bench-sync-") as tmp:
         root = Path(tmp)
-        progress(f"sync convergence: preparing {len(DEVICES)} devices x {RECORDS:,} scans (not timed)")
+        progress(
+            f"sync convergence: preparing {len(DEVICES)} devices x {RECORDS:,} scans in shards of "
+            f"{shard_records:,} (not timed)"
+        )
         t = time.monotonic()
-        prepared = prepare(root)
+        prepared = prepare(root, shard_records)
         progress(f"prepared in {time.monotonic() - t:.1f} s")
         floors: list[float] = []
         outcomes: list[Outcome] = []
@@ -388,10 +430,17 @@ def run(repetitions: int = 3, step_repetitions: int = 5) -> BenchResult:
             )
             outcomes.append(outcome)
             shutil.rmtree(root / f"run-{rep}", ignore_errors=True)
-    progress(f"cost of each step of receiving one log, {step_repetitions} repetitions")
-    name, update = next(iter(prepared.updates.items()))
+    progress(f"cost of each step of receiving one shard, {step_repetitions} repetitions")
+    name, update = next(iter(prepared.updates.items()))  # the first device's shard 0 (a full shard)
     cpu = Series.of([o.total("cpu_s") for o in outcomes], "s").median
-    steps = receive_cost.measure(DocName.parse(name), update, step_repetitions, cpu)
+    steps = receive_cost.measure(
+        DocName.parse(name),
+        update,
+        step_repetitions,
+        cpu,
+        scale_to=RECORDS,
+        receives=_RECEIVED_LOGS * prepared.shards_per_device,
+    )
     return _result(prepared, floors, outcomes, steps)
 
 
@@ -457,6 +506,9 @@ def _result(prepared: Prepared, floors: list[float], outcomes: list[Outcome], st
     def med(values: list[float]) -> float:
         return Series.of(values, "").median
 
+    def stat(name: str, key: str) -> float:
+        return med([float(o.stats[name].get(key, 0)) for o in outcomes])
+
     per_process = tuple(
         (
             name,
@@ -485,16 +537,51 @@ def _result(prepared: Prepared, floors: list[float], outcomes: list[Outcome], st
         ),
         steps,
     ]
+    shard = prepared.shard_records
+    per_device = prepared.shards_per_device
+    documents = len(prepared.updates)
     biggest = max(len(u) for u in prepared.updates.values())
+    log_bytes = sum(len(u) for u in prepared.updates.values()) / len(DEVICES)
     hub_done = med([o.projected_s["hub"] for o in outcomes])
     first_device = med([min(o.docs_s[d] for d in DEVICES) for o in outcomes])
     notes = [
         f"The hub held and had projected all four logs {hub_done:.1f} s after go; the first device held "
         f"all four at {first_device:.1f} s (medians).",
-        f"Each device log as one update (what its Step 2 carries) is about {_mb(biggest)}; "
-        f"the message cap (DEFAULT_MAX_MESSAGE) is {_mb(DEFAULT_MAX_MESSAGE)}, so a log of about "
-        f"{DEFAULT_MAX_MESSAGE * RECORDS // biggest:,} such scans is the most one device can sync "
-        "while a Step 2 is sent as a single message.",
+        f"Each device's log is {per_device} shards of {shard:,} records ({documents} documents in all, "
+        f"plus the control document, each on its own WebSocket: {len(DEVICES) * (documents + 1)} "
+        f"connections to the hub). A full shard as one update (what its Step 2 carries) is at most "
+        f"{_mb(biggest)}, a whole log {_mb(log_bytes)}; the message cap (DEFAULT_MAX_MESSAGE) is "
+        f"{_mb(DEFAULT_MAX_MESSAGE)}, so one Step 2 could carry about "
+        f"{DEFAULT_MAX_MESSAGE * shard // biggest:,} such scans, far more than a shard holds.",
+        "The devices' `SyncClient` is given the full list of documents (the control document and every "
+        "shard of the four logs). Left to discover them (`GET /sync`, `refresh_interval` = 30 s), a "
+        "device would learn another device's shards only at the first refresh after the hub holds "
+        "them, which puts convergence at 30 s or more whatever the sync costs (one run with "
+        "`python -m bench.sync_convergence --discover` here: the hub held all logs at 9 s, the "
+        "devices at 52-53 s).",
+        f"The per-step table measures one {shard:,}-record shard; its last column multiplies by "
+        f"{RECORDS // shard} to give the cost per {RECORDS:,} records (one device's log), comparable with "
+        "earlier runs that received a log as one 50,000-record document. Fixed per-update costs (a commit, "
+        f"a message) are paid once per shard, so the scaled column counts them {RECORDS // shard} times.",
+        "SQLite writer, per process (medians): foreground jobs (here: peers' state vectors saved "
+        "on each Step 1, documents loaded), background jobs (stored remote updates, projection "
+        "chunks, compaction), the time in these and the pauses the writer imposed after them because "
+        "foreground work was about; documents dropped from memory after idling, and documents in "
+        "memory at the end; and, for the peers' updates this process stored, the mean and longest "
+        "wait from asking the writer to store one until it was stored (it is relayed only then): "
+        + "; ".join(
+            f"{name} {stat(name, 'writer_jobs') - stat(name, 'background_jobs'):.0f} foreground jobs, "
+            f"{stat(name, 'background_jobs'):.0f} background, "
+            f"{stat(name, 'background_s'):.1f} s in them, "
+            f"{stat(name, 'paced_s'):.1f} s paused, "
+            f"{stat(name, 'unloaded'):.0f} dropped, "
+            f"{stat(name, 'loaded'):.0f} loaded, "
+            f"{stat(name, 'remote_append_s') / max(1.0, stat(name, 'remote_appends')) * 1000:.0f} ms mean / "
+            f"{stat(name, 'remote_append_max_s'):.1f} s longest wait to store one of "
+            f"{stat(name, 'remote_appends'):.0f} updates"
+            for name in PROCESSES
+        )
+        + ".",
         "The floor uses the projection's own schema (`sync_record`, WITHOUT ROWID, with its (kind, at) "
         "index), `synchronous=FULL`, WAL, and the very rows the devices projected, inserted with one "
         "`executemany` in one transaction.",
@@ -508,15 +595,20 @@ def _result(prepared: Prepared, floors: list[float], outcomes: list[Outcome], st
         title="Sync convergence: 4 devices x 50,000 scans through a hub",
         method=(
             f"{len(DEVICES)} device data directories, each with its own device log of {RECORDS:,} scans "
-            "written offline through `replica.write` (not timed). Per repetition: a hub-like peer "
+            f"written offline as a device writes them, through `Replica.log` (not timed): the replica "
+            f"shards the log every {shard:,} records, so each device holds {per_device} log documents. "
+            "Per repetition: a hub-like peer "
             "(uvicorn + Litestar, `SyncService` + `sync_router`, `SQLiteUpdateStore` + `RecordProjection`) "
             "and four device processes (a `Replica` on a copy of the prepared directory plus a `SyncClient` "
-            "for the control document and the four device logs, each with a device-role token), all on "
+            f"for the control document and all {documents} shards of the four device logs, one WebSocket "
+            "each, with a device-role token), all on "
             "127.0.0.1. Measured from the moment the devices start connecting until every one of the 5 "
-            "replicas holds all four logs — (a) state vectors equal to the writers' and 50,000 records "
-            "each, (b) 200,000 rows in `sync_record` too. Bytes: every sync message sent by any process "
+            f"replicas holds all four logs — (a) every one of the {documents} documents with the state "
+            "vector and record count its writer left, (b) 200,000 rows in `sync_record` too. "
+            "Bytes: every sync message sent by any process "
             "(counted by wrapping the channels' `send`), and the TCP bytes of the devices' WebSockets. "
-            "Peak RSS: `ru_maxrss` of each process at the end. Floor, measured in the same run before each "
+            "Peak RSS: each process's own `VmHWM` at the end (not `ru_maxrss`, which on Linux "
+            "carries the parent's peak across `exec`). Floor, measured in the same run before each "
             "convergence: stdlib `sqlite3`, WAL, one transaction inserting the same 200,000 rows."
         ),
         repetitions=len(outcomes),
@@ -541,11 +633,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run one convergence with cProfile in every process.")
     parser.add_argument("--profile", type=Path, required=True, help="Directory for the .prof files.")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--shard-records", type=int, default=SHARD_RECORDS)
+    parser.add_argument("--discover", action="store_true", help="devices learn documents from GET /sync")
     args = parser.parse_args()
     args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="konferenco-bench-sync-") as tmp:
-        prepared = prepare(Path(tmp))
-        outcome = converge_once(prepared, Path(tmp) / "run", profile=args.profile.resolve())
+        prepared = prepare(Path(tmp), args.shard_records)
+        outcome = converge_once(
+            prepared, Path(tmp) / "run", profile=args.profile.resolve(), discover=args.discover
+        )
     progress(
         f"documents {outcome.docs_converged:.2f} s, projections {outcome.projected:.2f} s "
         f"(cProfile slows everything down)"
