@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,16 +23,19 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from pycrdt import Doc
 
 from appliance.app import create_app
 from appliance.box import Box
 from appliance.checkin.service import SCAN_DEADLINE_S
-from appliance.config import DataDir
+from appliance.config import DataDir, DeviceConfig
 from appliance.staff.service import StaffRole
+from drivers.base import ScanEvent
 from sync.documents import DeviceLog
+from sync.names import DocName
 from sync.records import Scan
 from tests.appliance.conftest import DemoAppliance, nonce
-from tests.helpers import konferenco
+from tests.helpers import konferenco, until
 
 SCANS = "/api/v1/scans"
 UNLIMITED_PAGES = 1_073_741_823  # SQLite's default max_page_count
@@ -276,3 +280,64 @@ async def test_a_scan_that_cannot_be_recorded_within_its_deadline_is_refused_and
     assert retried.json()["result"] == "admitted" and retried.json()["replayed"] is False
     assert env.rows_with_nonce(body["nonce"]) == 1
     assert len(await env.logged_scans()) == (await env.stats())["scans"] == before["scans"] + 1
+
+
+async def test_a_scanner_whose_scan_was_refused_too_late_sends_it_again_and_it_counts_once(
+    in_process: InProcess,
+) -> None:
+    """The appliance's own scanners retry a ``too_late`` refusal with the same nonce."""
+    env = in_process
+    before = await env.stats()
+    sink = env.state.door.device_sink(DeviceConfig(id="scanner-north", domain="scanner", gate="north"))
+
+    def stall(conn: Any) -> None:
+        time.sleep(SCAN_DEADLINE_S + 0.3)
+
+    stalled = asyncio.create_task(env.state.writer.run(stall))
+    await asyncio.sleep(0.05)
+    await sink(ScanEvent(source="evdev:test", at=1, code=env.badges[-2]))  # refused once, then retried
+    await stalled
+
+    after = await env.stats()
+    assert after["scans"] == before["scans"] + 1 and after["admitted"] == before["admitted"] + 1
+    nonces = [s.nonce for s in await env.logged_scans() if s.staff == "scanner-north"]
+    assert len(nonces) == 1 and env.rows_with_nonce(nonces[0]) == 1
+
+
+async def test_health_and_metrics_show_a_catch_up(in_process: InProcess) -> None:
+    """An operator sees a box catching up (and its memory) instead of guessing why it is busy."""
+    env = in_process
+    health = (await env.client.get("/healthz")).json()
+    sync = health["sync"]
+    assert sync["catching_up"] == 0 and sync["documents_catching_up"] == 0
+    assert sync["writer_backlog"] == {"foreground": 0, "background": 0}
+    assert sync["documents_loaded"] >= 1
+    metrics = (await env.client.get("/metrics")).text
+    for name in (
+        "konferenco_sync_catching_up_changes",
+        "konferenco_sqlite_backlog",
+        "konferenco_sync_documents_unloaded",
+    ):
+        assert name in metrics
+
+    # A peer's update waiting behind the background lane shows in the writer's backlog...
+    replica, writer = env.state.replica, env.state.writer
+    proceed = threading.Event()
+    blocked = asyncio.create_task(writer.run(lambda conn: proceed.wait(5), background=True))
+    doc: Doc[Any] = Doc()
+    for i in range(3):
+        DeviceLog(doc).append_scan(nonce=f"p{i}", gate="north", result="admitted")
+    receiving = asyncio.create_task(
+        replica.receive(DocName.device("demo", "other-door"), doc.get_update(), "p")
+    )
+    try:
+        await until(lambda: writer.backlog()[1] >= 1, what="the update queued behind the background job")
+        assert (await env.client.get("/healthz")).json()["sync"]["writer_backlog"]["background"] >= 1
+        assert 'konferenco_sqlite_backlog{lane="background"} 1.0' in (await env.client.get("/metrics")).text
+    finally:
+        proceed.set()
+        await blocked
+        await receiving
+    # ...and once projected, nothing is left to catch up and the scans are there.
+    assert (await env.client.get("/healthz")).json()["sync"]["catching_up"] == 0
+    assert all(env.rows_with_nonce(f"p{i}") == 1 for i in range(3))
