@@ -92,7 +92,8 @@ MEASURED: dict[str, tuple[str, str, float]] = {
     "CONV_HUB_CPU_S": ("Sync convergence", rf"\| hub \| [\d.]+ \| [\d.]+ \| {NUMBER} \|", 1),
     "CONV_RECEIVE_LOG_S": (
         "Sync convergence",
-        rf"\| = Replica\.receive end to end \(fresh replica\) \| {NUMBER} \|",
+        # the per-50,000-records column: one device's whole log, however it is sharded
+        rf"\| = Replica\.receive end to end \(fresh replica\) \| [\d,.]+ \| [\d,.-]+ \| {NUMBER} \|",
         1e-3,
     ),
     "INGEST_ROWS": ("Hub ingest", rf"until all {NUMBER} are in `checkin_scan`", 1),
@@ -220,7 +221,10 @@ SOURCES: dict[str, tuple[str, str]] = {
     "LOCAL_APPEND_MS": ("ms", f"{_APPEND}: append latency, median, synchronous=FULL"),
     "CONV_DEVICES": ("devices", f"{_CONV}: 4 devices x 50,000 scans through a hub"),
     "CONV_SCANS_PER_DEVICE": ("scans", f"{_CONV}: 4 devices x 50,000 scans through a hub"),
-    "CONV_MESSAGE_BYTES": ("bytes", f"{_CONV}: sync messages sent, all processes (153 MB)"),
+    "CONV_MESSAGE_BYTES": (
+        "bytes",
+        f"{_CONV}: sync messages sent, all processes ({CONV_MESSAGE_BYTES / 1e6:,.0f} MB)",
+    ),
     "CONV_TCP_BYTES": ("bytes", f"{_CONV}: TCP bytes on loopback, both ways, after permessage-deflate"),
     "CONV_HUB_CPU_S": ("s", f"{_CONV}: per process, hub, CPU from go"),
     "CONV_RECEIVE_LOG_S": ("s", f"{_CONV}: Replica.receive end to end of one 50,000-scan log"),
@@ -541,25 +545,35 @@ def _derived() -> list[str]:
         [
             "sync bytes per scan record per hop, before deflate",
             f"{_sig(bytes_per_record())} B",
-            "153 MB / (4 devices x 50,000 scans x 4 hops: 1 up to the hub + 3 relayed down)",
+            f"{CONV_MESSAGE_BYTES / 1e6:,.0f} MB / ({CONV_DEVICES} devices"
+            f" x {CONV_SCANS_PER_DEVICE:,} scans x 4 hops: 1 up to the hub + 3 relayed down)",
         ],
         [
             "the same, from the hub ingest's Step 2 messages (cross-check)",
             f"{_sig(INGEST_STEP2_BYTES / INGEST_ROWS)} B",
             "40.1 MB / 200,000 scans",
         ],
-        ["permessage-deflate leaves", f"{deflate_ratio():.1%}", "36.1 MB TCP / 153 MB messages"],
+        [
+            "permessage-deflate leaves",
+            f"{deflate_ratio():.1%}",
+            f"{CONV_TCP_BYTES / 1e6:,.1f} MB TCP / {CONV_MESSAGE_BYTES / 1e6:,.0f} MB messages",
+        ],
         ["bytes per scan record per hop on the wire", f"{_sig(wire_bytes_per_record())} B", "the two above"],
         [
             "hub worker CPU per row ingested",
             f"{_sig(ingest_cpu_per_row_s() * 1e6)} µs",
-            "3.67 s / 200,000 (bulk: 4,000-scan updates)",
+            f"{INGEST_HUB_CPU_S} s / {INGEST_ROWS:,} (bulk: 4,000-scan updates)",
         ],
-        ["PostgreSQL CPU per row ingested", f"{_sig(pg_cpu_per_row_s() * 1e6)} µs", "2.70 s / 200,000"],
+        [
+            "PostgreSQL CPU per row ingested",
+            f"{_sig(pg_cpu_per_row_s() * 1e6)} µs",
+            f"{INGEST_PG_CPU_S} s / {INGEST_ROWS:,}",
+        ],
         [
             "hub CPU per record relayed to one peer",
             f"{_sig(relay_cpu_per_hop_s() * 1e6)} µs",
-            "(6.2 s - 4 x 1.038 s receive) / 600,000 relayed (bulk)",
+            f"({CONV_HUB_CPU_S} s - {CONV_DEVICES} x {CONV_RECEIVE_LOG_S:.3f} s receive)"
+            " / 600,000 relayed (bulk)",
         ],
         [
             "hub worker peak RSS per record ingested",
@@ -569,7 +583,7 @@ def _derived() -> list[str]:
         [
             "one appliance's receive of a peer's record",
             f"{_sig(CONV_RECEIVE_LOG_S / CONV_SCANS_PER_DEVICE * 1e6)} µs",
-            "1.038 s / 50,000 (bulk)",
+            f"{CONV_RECEIVE_LOG_S:.3f} s / {CONV_SCANS_PER_DEVICE:,} (bulk)",
         ],
     ]
     return ["### Derived per-record costs", "", *_table(["figure", "value", "from"], rows)]
@@ -723,7 +737,11 @@ def _appliance() -> list[str]:
     peers = peak_venue_scans() - own
     rows = [
         ["own scans/s at the peak (gates keep up)", _n(own, 2), f"{_n(SCAN_C16_PER_S)} scans/s measured"],
-        ["CPU for its own scans", f"{own * SCAN_C16_SERVER_CPU_MS / 1e3:.2%} of a core", "0.69 ms a scan"],
+        [
+            "CPU for its own scans",
+            f"{own * SCAN_C16_SERVER_CPU_MS / 1e3:.2%} of a core",
+            f"{SCAN_C16_SERVER_CPU_MS} ms a scan",
+        ],
         ["peers' records it receives, per s (through the hub)", _n(peers, 1), "-"],
         [
             "CPU to apply them, bulk cost",
