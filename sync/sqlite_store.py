@@ -113,13 +113,18 @@ class NoProjection:
 
 def _quarantine(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
     rows = [
-        (str(c.doc), c.root, c.key, json.dumps(c.raw, default=repr), c.error, now_ms())
+        (str(c.doc), c.root, c.key, json.dumps(c.raw, default=repr, sort_keys=True), c.error, now_ms())
         for c in changes
         if isinstance(c, Quarantined)
     ]
     if rows:
+        # Once per value (keys sorted: the same record may come back with its keys in another
+        # order): an update projected again (a crash before its last chunk) reports nothing new.
         conn.executemany(
-            "INSERT INTO sync_quarantine (doc, root, key, raw, error, at) VALUES (?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO sync_quarantine (doc, root, key, raw, error, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6"
+            " WHERE NOT EXISTS (SELECT 1 FROM sync_quarantine"
+            " WHERE doc = ?1 AND root = ?2 AND key IS ?3 AND raw = ?4 AND error = ?5)",
+            rows,
         )
 
 

@@ -120,6 +120,14 @@ async def test_an_invalid_remote_record_is_quarantined_and_the_rest_projected(tm
     assert "Expected `str`" in str(quarantined[0]["error"]) or "nonce" in str(quarantined[0]["error"])
     await b.close()
 
+    # A crash before the projection's last chunk re-projects the update: reported once, still.
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        conn.execute("UPDATE sync_update SET projected = 0")
+    again = await open_replica(tmp_path / "b.db")
+    assert rows(tmp_path / "b.db", "SELECT count(*) FROM sync_update WHERE projected = 0") == [(0,)]
+    assert len(await again.store.quarantined()) == 3
+    await again.close()
+
 
 async def test_an_update_stored_but_not_projected_is_projected_on_restart(tmp_path: Path) -> None:
     a = await open_replica(tmp_path / "a.db")
