@@ -15,7 +15,7 @@ import sqlite3
 from typing import NamedTuple
 
 from appliance.checkin.decide import PriorScan
-from appliance.checkin.projection import admitted_history
+from appliance.checkin.projection import SCAN_COLUMNS, admitted_history
 from appliance.checkin.structs import AttendeeView
 from sync.records import Scan
 
@@ -38,11 +38,7 @@ class StoredScan(NamedTuple):
     record: Scan
 
 
-#: ``checkin`` holds every field of a scan (the projection does not keep a second copy).
-_SCAN_FIELDS = (
-    "id", "at", "nonce", "gate", "direction", "result", "reason", "code", "nfc_uid", "attendee_id",
-    "list_id", "device_time", "staff",
-)  # fmt: skip
+_STORED_SCAN = f"SELECT event_id, {', '.join(SCAN_COLUMNS)} FROM checkin WHERE device_id = ? AND nonce = ?"
 
 
 class CheckinHistory:
@@ -101,14 +97,10 @@ class CheckinHistory:
 
     def stored_scan(self, device_id: str, nonce: str) -> StoredScan | None:
         """The scan this device already logged for a nonce (what a retry must be answered with)."""
-        row = self.conn.execute(
-            "SELECT event_id, id, at, nonce, gate, direction, result, reason, code, nfc_uid, attendee_id,"
-            " list_id, device_time, staff FROM checkin WHERE device_id = ? AND nonce = ?",
-            (device_id, nonce),
-        ).fetchone()
+        row = self.conn.execute(_STORED_SCAN, (device_id, nonce)).fetchone()
         if row is None:
             return None
-        fields = dict(zip(_SCAN_FIELDS, row[1:], strict=True))
+        fields = dict(zip(SCAN_COLUMNS, row[1:], strict=True))
         return StoredScan(row[0], Scan(**{k: v for k, v in fields.items() if v is not None}))
 
     def attendee_view(self, event: str, attendee_id: str) -> AttendeeView:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import msgspec
+
 from appliance.catalog import roster
 from appliance.catalog.schema import migrate
 from konferenco.badges import unb64
@@ -87,19 +89,24 @@ def refresh_presence(conn: sqlite3.Connection, touched: set[tuple[str, str, str]
     conn.execute("DELETE FROM presence_touched")
 
 
+#: A scan's fields, each a ``checkin`` column of the same name: the appliance keeps no other copy
+#: of its scans (a retried nonce is answered from here), so a field added to ``Scan`` without its
+#: column fails loudly at the first insert instead of being dropped.
+SCAN_COLUMNS = tuple(f.name for f in msgspec.structs.fields(Scan))
+_INSERT_SCAN = (
+    f"INSERT OR IGNORE INTO checkin (doc, event_id, device_id, {', '.join(SCAN_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (3 + len(SCAN_COLUMNS)))})"
+)
+
+
 def _scan_row(doc: str, event: str, device: str, s: Scan) -> tuple[object, ...]:
-    return (
-        doc, s.id, event, device, s.nonce, s.attendee_id, s.list_id, s.gate, s.direction,
-        s.result, s.reason, s.code, s.nfc_uid, s.at, s.device_time, s.staff,
-    )  # fmt: skip
+    return (doc, event, device, *(getattr(s, name) for name in SCAN_COLUMNS))
 
 
 def _insert_scans(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
     """Insert the scans gathered so far in one statement, and forget them."""
     if rows:
-        conn.executemany(
-            "INSERT OR IGNORE INTO checkin VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+        conn.executemany(_INSERT_SCAN, rows)
         rows.clear()
 
 

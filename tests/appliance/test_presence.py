@@ -57,3 +57,24 @@ def test_scan_by_scan_and_a_whole_catch_up_leave_the_same_people_inside(seed: in
     assert presence(projection.ONE_BY_ONE + 1, changes) == one_by_one
     assert one_by_one  # someone is inside, and someone left
     assert {row[3] for row in one_by_one} == {0, 1}
+
+
+def test_a_projected_scan_reads_back_whole_for_a_retried_nonce() -> None:
+    """``checkin`` is the only copy of a scan on the appliance: every field must survive it."""
+    from appliance.checkin.history import CheckinHistory
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    proj = ApplianceProjection()
+    proj.setup(conn)
+    scan = Scan(
+        id="s1", at=1_700_000_000_123, nonce="n-full", gate="north", direction="exit", result="room_full",
+        reason="Room A is full", code="KF1:abc", nfc_uid="04A1B2C3", attendee_id="a7", list_id="vip",
+        device_time=1_700_000_000_100, staff="st-9",
+    )  # fmt: skip
+    bare = Scan(id="s2", at=1, nonce="n-bare", gate="south", result="invalid")
+    doc = DocName.device("e1", "door-1")
+    proj.project(conn, [Appended(doc, "log", scan), Appended(doc, "log", bare)])
+    history = CheckinHistory(conn)
+    for original in (scan, bare):
+        stored = history.stored_scan("door-1", original.nonce)
+        assert stored is not None and stored.record == original and stored.event_id == "e1"
