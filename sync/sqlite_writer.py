@@ -51,7 +51,7 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 #: Seconds between two WAL checkpoints (done beside the writer, see :class:`_Checkpointer`).
 CHECKPOINT_EVERY = 0.5
-#: While door work (a foreground job with ``busy``) came in the last this many seconds,
+#: While door work (a foreground job with a document's guard) came in the last this many seconds,
 #: background jobs are paced: each is followed by a pause this many times as long.
 BUSY_FOR = 1.0
 BACKGROUND_YIELDS = 2.0
@@ -145,7 +145,6 @@ class SQLiteWriter:
         *,
         background: bool = False,
         durable: bool = True,
-        busy: bool | None = None,
     ) -> T:
         """Run ``fn(conn)`` in the next batch of its lane; return once that batch committed.
 
@@ -158,17 +157,16 @@ class SQLiteWriter:
         """
         if not durable and not background:
             raise ValueError("only background jobs may skip waiting for the disk")
-        # ``busy``: does this job show that the door is at work (and so pace the background
-        # lane)? By default a foreground job that writes through a document's guard does:
-        # a scan, a print. Loads and sync bookkeeping do not.
-        paces = (guard is not None) if busy is None else busy
+        # Door work paces the background lane: a write through a document's guard (a scan, a
+        # print). Loads and sync bookkeeping carry no guard, and do not.
+        paces = guard is not None and not background
         if self._thread is None:
             self.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._wake:
             (self._background if background else self._foreground).append(
-                _Job(fn, future, loop, guard, durable, paces and not background)
+                _Job(fn, future, loop, guard, durable, paces)
             )
             self._wake.notify()
         # A caller that gives up (cancelled) cancels only its wait: the job is queued
