@@ -82,6 +82,7 @@ from bench.hub_ingest import (
     running_hub,
     self_cpu,
 )
+from bench.pg_floor import copy_floor
 from hub.catalog.events import add_ticket_type, create_event
 from hub.catalog.keys import KeySealer
 from hub.catalog.prepare import Pending, prepare
@@ -242,23 +243,8 @@ def floor_rows(body: bytes) -> list[tuple[Any, ...]]:
 
 async def floor(dsn: str, tenant: Tenant, rows: list[tuple[Any, ...]]) -> float:
     """Seconds for one COPY of the import's rows into a table shaped like ``attendee`` (its indexes too)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CREATE TABLE bench_floor_attendee (LIKE attendee INCLUDING ALL)")
-        org = tenant.principal.org_id
-        records = [(EVENT, r[0], org, *r[1:], 1) for r in rows]
-        t0 = time.perf_counter()
-        await conn.copy_records_to_table(
-            "bench_floor_attendee", records=records, columns=list(_FLOOR_COLUMNS)
-        )
-        seconds = time.perf_counter() - t0
-        copied = await conn.fetchval("SELECT count(*) FROM bench_floor_attendee")
-        if copied != len(rows):
-            raise RuntimeError(f"the floor copied {copied:,} rows, expected {len(rows):,}")
-        await conn.execute("DROP TABLE bench_floor_attendee")
-        return seconds
-    finally:
-        await conn.close()
+    org = tenant.principal.org_id
+    return await copy_floor(dsn, "attendee", [(EVENT, r[0], org, *r[1:], 1) for r in rows], _FLOOR_COLUMNS)
 
 
 async def small_event(tenant: Tenant) -> None:

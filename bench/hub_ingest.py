@@ -78,6 +78,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pycrdt import Doc, get_update
 
 from bench.common import EVENT, BenchResult, Row, Series, Table, Verdict, progress, scan_fields
+from bench.pg_floor import copy_floor
 from hub.catalog.events import add_ticket_type, create_event
 from hub.catalog.keys import KeySealer
 from hub.db.session import Database
@@ -359,19 +360,7 @@ def floor_rows(appliances: list[Appliance], event_id: str, org_id: str) -> list[
 
 async def floor(dsn: str, rows: list[tuple[Any, ...]]) -> float:
     """Seconds for one COPY of ``rows`` into a table shaped like ``checkin_scan`` (with its indexes)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CREATE TABLE bench_floor_scan (LIKE checkin_scan INCLUDING ALL)")
-        t0 = time.perf_counter()
-        await conn.copy_records_to_table("bench_floor_scan", records=rows, columns=list(_FLOOR_COLUMNS))
-        seconds = time.perf_counter() - t0
-        copied = await conn.fetchval("SELECT count(*) FROM bench_floor_scan")
-        if copied != len(rows):
-            raise RuntimeError(f"the floor copied {copied:,} rows, expected {len(rows):,}")
-        await conn.execute("DROP TABLE bench_floor_scan")
-        return seconds
-    finally:
-        await conn.close()
+    return await copy_floor(dsn, "checkin_scan", rows, _FLOOR_COLUMNS)
 
 
 # --- the push -------------------------------------------------------------------------------
