@@ -27,7 +27,7 @@ HUB_PORT ?= 8000
 APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
 	fonts-dejavu-core fonts-droid-fallback
 
-.PHONY: setup system-packages services run hub test bench lint clean
+.PHONY: setup system-packages services run hub test bench lint clean fuzz
 
 setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
 
@@ -89,6 +89,11 @@ hub: setup
 
 test: setup
 	$(PY) -m pytest
+
+# Schemathesis against both apps for FUZZ_SECONDS each (make test runs the same test for 75 s).
+FUZZ_SECONDS ?= 360
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/fuzz -q
 
 bench: setup
 	$(PY) -m bench.run

@@ -24,7 +24,7 @@ _ORGANIZER_DEVICE = ("forbidden",)  # roster changes need an appliance with the 
 
 #: Specific codes per ``"METHOD /path"``; the generic ones are added by :class:`ErrorResponses`.
 ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
-    "POST /api/v1/auth/login": ("wrong_credentials", "locked"),
+    "POST /api/v1/auth/login": ("wrong_credentials", "locked", "too_many_attempts"),
     "GET /api/v1/auth/me": ("token_expired",),
     "POST /api/v1/scans": (
         "token_expired",

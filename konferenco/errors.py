@@ -49,7 +49,7 @@ CODES: dict[str, ErrorCode] = {
     "conflict": ErrorCode(409, "the request contradicts what is already recorded", "hub"),
     "body_too_large": ErrorCode(413, "the request body is over the size this route accepts"),
     "too_many_attempts": ErrorCode(
-        429, "too many tries in a short time; wait `retry_after` seconds (also the Retry-After header)", "hub"
+        429, "too many tries in a short time; wait `retry_after` seconds (also the Retry-After header)"
     ),
     "internal_error": ErrorCode(500, "a bug; the server log has the details"),
     "unavailable": ErrorCode(

@@ -10,7 +10,8 @@ with the status :data:`konferenco.errors.CODES` gives its code:
 * anything else is a bug: logged with its traceback, answered ``500 internal_error`` without it.
 
 :class:`JSONRequest` makes a body that is not UTF-8 a ``400 bad_request`` like any other body
-that is not JSON (Litestar lets msgspec's ``UnicodeDecodeError`` through as a 500).
+that is not JSON (Litestar lets msgspec's ``UnicodeDecodeError`` through as a 500), and holds
+every JSON and form value to :mod:`konferenco.edge_input`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from konferenco.edge_input import check_text, check_value
 from konferenco.errors import CODES, KonferencoError, error_body
 
 log = logging.getLogger(__name__)
@@ -108,17 +111,31 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 
 
 class JSONRequest(Request[Any, Any, Any]):
-    """Litestar's request, but a JSON body that is not UTF-8 is the client's mistake (400), not a 500.
+    """Litestar's request, with the body checked at the edge (``request_class=`` of both apps).
 
-    msgspec raises ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string, which
-    Litestar's decoder does not turn into its "JSON is malformed" refusal.  ``request_class=``
-    of both apps.
+    * A JSON body that is not UTF-8 is the client's mistake (400), not a 500: msgspec raises
+      ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string, which Litestar's decoder
+      does not turn into its "JSON is malformed" refusal.
+    * Every string of a JSON body or a form is text a database can store (no NUL, no lone
+      surrogate) and every integer fits in 64 bits (:mod:`konferenco.edge_input`).
     """
 
     async def json(self) -> Any:
         try:
-            return await super().json()
+            value = await super().json()
         except UnicodeDecodeError as exc:
             raise ClientException(
                 f"the request body is not UTF-8 JSON ({exc.reason} at byte {exc.start})"
             ) from None
+        except RecursionError:  # msgspec's answer to arrays in arrays a thousand deep
+            raise ClientException("the request body is JSON nested too deeply") from None
+        check_value(value)
+        return value
+
+    async def form(self) -> FormMultiDict:
+        form = await super().form()
+        for name, value in form.multi_items():
+            check_text(name, "a form field's name")
+            if isinstance(value, str):
+                check_text(value, name)
+        return form

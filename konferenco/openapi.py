@@ -4,7 +4,8 @@
   an enum of :data:`konferenco.errors.CODES`.
 * :class:`ErrorResponses`, a Litestar plugin, documents on every route the error statuses it
   can answer, each with the codes that travel with that status: the generic ones follow from
-  the route (a body, path parameters, a signed-in caller, a write), the specific ones are named
+  the route (path parameters, a signed-in caller, a write; ``400`` everywhere, since any query
+  string may be unreadable), the specific ones are named
   per route by the app (``"POST /api/v1/scans": ["nonce_reused", ...]``).
 * :func:`openapi_config` serves Swagger UI (``/schema/swagger``) and Redoc (``/schema`` and
   ``/schema/redoc``) with the copies of their scripts in ``konferenco/static/api_docs``
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from litestar import Request, Router
-from litestar.constants import RESERVED_KWARGS
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
@@ -113,15 +113,9 @@ class ErrorResponses(ReceiveRoutePlugin):
 
     def codes(self, route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> list[str]:
         """The codes ``handler`` can answer to ``method``: generic ones first, then its own."""
-        codes = []
-        dependencies = handler.resolve_dependencies()
-        parameters = [
-            name
-            for name in handler.parsed_fn_signature.parameters
-            if name not in RESERVED_KWARGS and name not in dependencies
-        ]
-        if method in WRITES or parameters:  # a body, or parameters to validate (Litestar documents a 400)
-            codes.append("bad_request")
+        # Every route: a body or parameters may not fit, and any query string or path that is no
+        # text a database could store (NUL, not UTF-8) is refused at the edge (konferenco.edge_input).
+        codes = ["bad_request"]
         if self.signed_in(handler):
             codes += ["unauthorized", "forbidden"]
         if route.path_parameters:

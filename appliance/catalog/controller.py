@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, get, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery
 from litestar.response import File
 
@@ -70,6 +71,8 @@ async def put_catalog(
     tags=["catalog"],
     opt=roles(StaffRole.ORGANIZER),
     media_type="application/json",
+    # The file is sent as it is, but it is a JSON object, not the octet stream a File implies.
+    responses={200: ResponseSpec(data_container=dict[str, Any], description="the signed catalog bundle")},
 )
 async def get_catalog(
     datadir: NamedDependency[DataDir],

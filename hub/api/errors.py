@@ -15,7 +15,7 @@ _EVENT = "/api/v1/events/{event_id}"
 #: Specific codes per ``"METHOD /path"``; the generic ones are added by :class:`ErrorResponses`.
 ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/auth/token": ("wrong_credentials", "forbidden", "too_many_attempts"),
-    "POST /api/v1/events": ("invalid", "tier_limit"),
+    "POST /api/v1/events": ("invalid", "tier_limit", "conflict", "not_found"),  # not_found: parent_id
     f"POST {_EVENT}/ticket-types": ("invalid",),
     f"POST {_EVENT}/lists": ("invalid",),
     f"POST {_EVENT}/gates": ("invalid",),

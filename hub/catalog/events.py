@@ -18,8 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.catalog.keys import KeySealer, create_key
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_events
-from konferenco.errors import Invalid, NotFound
+from konferenco.edge_input import INT64_MAX, INT64_MIN
+from konferenco.errors import Conflict, Invalid, NotFound
 from sync.names import check_id
+
+#: The one answer when an event id is in use, whoever uses it (ids are global; see create_event).
+EVENT_ID_TAKEN = (
+    "the event id {event_id!r} is already in use; choose another id, or leave it out for a new one"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,9 @@ async def create_event(
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise Invalid(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from None
+    for field, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if not INT64_MIN <= value <= INT64_MAX:  # PostgreSQL bigint; the console parses its own forms
+            raise Invalid(f"{field} is out of range (milliseconds since 1970 in 64 bits)", field=field)
     try:
         event_id = check_id(event_id or f"ev-{secrets.token_hex(5)}")
     except ValueError as exc:
@@ -68,10 +77,13 @@ async def create_event(
     check_events(await tier_of(conn, principal.org_id), int(count))
     if parent_id is not None:
         await get_event(conn, parent_id)  # RLS: a parent in another organization is "not found"
-    await conn.execute(
+    # Event ids are global (they name sync documents and device grants), and row-level security
+    # hides other organizations' events, so "taken" is learnt from the insert itself.  Taken by
+    # this organization or by another, the answer is the same 409: nothing about the other tenant.
+    inserted = await conn.execute(
         text(
             "INSERT INTO event (id, org_id, parent_id, name, timezone, starts_at, ends_at)"
-            " VALUES (:id, :org, :parent, :name, :tz, :s, :e)"
+            " VALUES (:id, :org, :parent, :name, :tz, :s, :e) ON CONFLICT (id) DO NOTHING"
         ),
         {
             "id": event_id,
@@ -83,6 +95,8 @@ async def create_event(
             "e": ends_at,
         },
     )
+    if inserted.rowcount == 0:
+        raise Conflict(EVENT_ID_TAKEN.format(event_id=event_id), field="id")
     params = {"e": event_id, "o": principal.org_id}
     await conn.execute(
         text("INSERT INTO ticket_type (event_id, id, org_id, name) VALUES (:e, 'general', :o, 'General')"),
