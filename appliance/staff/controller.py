@@ -30,9 +30,15 @@ class SignedIn(msgspec.Struct):
     "/api/v1/auth/login", summary="Sign in with a name and PIN or password", tags=["staff"], status_code=200
 )
 async def login(
-    data: JSONBody[SignIn], staff: NamedDependency[StaffDirectory], tokens: NamedDependency[StaffTokens]
+    request: Request[Any, Any, Any],
+    data: JSONBody[SignIn],
+    staff: NamedDependency[StaffDirectory],
+    tokens: NamedDependency[StaffTokens],
 ) -> SignedIn:
-    claims = await staff.sign_in(data.name, data.secret)
+    """Wrong PINs are bounded per account (423 ``locked``) and per client address (429
+    ``too_many_attempts``), both with ``Retry-After``."""
+    address = request.client.host if request.client else ""
+    claims = await staff.sign_in(data.name, data.secret, address)
     token = tokens.issue(claims.sub, claims.name, claims.role)
     verified = tokens.verify(token)
     return SignedIn(token, claims.sub, claims.name, claims.role, verified.exp)

@@ -5,7 +5,10 @@
   give away a 6-digit PIN in seconds.
 * Five wrong tries lock the account for a minute, doubling each further
   try up to an hour; an unknown name costs the same time and gets the same
-  answer, so names cannot be probed.
+  answer, so names cannot be probed.  One client address may fail ten
+  times in five minutes, whatever names it tries
+  (:class:`appliance.staff.limiter.AddressLimiter`).  Both counts are in
+  the appliance's SQLite, so a restart resets neither.
 * A successful sign-in returns a ``ks1.`` token: role, staff id and expiry,
   HMAC-signed with this appliance's secret.  Verifying it needs no database,
   and it expires at the end of a shift.
@@ -21,12 +24,15 @@ import asyncio
 import re
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from appliance.staff.limiter import AddressLimiter
 from konferenco.errors import KonferencoError
 from konferenco.passwords import check_secret, hash_secret
 from konferenco.types import new_id, now_ms
@@ -129,22 +135,39 @@ class StaffDirectory:
     def __init__(self, conn: sqlite3.Connection, writer: SQLiteWriter) -> None:
         self.conn = conn
         self.writer = writer
+        self.limiter = AddressLimiter(conn, writer)
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
 
-    async def sign_in(self, name: str, secret: str) -> StaffClaims:
+    async def sign_in(self, name: str, secret: str, address: str = "") -> StaffClaims:
         """Check a name and secret; return claims without expiry (the caller issues the token).
 
-        Attempts on one account are taken one at a time: checked concurrently,
-        twenty guesses sent at once would all be tried before the first
-        failure is counted, and the lock-out would never trigger.
+        ``address``: the client's, for the per-address limit (empty: not over the network).
+        Attempts on one account, and from one address, are taken one at a time:
+        checked concurrently, twenty guesses sent at once would all be tried
+        before the first failure is counted, and no limit would ever trigger.
         """
-        key = name.strip().lower()
+        async with self._one_at_a_time(f"addr:{address}" if address else ""):
+            if address:
+                await self.limiter.check(address)
+            try:
+                async with self._one_at_a_time(f"name:{name.strip().lower()}"):
+                    return await self._sign_in(name, secret)
+            except SignInError as exc:
+                if address and exc.code == "wrong_credentials":
+                    await self.limiter.failed(address)
+                raise
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        if not key:
+            yield
+            return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                return await self._sign_in(name, secret)
+                yield
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:

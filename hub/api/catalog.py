@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,9 +26,11 @@ from hub.catalog.search import search
 from hub.devices import enrolment
 from hub.peer.notices import announce_cancellation
 from hub.state import HubState
+from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
 from konferenco.catalog.badge_csv import BadgeRow
 from konferenco.catalog.badge_csv import badge_csv as badge_csv_text
+from konferenco.edge_input import INT64_MAX, Int64
 from konferenco.errors import Forbidden
 
 #: Largest attendee import accepted in one request (180,000 rows of a ticket shop export ≈ 40 MB).
@@ -38,8 +41,8 @@ class EventCreate(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     id: str | None = None
     timezone: str = "UTC"
-    starts_at: int = 0
-    ends_at: int = 0
+    starts_at: Int64 = 0
+    ends_at: Int64 = 0
     parent_id: str | None = None
 
 
@@ -184,6 +187,11 @@ async def import_roster(
         result = await import_attendees(
             conn, hub.sealer, principal, event_id, body, format, default_ticket_type=ticket_type
         )
+        # In the import's own transaction, as the console's upload does.
+        details = {"rows": result.rows, "added": result.added, "updated": result.updated, "via": "api"}
+        await audit.record(
+            conn, principal, "catalog.import", f"{format} body", event_id=event_id, details=details
+        )
     return {
         "rows": result.rows,
         "added": result.added,
@@ -230,12 +238,16 @@ async def cancel(
     "/api/v1/events/{event_id:str}/catalog",
     summary="Signed catalog bundle (snapshot, or delta with ?since=REV) for appliances",
     dependencies={"hub": Provide(provide_state)},
+    responses={
+        200: ResponseSpec(data_container=dict[str, Any], description="the signed catalog bundle (JSON)"),
+        304: ResponseSpec(data_container=None, description="`since` is the current revision: nothing new"),
+    },
 )
 async def get_catalog(
     request: Request[Any, Any, Any],
     hub: NamedDependency[HubState],
     event_id: FromPath[str],
-    since: Annotated[int | None, QueryParameter(ge=0)] = None,
+    since: Annotated[int | None, QueryParameter(ge=0, le=INT64_MAX)] = None,
 ) -> Response[bytes]:
     token = bearer(request) or ""
     if token.startswith(enrolment.CREDENTIAL_PREFIX):
@@ -261,6 +273,7 @@ async def get_catalog(
     "/api/v1/events/{event_id:str}/badges.csv",
     dependencies=DEPS,
     summary="Badge codes for printing elsewhere (the appliance's columns: attendee_id, badge_code, name, …)",
+    media_type="text/csv",
 )
 async def export_badges(
     hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
@@ -270,7 +283,7 @@ async def export_badges(
         text_ = await badge_csv(conn, event_id)
     return Response(
         text_,
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{event_id}-badges.csv"'},
     )
 

@@ -42,6 +42,7 @@ from hub.catalog.import_pool import POOL, WARM_BYTES, ImportPool
 from hub.catalog.keys import KeySealer, signer
 from hub.catalog.prepare import Pending
 from hub.db.session import raw
+from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
 from hub.tenants.tiers import check_attendees
 from konferenco.catalog.bundle import Attendee
@@ -53,6 +54,9 @@ from konferenco.catalog.csv_reader import (
     read_csv,
 )
 from konferenco.errors import Invalid, NotFound
+
+#: A value or a line holding U+0000 (`\u0000` in JSON): PostgreSQL cannot store it, so the import refuses it.
+NUL_IN_TEXT = "contains a NUL character (U+0000), which no text here may hold"
 
 #: progress(phase, done, total)
 Progress = Callable[[str, int, int], None]
@@ -171,7 +175,9 @@ def parse_json(
             problems.append(Problem(i, "row", "not an object"))
             continue
         ticket = item.get("ticket_type", item.get("ticket_type_id", ""))
-        writer.writerow([str(item.get(f, "") if f != "ticket_type" else ticket) for f in fields])
+        values = [str(item.get(f, "") if f != "ticket_type" else ticket) for f in fields]
+        problems += [Problem(i, f, NUL_IN_TEXT) for f, v in zip(fields, values, strict=True) if "\x00" in v]
+        writer.writerow(values)
     if problems:
         return [], problems, len(items)
     rows, problems, count = read_csv(out.getvalue(), event_id, types, CsvOptions(delimiter=","))
@@ -191,6 +197,10 @@ def parse(
         textual = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [Problem(0, "file", f"not UTF-8 text (byte {exc.start}); export the file as UTF-8")], 0
+    nul = textual.find("\x00")  # valid UTF-8, but never text: PostgreSQL refuses it
+    if nul >= 0:
+        line = textual.count("\n", 0, nul) + 1
+        return [], [Problem(line, "file", f"{NUL_IN_TEXT}; export the file as UTF-8 text")], 0
     rows, problems, count = read_csv(
         textual, event_id, types, CsvOptions(default_ticket_type=default_ticket_type)
     )
@@ -356,4 +366,5 @@ async def cancel_attendee(
     await conn.execute(
         text("UPDATE event SET catalog_revision = catalog_revision + 1 WHERE id = :e"), {"e": event_id}
     )
+    await audit.record(conn, principal, "attendee.revoke", attendee_id, event_id=event_id)
     return True

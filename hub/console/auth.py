@@ -1,8 +1,11 @@
 """Who is looking at a console page: the session cookie, the organization, the role.
 
-The console authenticates with a sealed session cookie (``kf_session``,
-issued by :class:`hub.tenants.accounts.Sessions`), HttpOnly and
-SameSite=Strict, so no other site can make the browser send it.  A POST
+The console authenticates with a session cookie (``kf_session``, a random
+value whose keyed hash is a row of ``console_session``, see
+:class:`hub.tenants.accounts.Sessions`), HttpOnly and SameSite=Strict, so
+no other site can make the browser send it; ending the row ends the
+session on every worker.  Every state-changing request also carries a CSRF
+token (:mod:`hub.console.csrf`).  A POST
 whose ``Origin`` header names another host is refused as well: browsers
 send that header on every cross-origin form or fetch, so it closes the gap
 for the few cases SameSite does not cover (sibling subdomains, old
@@ -28,6 +31,7 @@ from konferenco.errors import Forbidden, Unauthorized
 SESSION_COOKIE = "kf_session"
 LOGIN_PATH = "/console/login"
 HOME_PATH = "/console"
+ACCOUNT_PATH = "/console/account"
 
 
 class SignInRequired(Exception):
@@ -109,7 +113,7 @@ async def provide_visitor(request: Request[Any, Any, Any]) -> Visitor:
     """The signed-in account, or :class:`SignInRequired` (the console redirects to the sign-in page)."""
     state = state_of(request)
     try:
-        account_id = state.sessions.account(request.cookies.get(SESSION_COOKIE))
+        account_id = await state.sessions.account(state.db, request.cookies.get(SESSION_COOKIE))
     except Unauthorized as exc:
         cookie_present = SESSION_COOKIE in request.cookies
         raise SignInRequired(page_path(request), exc.message if cookie_present else "") from None

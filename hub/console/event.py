@@ -28,6 +28,7 @@ from hub.console.auth import OrgAccess, is_htmx
 from hub.console.render import render, see_other
 from hub.devices.enrolment import list_devices
 from hub.state import state_of
+from hub.tenants import audit
 from konferenco.errors import Invalid, KonferencoError
 from konferenco.types import now_ms
 
@@ -192,6 +193,11 @@ async def attendees_import(
                 data,
                 fmt,
                 default_ticket_type=ticket_type if isinstance(ticket_type, str) and ticket_type else None,
+            )
+            # In the import's own transaction: the trail shows it if and only if the rows were written.
+            details = {"rows": result.rows, "added": result.added, "updated": result.updated}
+            await audit.record(
+                conn, access.principal, "catalog.import", upload.filename, event_id=row.id, details=details
             )
         outcome["result"] = result
         headers["HX-Trigger"] = "attendees-changed"  # the search results below refresh themselves

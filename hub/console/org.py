@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy import text
 
@@ -15,7 +16,7 @@ from hub.catalog import events as event_service
 from hub.console.auth import OrgAccess
 from hub.console.render import day_bounds, render, see_other
 from hub.state import state_of
-from hub.tenants.accounts import issue_api_token
+from hub.tenants.accounts import issue_api_token, revoke_api_token
 from konferenco.errors import KonferencoError
 
 
@@ -88,7 +89,7 @@ async def _tokens_page(
     async with state_of(request).db.tenant(access.principal.org_id) as conn:
         rows = await conn.execute(
             text(
-                "SELECT name, created_at, last_used_at, revoked_at FROM api_token"
+                "SELECT id, name, created_at, last_used_at, revoked_at FROM api_token"
                 " WHERE account_id = :a ORDER BY created_at DESC"
             ),
             {"a": access.principal.account_id},
@@ -120,4 +121,14 @@ async def create_token(request: Request[Any, Any, Any], access: NamedDependency[
     return await _tokens_page(request, access, status=201, new_token=token, new_name=name)
 
 
-ORG_ROUTES = [org_page, create_event, tokens_page, create_token]
+@post("/console/{org:str}/tokens/{token:str}/revoke", include_in_schema=False, status_code=303)
+async def revoke_token(
+    request: Request[Any, Any, Any], access: NamedDependency[OrgAccess], token: FromPath[str]
+) -> Response[Any]:
+    """Revoke one of the visitor's tokens: the next request a script makes with it is refused."""
+    async with state_of(request).db.tenant(access.principal.org_id) as conn:
+        await revoke_api_token(conn, access.principal, token)
+    return see_other(f"/console/{access.membership.slug}/tokens", request)
+
+
+ORG_ROUTES = [org_page, create_event, tokens_page, create_token, revoke_token]

@@ -28,6 +28,7 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 
 from hub.console.auth import SignInRequired, is_htmx, login_url
+from hub.console.csrf import token_for
 from konferenco.errors import KonferencoError
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ STATIC_DIR = HERE / "static"
 TEMPLATE_DIR = HERE / "templates"
 #: Appended to asset URLs so a new release is not served from a browser's stale cache.
 ASSET_VERSION = hashlib.sha256(
-    b"".join((STATIC_DIR / name).read_bytes() for name in ("console.css", "htmx.min.js"))
+    b"".join((STATIC_DIR / name).read_bytes() for name in ("console.css", "htmx.min.js", "console.js"))
 ).hexdigest()[:10]
 
 _ZONES: dict[str, dt.tzinfo] = {}
@@ -128,6 +129,7 @@ def _register(engine: JinjaTemplateEngine) -> None:
     env.filters["local_day"] = local_day
     env.filters["local_clock"] = local_clock
     env.globals["asset_version"] = ASSET_VERSION
+    env.globals["console_csrf"] = token_for  # {{ console_csrf(request) }}: the page's CSRF token
     env.trim_blocks = True
     env.lstrip_blocks = True
 
@@ -136,14 +138,17 @@ TEMPLATE_CONFIG: TemplateConfig[JinjaTemplateEngine] = TemplateConfig(
     directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=_register
 )
 
-_SECURITY_HEADERS = {
+#: On every console answer (the router's ``response_headers``, and pages rendered by an error handler).
+#: No ``'unsafe-inline'`` or ``'unsafe-eval'``: the only scripts are the two static files, and htmx runs
+#: with ``allowEval`` off (base.html); ``frame-ancestors 'none'`` and X-Frame-Options stop clickjacking.
+SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # pages show tokens and live figures: never from a cache
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
     ),
 }
 
@@ -159,7 +164,7 @@ def render(
         template_name=template,
         context=context or {},
         status_code=status,
-        headers={**_SECURITY_HEADERS, **(headers or {})},
+        headers={**SECURITY_HEADERS, **(headers or {})},
         media_type=MediaType.HTML,
     )
 

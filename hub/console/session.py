@@ -1,4 +1,9 @@
-"""Signing in and out, and the list of the visitor's organizations."""
+"""Signing in and out (here or everywhere), changing one's password, and the list of organizations.
+
+Cookies are HttpOnly, SameSite=Strict, and Secure whenever browsers reach
+the hub over HTTPS (:func:`hub.console.csrf.cookie_secure` says how that is
+decided).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,18 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from hub.console.auth import (
+    ACCOUNT_PATH,
     HOME_PATH,
     LOGIN_PATH,
     SESSION_COOKIE,
     Visitor,
     safe_next,
 )
+from hub.console.csrf import CSRF_COOKIE, cookie_secure, mint_presession
 from hub.console.render import render
 from hub.state import state_of
-from hub.tenants.accounts import SESSION_SECONDS, sign_in
-from konferenco.errors import TooManyAttempts, Unauthorized
+from hub.tenants.accounts import SESSION_SECONDS, change_password, sign_in, sign_out_everywhere
+from konferenco.errors import Invalid, TooManyAttempts, Unauthorized
 
 
 def _form_text(form: Any, name: str) -> str:
@@ -34,10 +41,18 @@ async def login_page(
 ) -> Response[Any]:
     """The sign-in form; someone already signed in goes straight on."""
     target = safe_next(next_path)
+    state = state_of(request)
     try:
-        state_of(request).sessions.account(request.cookies.get(SESSION_COOKIE))
+        await state.sessions.account(state.db, request.cookies.get(SESSION_COOKIE))
     except Unauthorized:
-        return render("login.html", {"next": target, "email": ""})
+        response = render("login.html", {"next": target, "email": ""})
+        if (presession := mint_presession(request)) is not None:
+            # Something for the form's CSRF token to be bound to before there is a session.
+            response.set_cookie(
+                CSRF_COOKIE, presession, path="/console", httponly=True, samesite="strict",
+                secure=cookie_secure(request),
+            )  # fmt: skip
+        return response
     return Redirect(target, status_code=303)
 
 
@@ -61,24 +76,78 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
         )
     except Unauthorized as exc:
         return render("login.html", {"next": target, "email": email, "error": exc.message}, status=exc.status)
-    cookie = Cookie(
+    return Redirect(target, status_code=303, cookies=[await _session_cookie(request, account_id)])
+
+
+async def _session_cookie(request: Request[Any, Any, Any], account_id: str) -> Cookie:
+    state = state_of(request)
+    return Cookie(
         key=SESSION_COOKIE,
-        value=state.sessions.issue(account_id),
+        value=await state.sessions.issue(state.db, account_id),
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
-    return Redirect(target, status_code=303, cookies=[cookie])
 
 
 @post("/console/logout", include_in_schema=False, status_code=303)
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Forget the session cookie (sessions are sealed tokens: the browser holds the only copy)."""
+    """End this browser's session: its row is deleted, so a copied cookie stops working too."""
+    state = state_of(request)
+    await state.sessions.end(state.db, request.cookies.get(SESSION_COOKIE))
     response: Response[Any] = Redirect(LOGIN_PATH, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@get(ACCOUNT_PATH, include_in_schema=False)
+async def account_page(
+    visitor: NamedDependency[Visitor], ended: Annotated[int | None, QueryParameter(ge=0)] = None
+) -> Response[Any]:
+    """The visitor's own account: change the password, sign out everywhere."""
+    context: dict[str, Any] = {"visitor": visitor}
+    if (
+        ended is not None
+    ):  # back from a password change (a redirect, so the page's tokens are the new session's)
+        context["done"] = f"Password changed. {_sessions(ended)} ended; this browser is signed in again."
+    return render("account.html", context)
+
+
+@post(f"{ACCOUNT_PATH}/password", include_in_schema=False, status_code=303)
+async def password(request: Request[Any, Any, Any], visitor: NamedDependency[Visitor]) -> Response[Any]:
+    """Change the password: every session ends (this one too), then this browser is signed in anew."""
+    state = state_of(request)
+    form = await request.form()
+    new = _form_text(form, "new_password")
+    if new != _form_text(form, "repeat_password"):
+        return render(
+            "account.html", {"visitor": visitor, "error": "the two new passwords differ"}, status=422
+        )
+    try:
+        ended = await change_password(state.db, visitor.account_id, _form_text(form, "current_password"), new)
+    except (Invalid, Unauthorized) as exc:
+        return render("account.html", {"visitor": visitor, "error": exc.message}, status=exc.status)
+    cookie = await _session_cookie(request, visitor.account_id)
+    return Redirect(f"{ACCOUNT_PATH}?ended={ended}", status_code=303, cookies=[cookie])
+
+
+@post(f"{ACCOUNT_PATH}/sign-out-everywhere", include_in_schema=False, status_code=303)
+async def everywhere(request: Request[Any, Any, Any], visitor: NamedDependency[Visitor]) -> Response[Any]:
+    """End every session of the account, this one included (and, if ticked, revoke its API tokens)."""
+    state = state_of(request)
+    form = await request.form()
+    await sign_out_everywhere(
+        state.db, visitor.account_id, api_tokens=_form_text(form, "api_tokens") == "yes"
+    )
+    response: Response[Any] = Redirect(LOGIN_PATH, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _sessions(n: int) -> str:
+    return "1 session" if n == 1 else f"{n} sessions"
 
 
 @get(HOME_PATH, include_in_schema=False)
@@ -89,4 +158,4 @@ async def home(visitor: NamedDependency[Visitor]) -> Response[Any]:
     return render("orgs.html", {"visitor": visitor})
 
 
-SESSION_ROUTES = [login_page, login, logout, home]
+SESSION_ROUTES = [login_page, login, logout, home, account_page, password, everywhere]

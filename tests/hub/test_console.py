@@ -67,6 +67,25 @@ class Console:
     other: Principal  # another organization, with one event
     other_event: str
     viewer: str  # e-mail of a viewer of ``mine``
+    #: The CSRF token of the last console page this "browser" loaded, sent with every request that
+    #: changes something (as console.js does for htmx, and a form's hidden field does without it).
+    csrf: str = ""
+    send_csrf: bool = True
+
+    def track_csrf(self) -> None:
+        """Read the token off every HTML page, and send it the way the console's pages do."""
+
+        async def remember(response: httpx.Response) -> None:
+            if response.headers.get("content-type", "").startswith("text/html"):
+                await response.aread()
+                if match := re.search(r'<meta name="csrf-token" content="([^"]*)"', response.text):
+                    self.csrf = match.group(1)
+
+        async def send(request: httpx.Request) -> None:
+            if request.method != "GET" and self.send_csrf and "x-csrf-token" not in request.headers:
+                request.headers["X-CSRF-Token"] = self.csrf
+
+        self.client.event_hooks = {"request": [send], "response": [remember]}
 
     @property
     def org(self) -> str:
@@ -77,9 +96,14 @@ class Console:
         return f"owner@{self.mine.org_slug}.example"
 
     async def sign_in(self, email: str | None = None, password: str = PASSWORD) -> httpx.Response:
-        return await self.client.post(
+        """As a browser does: load the form (its token), send it, then load a page of the new session."""
+        await self.client.get("/console/login")
+        response = await self.client.post(
             "/console/login", data={"email": email or self.owner, "password": password, "next": "/console"}
         )
+        if response.status_code == 303:
+            assert (await self.client.get("/console/account")).status_code == 200
+        return response
 
     async def count(self, sql: str, **params: Any) -> int:
         async with self.hub.db.system() as conn:
@@ -131,6 +155,8 @@ async def console(hub_db_module: str, tmp_path: Path) -> AsyncIterator[Console]:
     secrets_dir = tmp_path / "secrets"
     suffix = secrets.token_hex(3)
     async with hub_services(hub_db_module, secrets_dir) as hub:
+        async with hub.db.system() as conn:  # every test signs in from the same address ("testclient")
+            await conn.execute(text("DELETE FROM login_failure"))
         mine = await organization(hub, f"acme-{suffix}")
         other = await organization(hub, f"globex-{suffix}")
         viewer = f"viewer@acme-{suffix}.example"
@@ -148,7 +174,9 @@ async def console(hub_db_module: str, tmp_path: Path) -> AsyncIterator[Console]:
             client.blocking_portal = portal
             async with client:
                 client.follow_redirects = False  # the tests look at each redirect
-                yield Console(client, hub, mine, other, other_event, viewer)
+                console = Console(client, hub, mine, other, other_event, viewer)
+                console.track_csrf()
+                yield console
 
 
 def _testids(html: str, name: str) -> list[str]:
@@ -188,7 +216,10 @@ async def test_an_htmx_request_without_a_session_navigates_the_page_to_sign_in(c
 
 
 async def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(console: Console) -> None:
+    await console.sign_in()
     event_page = f"{console.org}/events/ev-x/ticket-types"
+    async with console.hub.db.system() as conn:  # the session ends while the page is open
+        await conn.execute(text("DELETE FROM console_session"))
     response = await console.client.post(
         f"{console.org}/events/ev-x/ticket-types",
         data={"name": "VIP"},
@@ -206,10 +237,11 @@ async def test_the_sign_in_page_sends_a_signed_in_visitor_on(console: Console) -
 
 
 async def test_a_forged_session_cookie_is_not_accepted(console: Console) -> None:
-    console.client.cookies.set("kf_session", "kh1.eyJhY2NvdW50IjoieCIsImV4cCI6OTk5OTk5OTk5OX0.forged")
-    response = await console.client.get(console.org)
-    assert response.status_code == 303
-    assert response.headers["location"].startswith("/console/login")
+    for forged in ("kh1.eyJhY2NvdW50IjoieCIsImV4cCI6OTk5OTk5OTk5OX0.forged", "kh1." + "A" * 43, "x" * 200):
+        console.client.cookies.set("kf_session", forged)
+        response = await console.client.get(console.org)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/console/login")
 
 
 async def test_a_wrong_password_is_explained_in_the_form(console: Console) -> None:
@@ -233,6 +265,8 @@ async def test_sign_in_is_refused_for_a_while_after_five_failures(console: Conso
 
 async def test_next_cannot_send_the_visitor_to_another_site(console: Console) -> None:
     for target in ("https://evil.example/console", "//evil.example/console", "/console\\@evil.example"):
+        console.client.cookies.clear()
+        await console.client.get("/console/login")  # the form, and its token
         response = await console.client.post(
             "/console/login", data={"email": console.owner, "password": PASSWORD, "next": target}
         )

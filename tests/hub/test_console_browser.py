@@ -90,6 +90,11 @@ def test_an_organizer_runs_an_event_from_the_console(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    # Every Content-Security-Policy violation, on every page, reported as a console error.
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
 
     # Sign in: a signed-out visitor is sent to the form, and back afterwards.
     page.goto(f"{hub.url}/console")
@@ -189,8 +194,35 @@ def test_an_organizer_runs_an_event_from_the_console(
             "revoked"
         )
 
+    # The audit trail lists what was done, newest first.
+    page.get_by_role("link", name="Audit trail").click()
+    actions = page.get_by_test_id("audit-entry")
+    expect(actions).to_have_count(3)  # the refused file imported nothing, so it is no entry
+    assert [actions.nth(i).get_attribute("data-action") for i in range(3)] == [
+        "device.revoke", "device.enrol", "catalog.import",
+    ]  # fmt: skip
+    expect(actions.first).to_contain_text(OWNER)
+
     # No script errors and no content-security-policy violations; the browser does log the answers
     # that were meant to be refusals (the wrong password, the refused file).
     expected = {f"Failed to load resource: the server responded with a status of {s}" for s in ("401", "422")}
     assert [e for e in errors if not any(e.startswith(x) for x in expected)] == [], errors
+
+    # The policy is enforced, not only sent: a script injected into the page does not run, and the
+    # session cookie is out of a script's reach.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
+        " document.body.appendChild(s); }"
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__ran") is None
+    assert any(e.startswith("CSP violation: script-src") for e in errors), errors
+    assert "kf_session" not in page.evaluate("document.cookie")
+
+    # Sign out everywhere from the account page: back at the sign-in form, and the console is closed.
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("button", name="Sign out everywhere").click()
+    expect(page).to_have_url(f"{hub.url}/console/login")
+    page.goto(f"{hub.url}/console/acme")
+    expect(page).to_have_url(f"{hub.url}/console/login?next=/console/acme")
     context.close()

@@ -394,6 +394,32 @@ def test_a_refused_import_groups_its_problems(
     screenshot(page, tmp_path, "import-refused.png")
 
 
+def test_the_audit_trail_names_who_enrolled_the_doors(
+    hub: HubProcess, festival: Festival, page: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Audit trail").click()
+    expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
+    entries = page.get_by_test_id("audit-entry")
+    enrolments = page.locator('[data-testid="audit-entry"][data-action="device.enrol"]')
+    expect(enrolments).to_have_count(2)  # the North and South doors
+    expect(enrolments.first).to_contain_text(OWNER)
+    expect(entries.first).to_contain_text(OWNER)
+    actions = [entries.nth(i).get_attribute("data-action") for i in range(entries.count())]
+    assert set(actions) <= {"device.enrol", "token.create", "catalog.import", "attendee.revoke"}, actions
+    screenshot(page, tmp_path, "audit.png")
+
+
+def test_the_account_page_is_accessible(hub: HubProcess, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("button", name="Change password")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out everywhere")).to_be_visible()
+    assert wcag_violations(page) == []
+
+
 def test_the_accessibility_check_catches_a_broken_page(hub: HubProcess, page: Page) -> None:
     """The WCAG check above must be able to fail: an image without a text alternative is caught."""
     page.goto(f"{hub.url}/console/{SLUG}")

@@ -78,10 +78,18 @@ def push_scans(hub: HubProcess, event: str, device: Device, scans: list[dict[str
 def console_client(hub: HubProcess, org: Org) -> Iterator[httpx.Client]:
     """An httpx client signed in to the console through its form (the session cookie it sets)."""
     with httpx.Client(base_url=hub.url, timeout=30) as client:
+        form = client.get("/console/login")
+        token = re.search(r'name="_csrf" value="([^"]+)"', form.text)
+        assert token, form.text
         signed_in = client.post(
-            "/console/login", data={"email": org.email, "password": PASSWORD, "next": "/console"}
+            "/console/login",
+            data={"email": org.email, "password": PASSWORD, "next": "/console", "_csrf": token[1]},
         )
         assert signed_in.status_code == 303, signed_in.text
+        # The session's CSRF token, sent with every change as the console's pages do (console.js).
+        meta = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/console/account").text)
+        assert meta, "the signed-in page carries its CSRF token"
+        client.headers["X-CSRF-Token"] = meta[1]
         yield client
 
 
