@@ -14,17 +14,32 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from appliance.catalog.importer import ImportReport, import_bundle, import_csv, read_path
-from appliance.checkin.projection import ApplianceProjection
+from appliance.checkin.projection import ApplianceProjection, CapabilitiesOf
 from appliance.config import DataDir
 from konferenco.catalog.csv_reader import CsvOptions, Progress
+from sync.permissions import Capability
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous
 
 
-def open_replica(data: DataDir, synchronous: Synchronous = "FULL") -> Replica:
-    """The replica on a data directory's database, projecting into the appliance's tables."""
-    return Replica(SQLiteUpdateStore(data.database, projector=ApplianceProjection(), synchronous=synchronous))
+def open_replica(
+    data: DataDir,
+    synchronous: Synchronous = "FULL",
+    *,
+    capabilities: frozenset[Capability] | None = None,
+    capabilities_of: CapabilitiesOf | None = None,
+) -> Replica:
+    """The replica on a data directory's database, projecting into the appliance's tables.
+
+    ``capabilities``: what this box may write (its configuration); its own
+    writes of other kinds are refused.  ``capabilities_of``: what other
+    devices may write, from their certificates; their records of other kinds
+    are quarantined.  Both default to no check (commands that only read).
+    """
+    projection = ApplianceProjection(capabilities_of) if capabilities_of else ApplianceProjection()
+    store = SQLiteUpdateStore(data.database, projector=projection, synchronous=synchronous)
+    return Replica(store, capabilities=capabilities)
 
 
 @asynccontextmanager

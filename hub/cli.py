@@ -81,7 +81,7 @@ def hub_serve(
     import uvicorn
 
     from hub.settings import HubSettings
-    from sync.protocol import DEFAULT_MAX_MESSAGE
+    from sync.protocol import TRANSPORT_MAX_FRAME
 
     settings = HubSettings(
         database_url=database_url,
@@ -95,7 +95,7 @@ def hub_serve(
         host=host,
         port=port,
         workers=workers,
-        ws_max_size=DEFAULT_MAX_MESSAGE + 1024,
+        ws_max_size=TRANSPORT_MAX_FRAME,  # over our cap, so our decoder refuses with 4413
         log_config=None,
         access_log=access_log,
         proxy_headers=True,

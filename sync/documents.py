@@ -19,7 +19,7 @@ aside, never raised into the code that applies an update.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +27,8 @@ import msgspec
 from pycrdt import Array, ArrayEvent, Doc, Map, MapEvent, Subscription
 
 from sync.names import DocName
+from sync.permissions import Capability, may_append
+from sync.protocol import CONTENT_ANY, CONTENT_DOC, CONTENT_TYPE, inserted_items
 from sync.records import (
     Amendment,
     ControlRecord,
@@ -113,6 +115,91 @@ def checked(record: msgspec.Struct, type_: Any) -> dict[str, JSON]:
     value = to_json_value(record)
     from_json_value(value, type_)
     return value
+
+
+# --- what a peer may put into a document ---------------------------------------------------
+
+
+class UpdateRefused(ValueError):
+    """A peer's update that does not fit the document, or holds records its writer may not write.
+
+    ``code`` is stable: ``unknown_root``, ``nested_type`` and ``wrong_shape``
+    are malformed for our document model (close 4400); ``not_allowed`` is a
+    capability refusal (close 4403).  Nothing of the update was stored.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def screen_update(name: DocName, update: bytes, capabilities: frozenset[Capability] | None) -> None:
+    """Refuse an update before it is stored: unknown roots, nested types, disallowed record kinds.
+
+    Read from the update's bytes (:func:`sync.protocol.inserted_items`),
+    because Yrs only shows what an update holds by applying it, and an
+    update must be judged before it is stored and applied.  Pass the part of
+    the update the replica lacks (``get_update(update, state)``), so what is
+    already here is never judged again.  ``capabilities`` bounds the record
+    kinds of a device log (None: the hub, which may write every kind).  In
+    the control document only organizers and the hub write at all, and every
+    control kind is theirs, so kinds are not looked at there.
+
+    Raises :class:`UpdateRefused`, or :class:`~sync.protocol.ProtocolError`
+    if the bytes are not an update.
+    """
+    roots = roots_of(name)
+    check_kinds = capabilities is not None and name.kind == "device"
+    for item in inserted_items(update):
+        if item.nested or item.content in (CONTENT_TYPE, CONTENT_DOC):
+            raise UpdateRefused(
+                "nested_type", f"{name} holds plain JSON values; a shared type or subdocument was sent"
+            )
+        if item.root is not None:
+            spec = roots.get(item.root)
+            if spec is None:
+                raise UpdateRefused(
+                    "unknown_root", f"{name} has no root {item.root!r} (only {', '.join(sorted(roots))})"
+                )
+            if (spec.kind == "map") != (item.key is not None):
+                want = "keyed entries" if spec.kind == "map" else "a list"
+                raise UpdateRefused("wrong_shape", f"root {item.root!r} of {name} is {want}")
+        if check_kinds and item.content == CONTENT_ANY:
+            for kind in item.kinds:
+                if kind is not None:
+                    allowed = may_append(capabilities, "device", kind)
+                    if not allowed:
+                        raise UpdateRefused("not_allowed", f"device {name.device_id}: {allowed.reason}")
+
+
+def screen_changes(
+    changes: Sequence[Change], capabilities_of: Callable[[str], frozenset[Capability] | None]
+) -> tuple[list[Change], list[Quarantined]]:
+    """Split off the appended records their log's device may not write: (kept, quarantined).
+
+    The projections' own check (the last of three, see :mod:`sync.permissions`):
+    a record can reach a replica relayed by a peer that never checked it.
+    ``capabilities_of(device id)`` is None when this replica does not know the
+    device's capabilities: then the server it connected to checked them.
+    """
+    known: dict[str, frozenset[Capability] | None] = {}
+    out: list[Change] = []
+    refused: list[Quarantined] = []
+    for change in changes:
+        if isinstance(change, Appended) and change.doc.kind == "device" and change.doc.device_id:
+            device = change.doc.device_id
+            if device not in known:
+                known[device] = capabilities_of(device)
+            kind = type(change.record).__struct_config__.tag
+            allowed = may_append(known[device], "device", str(kind))
+            if not allowed:
+                raw = to_json_value(change.record)
+                refused.append(
+                    Quarantined(change.doc, change.root, None, raw, f"device {device}: {allowed.reason}")
+                )
+                continue
+        out.append(change)
+    return out, refused
 
 
 def changes_of(name: DocName, root: str, spec: RootSpec, event: ArrayEvent | MapEvent) -> Iterator[Change]:

@@ -15,15 +15,25 @@ never writes.  Data flows freely from a server to the clients it
 authenticated, and from a client only into documents its role may write —
 so an appliance relays other devices' logs to the clients that connect to
 it, but nobody can push a log into a peer under another device's name.
+
+Inside a document, what a device may append depends on its capabilities
+(:data:`RECORD_KINDS`): a scanner counts people in, it does not register
+them.  That is checked three times: by the local writer
+(:meth:`sync.replica.Replica.log`), by a server receiving a device's log
+(:func:`sync.documents.screen_update`) and by every projection
+(:func:`sync.documents.screen_changes`), since a record can reach a replica
+by relay from a peer that did not check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 import msgspec
 
+from konferenco.errors import KonferencoError
 from sync.names import DocName
 
 
@@ -84,3 +94,79 @@ def may_write(peer: PeerIdentity, doc: DocName) -> Decision:
     if doc.device_id == peer.device_id:
         return Decision(True)
     return Decision(False, f"device {peer.device_id} may not write the log of device {doc.device_id}")
+
+
+# --- record kinds per capability ----------------------------------------------------------
+
+DocKind = Literal["control", "device"]
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """Where a record kind lives and which capabilities let a device append it."""
+
+    doc: DocKind
+    writers: frozenset[Capability]
+
+
+#: Record kind (``kind`` in the stored JSON) -> the document it belongs to and who may append it.
+#: The hub is not in the table: it may write everything (it relays and it is the authority).
+RECORD_KINDS: dict[str, KindRule] = {
+    "scan": KindRule("device", frozenset({Capability.SCANNER, Capability.KIOSK, Capability.ORGANIZER})),
+    "annulment": KindRule("device", frozenset({Capability.SCANNER, Capability.ORGANIZER})),
+    "tag_link": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
+    "walk_in": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
+    # Its certificate, signed by an event key: the hub's word, which every device publishes.
+    "device_key": KindRule("device", frozenset(Capability)),
+    "proposal": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
+    "print": KindRule("device", frozenset({Capability.PRINTER, Capability.ORGANIZER})),
+    "revocation": KindRule("control", frozenset({Capability.ORGANIZER})),
+    "amendment": KindRule("control", frozenset({Capability.ORGANIZER})),
+    "decision": KindRule("control", frozenset({Capability.ORGANIZER})),
+}
+
+#: What a device credential that names no capability may do: count people at a door.
+#: (``appliance peer-token --role device`` without ``--capability`` mints such tokens.)
+UNSTATED_CAPABILITIES = frozenset({Capability.SCANNER})
+
+
+def device_capabilities(peer: PeerIdentity) -> frozenset[Capability] | None:
+    """The capabilities that bound what ``peer`` may append; None for the hub (unbounded)."""
+    if peer.role == Role.HUB:
+        return None
+    if peer.role == Role.VIEWER:
+        return frozenset()
+    return frozenset(peer.capabilities) or UNSTATED_CAPABILITIES
+
+
+def may_append(capabilities: frozenset[Capability] | None, doc: DocKind, kind: str) -> Decision:
+    """May a writer with ``capabilities`` (None: the hub) append a record of ``kind`` to a ``doc``?
+
+    A kind nobody knows is not refused here: it is no record of ours, so
+    validation quarantines it like any other foreign value.
+    """
+    rule = RECORD_KINDS.get(kind)
+    if rule is None or capabilities is None:
+        return Decision(True)
+    if rule.doc != doc:
+        return Decision(False, f"{kind} records belong in the {rule.doc} document, not a {doc} document")
+    if capabilities & rule.writers:
+        return Decision(True)
+    needed = " or ".join(sorted(rule.writers))
+    held = ", ".join(sorted(capabilities)) or "none"
+    return Decision(False, f"writing {kind} records needs the {needed} capability (held: {held})")
+
+
+class KindNotAllowed(KonferencoError, PermissionError):
+    """This box may not write a record of this kind (its capabilities say so); nothing was stored."""
+
+    code = "forbidden"
+
+    def __init__(self, kind: str, decision: Decision, capabilities: frozenset[Capability]) -> None:
+        rule = RECORD_KINDS.get(kind)
+        super().__init__(
+            f"this appliance may not record {kind.replace('_', ' ')}s: {decision.reason}",
+            kind=kind,
+            capabilities=sorted(rule.writers) if rule else [],
+            held=sorted(capabilities),
+        )

@@ -20,6 +20,13 @@ from enum import IntEnum
 #: 90,000-135,000 scans; docs/architecture.md, "Limits", says what happens past that.
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 
+#: The largest frame the WebSocket server itself takes in (uvicorn's ``ws_max_size``): twice
+#: our cap, so a message over the cap still reaches :func:`decode` and is refused with close
+#: code 4413 and a reason.  A frame past this ceiling is cut off by the transport (1009,
+#: "message too big") before we see it: without a ceiling a peer could make the server
+#: buffer any amount of memory.
+TRANSPORT_MAX_FRAME = 2 * DEFAULT_MAX_MESSAGE
+
 #: lib0 varints are JavaScript numbers: anything above 2**53 - 1 cannot be
 #: produced by a real Yjs peer, so it is treated as corruption.
 MAX_VAR_UINT = 2**53 - 1
@@ -289,3 +296,216 @@ def delete_set_covers(ours: DeleteSet, theirs: DeleteSet) -> bool:
             if start < end:
                 return False
     return True
+
+
+# --- reading what an update inserts, without applying it ----------------------------------
+#
+# A peer's update must be judged before it is stored (DESIGN.md §2: stored before
+# applied, and our state vector is an acknowledgement), and Yrs only reveals what
+# an update holds by applying it.  So the v1 struct encoding is read here, as
+# yjs' ``encoding.js`` writes it: enough to see which root each new item names,
+# whether it is a map entry, what kind of content it carries and, for
+# ``ContentAny`` (what pycrdt and yjs write for plain values), the ``kind`` of
+# each JSON object.  Everything else is skipped, not decoded: this runs on every
+# update a device sends, and a 2,000-record shard must cost a few milliseconds.
+
+#: Item content references (yjs ``readItemContent``).
+CONTENT_DELETED = 1
+CONTENT_JSON = 2
+CONTENT_BINARY = 3
+CONTENT_STRING = 4
+CONTENT_EMBED = 5
+CONTENT_FORMAT = 6
+CONTENT_TYPE = 7
+CONTENT_ANY = 8
+CONTENT_DOC = 9
+_GC = 0
+_SKIP = 10
+#: Nesting deeper than this in one value is refused (a hostile peer's stack bomb).
+MAX_ANY_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedItem:
+    """One item an update inserts, as far as its bytes say.
+
+    ``root`` is the root it names, or None when its parent is inferred from
+    a neighbour (every item but the first of a run) or is a nested shared
+    type (``nested``).  ``kinds`` has one entry per value of ``ContentAny``:
+    the object's ``kind`` if it is an object with a string ``kind``, else None.
+    """
+
+    root: str | None
+    nested: bool
+    key: str | None
+    content: int
+    kinds: tuple[str | None, ...] = ()
+
+
+def _uint(buf: bytes, pos: int) -> tuple[int, int]:
+    byte = buf[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    return read_var_uint(buf, pos)
+
+
+def _string(buf: bytes, pos: int) -> tuple[str, int]:
+    n, pos = _uint(buf, pos)
+    end = pos + n
+    if end > len(buf):
+        raise ProtocolError("bad_update", "the update ends inside a string")
+    try:
+        return buf[pos:end].decode("utf-8"), end
+    except UnicodeDecodeError:
+        raise ProtocolError("bad_update", "a string in the update is not UTF-8") from None
+
+
+_FIXED = {124: 4, 123: 8, 122: 8}  # float32, float64, bigint64
+
+
+def _skip_any(buf: bytes, pos: int, depth: int) -> int:
+    """Skip one lib0 ``writeAny`` value; return the position after it."""
+    if depth > MAX_ANY_DEPTH:
+        raise ProtocolError("bad_update", f"a value nests deeper than {MAX_ANY_DEPTH} levels")
+    tag = buf[pos]
+    pos += 1
+    if tag in (119, 116):  # string, Uint8Array: length-prefixed
+        n, pos = _uint(buf, pos)
+        return pos + n
+    if tag == 118:  # object: n x (key, value)
+        n, pos = _uint(buf, pos)
+        for _ in range(n):
+            k, pos = _uint(buf, pos)
+            pos = _skip_any(buf, pos + k, depth + 1)
+        return pos
+    if tag == 117:  # array
+        n, pos = _uint(buf, pos)
+        for _ in range(n):
+            pos = _skip_any(buf, pos, depth + 1)
+        return pos
+    if tag == 125:  # varInt: at most 8 bytes, like varUint
+        for i in range(_MAX_VAR_UINT_BYTES):
+            if buf[pos + i] < 0x80:
+                return pos + i + 1
+        raise ProtocolError("bad_update", "varint longer than 8 bytes")
+    if tag in _FIXED:
+        return pos + _FIXED[tag]
+    if tag in (127, 126, 121, 120):  # undefined, null, false, true
+        return pos
+    raise ProtocolError("bad_update", f"unknown value type {tag} in the update")
+
+
+def _kind_of(buf: bytes, pos: int) -> tuple[str | None, int]:
+    """A top-level value's ``kind`` (an object's string ``kind`` field), and the position after it."""
+    if buf[pos] != 118:
+        return None, _skip_any(buf, pos, 0)
+    kind = None
+    n, pos = _uint(buf, pos + 1)
+    for _ in range(n):
+        k, pos = _uint(buf, pos)
+        key_end = pos + k
+        if buf[pos:key_end] == b"kind" and buf[key_end] == 119:
+            kind, pos = _string(buf, key_end + 1)
+        else:
+            pos = _skip_any(buf, key_end, 1)
+    return kind, pos
+
+
+def inserted_items(update: bytes) -> list[InsertedItem]:
+    """Every item a v1 update inserts; :class:`ProtocolError` (``bad_update``) if it does not decode.
+
+    The delete set that follows the structs is read too, and nothing may
+    follow it.  Every loop reads at least one byte per turn, so a hostile
+    count runs into the end of the update, not into memory.
+    """
+    try:
+        items, pos = _read_structs(update)
+        pos = _skip_delete_set(update, pos)
+    except IndexError:
+        raise ProtocolError("bad_update", "the update ends inside a struct") from None
+    if pos != len(update):
+        raise ProtocolError("bad_update", "the update's lengths do not add up to its size")
+    return items
+
+
+def _read_structs(buf: bytes) -> tuple[list[InsertedItem], int]:
+    items: list[InsertedItem] = []
+    clients, pos = _uint(buf, 0)
+    for _ in range(clients):
+        structs, pos = _uint(buf, pos)
+        _, pos = _uint(buf, pos)  # client
+        _, pos = _uint(buf, pos)  # first clock
+        for _ in range(structs):
+            info = buf[pos]
+            pos += 1
+            ref = info & 0x1F
+            if ref in (_GC, _SKIP):
+                _, pos = _uint(buf, pos)  # length
+                continue
+            has_origin, has_right = bool(info & 0x80), bool(info & 0x40)
+            for _ in range(2 * has_origin + 2 * has_right):  # (client, clock) ids
+                _, pos = _uint(buf, pos)
+            root: str | None = None
+            nested = False
+            key: str | None = None
+            if not (has_origin or has_right):
+                named, pos = _uint(buf, pos)
+                if named == 1:
+                    root, pos = _string(buf, pos)
+                else:
+                    _, pos = _uint(buf, pos)  # the parent item's id
+                    _, pos = _uint(buf, pos)
+                    nested = True
+                if info & 0x20:
+                    key, pos = _string(buf, pos)
+            kinds: tuple[str | None, ...] = ()
+            if ref == CONTENT_ANY:
+                n, pos = _uint(buf, pos)
+                found = []
+                for _ in range(n):
+                    kind, pos = _kind_of(buf, pos)
+                    found.append(kind)
+                kinds = tuple(found)
+            else:
+                pos = _skip_content(buf, pos, ref)
+            items.append(InsertedItem(root, nested, key, ref, kinds))
+    return items, pos
+
+
+def _skip_content(buf: bytes, pos: int, ref: int) -> int:
+    if ref == CONTENT_DELETED:
+        return _uint(buf, pos)[1]
+    if ref == CONTENT_JSON:
+        n, pos = _uint(buf, pos)
+        for _ in range(n):
+            k, pos = _uint(buf, pos)
+            pos += k
+        return pos
+    if ref in (CONTENT_BINARY, CONTENT_STRING, CONTENT_EMBED):
+        k, pos = _uint(buf, pos)
+        return pos + k
+    if ref == CONTENT_FORMAT:
+        for _ in range(2):
+            k, pos = _uint(buf, pos)
+            pos += k
+        return pos
+    if ref == CONTENT_TYPE:
+        type_ref, pos = _uint(buf, pos)
+        if type_ref in (3, 5):  # YXmlElement, YXmlHook carry a name
+            k, pos = _uint(buf, pos)
+            pos += k
+        return pos
+    if ref == CONTENT_DOC:
+        k, pos = _uint(buf, pos)
+        return _skip_any(buf, pos + k, 0)
+    raise ProtocolError("bad_update", f"unknown content type {ref} in the update")
+
+
+def _skip_delete_set(buf: bytes, pos: int) -> int:
+    clients, pos = _uint(buf, pos)
+    for _ in range(clients):
+        _, pos = _uint(buf, pos)
+        ranges, pos = _uint(buf, pos)
+        for _ in range(2 * ranges):
+            _, pos = _uint(buf, pos)
+    return pos

@@ -46,6 +46,7 @@ from konferenco.types import now_ms
 from sync.acks import AckTracker
 from sync.documents import Change, DeviceLog, Quarantined, checked, observe, read_all
 from sync.names import DocName
+from sync.permissions import Capability, KindNotAllowed, may_append
 from sync.protocol import (
     ProtocolError,
     decode_state_vector,
@@ -133,8 +134,12 @@ class Replica:
         compact_every: int = 2000,
         shard_records: int = SHARD_RECORDS,
         idle_after: float | None = 10.0,
+        capabilities: frozenset[Capability] | None = None,
     ) -> None:
         self.store = store
+        #: What this box's own log may hold (:data:`sync.permissions.RECORD_KINDS`);
+        #: None: not bounded (the hub, tests, tools).
+        self.capabilities = capabilities
         self.acks = AckTracker()
         self.compact_every = compact_every
         self.shards = DeviceShards(shard_records)
@@ -439,11 +444,20 @@ class Replica:
         level up).  Each caller still returns only once its own record is on
         disk, and an invalid record fails its caller alone.
 
+        A record of a kind this box's capabilities do not allow raises
+        :class:`~sync.permissions.KindNotAllowed` (code ``forbidden``) and is
+        not written.
+
         With a ``deadline`` (``time.monotonic()`` seconds), a record still
         waiting for its append when the deadline passes is not written and
         its caller gets :class:`TooLate`: checked just before the record goes
         into the document, so a record is either refused or on its way to disk.
         """
+        kind = str(type(record).__struct_config__.tag)
+        allowed = may_append(self.capabilities, "device", kind)
+        if not allowed:
+            assert self.capabilities is not None  # None allows every kind
+            raise KindNotAllowed(kind, allowed, self.capabilities)
         value = checked(record, DeviceRecord)  # before joining a batch: a bad record fails alone
         name = self.device_log(event_id, device_id)
         key = str(name)
@@ -505,8 +519,13 @@ class Replica:
 
     # --- remote updates ----------------------------------------------------------------
 
-    async def covers(self, name: str | DocName, update: bytes) -> bool:
+    async def covers(
+        self, name: str | DocName, update: bytes, *, check: Callable[[bytes], None] | None = None
+    ) -> bool:
         """True if applying ``update`` would change nothing here.
+
+        With ``check``, the part of the update we lack is handed to it first
+        (it raises to refuse the update).
 
         Checked from bytes alone: the part of the update our state vector
         lacks must be empty, and its delete set must already be ours.  Used
@@ -516,6 +535,8 @@ class Replica:
         """
         live = await self.open(name)
         diff = _diff_of(update, live.doc.get_state())
+        if check is not None:
+            check(diff)
         theirs = delete_set_of_diff(diff)
         if theirs is None:
             return False
@@ -546,8 +567,22 @@ class Replica:
                 await asyncio.sleep(spent * CATCH_UP_YIELDS)
         await asyncio.sleep(0)
 
-    async def receive(self, name: str | DocName, update: bytes, origin: str, source: object = None) -> bool:
+    async def receive(
+        self,
+        name: str | DocName,
+        update: bytes,
+        origin: str,
+        source: object = None,
+        *,
+        check: Callable[[bytes], None] | None = None,
+    ) -> bool:
         """Store, apply, project and relay a peer's update; False if it added nothing.
+
+        ``check`` judges what the update would add here (the part our state
+        lacks) before anything is stored, and raises to refuse it (see
+        :func:`sync.documents.screen_update`); it runs in the replica's
+        one-at-a-time lane, paced like applying, since reading a big update
+        costs CPU.
 
         At most :data:`IN_FLIGHT` big updates are between arrival and projection
         at once: a catch-up waits at the door of the replica (its peers wait for
@@ -558,7 +593,7 @@ class Replica:
         try:
             async with self._in_flight if len(update) >= BIG_UPDATE else contextlib.nullcontext():
                 async with self._one_at_a_time():
-                    covered = await self.covers(name, update)
+                    covered = await self.covers(name, update, check=check)
                 if covered:
                     return False
                 # Shielded: once stored, the update is applied, relayed and projected even if

@@ -16,22 +16,41 @@ cannot set headers on a WebSocket, in the ``token`` query parameter.  The
 adapter accepts the socket before the service may refuse it, so the close
 code and reason reach the client (a refused handshake is an opaque 403 in
 browsers).
+
+Refusals at connect, in order (docs/sync-protocol.md, "Close codes"):
+
+* 4401 — no valid token;
+* 4404 — a name that is no document, or a document of an event the peer
+  does not belong to, with the same words whether that event is served
+  here or not: a peer learns nothing about other events (no existence
+  oracle);  a peer of an event this process does not serve is told so;
+* 4403 — a device revoked in the event's control document
+  (``Revocation(target="device")``).  Revocations reach every replica with
+  the control document; when one arrives, the revoked device's open
+  sessions in that event are closed with 4403 too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
+from pycrdt import Doc
+
+from sync.documents import ControlDoc
 from sync.names import DocName, UnknownDocument
-from sync.permissions import PeerIdentity, may_read, may_write
+from sync.permissions import PeerIdentity, Role, device_capabilities, may_read, may_write
 from sync.protocol import DEFAULT_MAX_MESSAGE, AwarenessMessage, encode
 from sync.replica import Replica
 from sync.session import ChannelClosed, CloseCode, SyncSession, close_reason
 from sync.tokens import Authenticator, InvalidToken
+
+log = logging.getLogger(__name__)
 
 
 class PeerConnection(Protocol):
@@ -104,6 +123,10 @@ class SyncService:
         self.events = events
         self.max_message = max_message
         self.sessions: dict[str, set[SyncSession]] = defaultdict(set)
+        self._revoked: dict[str, frozenset[str]] = {}  # event -> revoked device ids (a cache)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Revocations arrive with the control document, from any peer or this process.
+        replica.subscribe(self._on_update)
 
     async def identify(self, token: str | None) -> PeerIdentity:
         """The peer behind a token; the hook may be async (the hub looks credentials up in PostgreSQL)."""
@@ -128,13 +151,17 @@ class SyncService:
             await channel.close(CloseCode.UNAUTHORIZED, f"unauthorized: {exc}")
             return
         try:
+            doc = DocName.parse(name)
+            if not may_read(peer, doc):
+                # The same words whether or not the event exists here: no existence oracle.
+                raise UnknownDocument(f"unknown document {name!r}: no such document is served to you here")
             doc = self.resolve(name)
         except UnknownDocument as exc:
             await channel.close(CloseCode.UNKNOWN_DOCUMENT, str(exc))
             return
-        readable = may_read(peer, doc)
-        if not readable:
-            await channel.close(CloseCode.FORBIDDEN, f"forbidden: {readable.reason}")
+        revoked = await self.revocation_of(peer, doc.event_id)
+        if revoked:
+            await channel.close(CloseCode.FORBIDDEN, f"forbidden: {revoked}")
             return
         session = SyncSession(
             self.replica,
@@ -142,6 +169,8 @@ class SyncService:
             channel,
             remote_peer=peer.peer_id,
             accept=may_write(peer, doc),
+            capabilities=device_capabilities(peer),
+            peer=peer,
             max_message=self.max_message,
             on_awareness=self.relay_awareness,
         )
@@ -179,13 +208,59 @@ class SyncService:
             if sessions
         }
 
-    async def disconnect(self, peer_id: str, reason: str) -> int:
-        """Close every session of one peer (a revoked device); returns how many were open."""
+    async def disconnect(self, peer_id: str, reason: str, code: int = CloseCode.UNAUTHORIZED) -> int:
+        """Close every session of one peer (a revoked credential); returns how many were open."""
         closed = 0
         for sessions in list(self.sessions.values()):
             for session in list(sessions):
                 if session.remote_peer == peer_id:
-                    await session.channel.close(CloseCode.UNAUTHORIZED, reason)
+                    await session.channel.close(code, reason)
+                    closed += 1
+        return closed
+
+    # --- revoked devices ------------------------------------------------------------------
+
+    async def revocation_of(self, peer: PeerIdentity, event_id: str) -> str:
+        """Why ``peer`` is revoked in the event's control document, or "" if it is not."""
+        if peer.role != Role.DEVICE:
+            return ""
+        revoked = self._revoked.get(event_id)
+        if revoked is None:
+            revoked = await self.replica.read(DocName.control(event_id), revoked_devices)
+            self._revoked[event_id] = revoked
+        hit = {peer.peer_id, peer.device_id or peer.peer_id} & revoked
+        return f"device {sorted(hit)[0]} is revoked in event {event_id}" if hit else ""
+
+    def _on_update(self, doc: str, update: bytes, source: object) -> None:
+        if not doc.endswith("/control"):
+            return
+        try:
+            event_id = DocName.parse(doc).event_id
+        except UnknownDocument:
+            return
+        self._revoked.pop(event_id, None)
+        task = asyncio.get_running_loop().create_task(self.close_revoked(event_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close_revoked(self, event_id: str) -> int:
+        """Close the open sessions of the event's revoked devices (4403); returns how many."""
+        closed = 0
+        prefix = f"event/{event_id}/"
+        for key, sessions in list(self.sessions.items()):
+            if not key.startswith(prefix):
+                continue
+            for session in list(sessions):
+                if session.peer is None:
+                    continue
+                try:
+                    reason = await self.revocation_of(session.peer, event_id)
+                except Exception:  # the control document cannot be read now: next update tries again
+                    log.exception("could not read the revocations of event %s", event_id)
+                    return closed
+                if reason:
+                    log.warning("closing sync of %s with %s: %s", key, session.remote_peer, reason)
+                    await session.channel.close(CloseCode.FORBIDDEN, f"forbidden: {reason}")
                     closed += 1
         return closed
 
@@ -193,3 +268,8 @@ class SyncService:
         for sessions in list(self.sessions.values()):
             for session in list(sessions):
                 await session.channel.close(CloseCode.GOING_AWAY, "server shutting down")
+
+
+def revoked_devices(doc: Doc[Any]) -> frozenset[str]:
+    """The device ids revoked in a control document."""
+    return frozenset(r.value for r in ControlDoc(doc).revocations() if r.target == "device")

@@ -15,7 +15,11 @@ durable here; its Step 2 reply is then empty and ignored.
 What a peer may send is decided once, at connect (``accept``): an update to
 a document it may not write is refused with close code 4403 and a reason,
 unless it adds nothing we do not already have (a read-only client echoing
-our own state back in its Step 2, as y-websocket does).
+our own state back in its Step 2, as y-websocket does).  What a writer's
+update holds is judged before it is stored (:func:`~sync.documents.screen_update`):
+a root the document does not have, or a shared type nested in it, closes
+with 4400; a record kind the writer's ``capabilities`` do not allow, with
+4403.  Either way nothing of the update is stored, applied or relayed.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Protocol
 
+from sync.documents import UpdateRefused, screen_update
 from sync.names import DocName
-from sync.permissions import Decision
+from sync.permissions import Capability, Decision, PeerIdentity
 from sync.protocol import (
     DEFAULT_MAX_MESSAGE,
     AuthMessage,
@@ -63,8 +68,10 @@ class CloseCode(IntEnum):
     TOO_LARGE = 4413
 
 
-#: Close codes after which reconnecting with the same credentials cannot help.
-PERMANENT = frozenset({CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.UNKNOWN_DOCUMENT})
+#: Close codes after which reconnecting with the same credentials (and data) cannot help.
+PERMANENT = frozenset(
+    {CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.UNKNOWN_DOCUMENT, CloseCode.TOO_LARGE}
+)
 
 
 class ChannelClosed(Exception):
@@ -101,6 +108,8 @@ class SyncSession:
         *,
         remote_peer: str,
         accept: Decision,
+        capabilities: frozenset[Capability] | None = None,
+        peer: PeerIdentity | None = None,
         send_content: bool = True,
         max_message: int = DEFAULT_MAX_MESSAGE,
         ack_delay: float = 0.2,
@@ -113,6 +122,10 @@ class SyncSession:
         self.channel = channel
         self.remote_peer = remote_peer
         self.accept = accept
+        #: What the peer's updates may append (:func:`sync.permissions.may_append`); None: any kind.
+        self.capabilities = capabilities
+        #: Who the peer is, when a server authenticated it (to close a revoked device's sessions).
+        self.peer = peer
         self.send_content = send_content
         self.max_message = max_message
         self.ack_delay = ack_delay
@@ -206,6 +219,9 @@ class SyncSession:
             await self._close(CloseCode.INTERNAL, f"not stored, retry later: {exc.reason}")
         except _Refused as exc:
             await self._close(CloseCode.FORBIDDEN, str(exc))
+        except UpdateRefused as exc:
+            code = CloseCode.FORBIDDEN if exc.code == "not_allowed" else CloseCode.BAD_MESSAGE
+            await self._close(code, f"{exc.code}: {exc}")
         except TooLargeToSync as exc:
             log.error("%s", exc)
             await self._close(CloseCode.INTERNAL, "document too large for one message")
@@ -254,7 +270,9 @@ class SyncSession:
             case QueryAwarenessMessage():
                 pass  # awareness is relayed live, never stored
             case AuthMessage(denied=True, reason=reason):
-                raise ChannelClosed(CloseCode.FORBIDDEN, f"peer denied access: {reason}")
+                # y-protocols' "permission denied": the peer refuses this sync, so we end it
+                # with a refusal code (never 1000, which would read as a clean goodbye).
+                raise _Refused(f"peer denied access: {reason}")
 
     async def _receive_update(self, update: bytes) -> bool:
         if not self.accept:
@@ -262,7 +280,10 @@ class SyncSession:
             if await self.replica.covers(self.key, update):
                 return False
             raise _Refused(self.accept.reason)
-        return await self.replica.receive(self.key, update, self.remote_peer, source=self)
+        return await self.replica.receive(self.key, update, self.remote_peer, source=self, check=self._screen)
+
+    def _screen(self, news: bytes) -> None:
+        screen_update(self.name, news, self.capabilities)
 
 
 class _Refused(Exception):

@@ -111,7 +111,8 @@ class NoProjection:
         pass
 
 
-def _quarantine(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+def quarantine_changes(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    """Report the :class:`~sync.documents.Quarantined` changes, once per value."""
     rows = [
         (str(c.doc), c.root, c.key, json.dumps(c.raw, default=repr, sort_keys=True), c.error, now_ms())
         for c in changes
@@ -154,7 +155,7 @@ class SQLiteUpdateStore:
         self.projector.setup(conn)
 
     def _project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
-        _quarantine(conn, changes)
+        quarantine_changes(conn, changes)
         self.projector.project(conn, changes)
 
     # --- writes -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ attendee a change touches instead of being incremented.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -19,9 +19,11 @@ from appliance.catalog import roster
 from appliance.catalog.schema import migrate
 from konferenco.badges import unb64
 from konferenco.catalog.bundle import Attendee
-from sync.documents import Appended, Change
+from sync.documents import Appended, Change, screen_changes
+from sync.permissions import Capability
 from sync.projection import RecordProjection
 from sync.records import Amendment, Annulment, DeviceKey, Revocation, Scan, TagLink, WalkIn
+from sync.sqlite_store import quarantine_changes
 
 _ADMITTED_SCANS = """
 SELECT direction, at, gate, device_id FROM checkin c
@@ -125,14 +127,34 @@ def _refresh_one(conn: sqlite3.Connection, event_id: str, attendee_id: str, list
     )
 
 
+#: Device id -> the capabilities its certificate grants; None when this box does not know them.
+CapabilitiesOf = Callable[[str], frozenset[Capability] | None]
+
+
+def _unknown(_device_id: str) -> frozenset[Capability] | None:
+    return None
+
+
 class ApplianceProjection(RecordProjection):
-    """The generic record tables plus the check-in, roster and key tables."""
+    """The generic record tables plus the check-in, roster and key tables.
+
+    ``capabilities_of`` says what each writer device is certified to do: a
+    record its log holds that its capabilities do not allow (a scanner's
+    walk-in, relayed by a peer that did not check) is quarantined, not
+    projected.  A device it does not know (None) is trusted to the server
+    that accepted its log, which checked the kinds against its credential.
+    """
+
+    def __init__(self, capabilities_of: CapabilitiesOf = _unknown) -> None:
+        self.capabilities_of = capabilities_of
 
     def setup(self, conn: sqlite3.Connection) -> None:
         super().setup(conn)
         migrate(conn)
 
     def project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        changes, refused = screen_changes(changes, self.capabilities_of)
+        quarantine_changes(conn, refused)
         # Scans go to ``checkin`` only, which holds every field of them: a catch-up is
         # mostly scans, and a second, JSON copy in ``sync_record`` cost a third of it.
         super().project(
@@ -189,13 +211,16 @@ class ApplianceProjection(RecordProjection):
                 )
             elif isinstance(record, DeviceKey):
                 conn.execute(
-                    "INSERT OR IGNORE INTO device_key VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO device_key"
+                    " (event_id, device_id, public_key, not_after, signature, capabilities)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         event,
                         doc.device_id,
                         unb64(record.public_key),
                         record.not_after,
                         unb64(record.signature),
+                        ",".join(sorted(record.capabilities)),
                     ),
                 )
         _insert_scans(conn, scans)

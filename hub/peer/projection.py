@@ -18,6 +18,11 @@ Two records also fold into the catalog, in the same transaction:
 
 Both then refresh the attendees' folded ``search_text`` (the console's search).
 
+A record whose writer device may not write its kind (``device.capabilities``,
+:data:`sync.permissions.RECORD_KINDS`) is quarantined instead: a scanner's
+walk-in never reaches the roster.  A device the hub never enrolled is
+trusted to the peer that relayed its log (only the hub role may).
+
 Records of an event the hub does not know are skipped with a warning: they
 stay in the log, and :meth:`~sync.replica.Replica.rebuild_projections`
 projects them once the event exists.  Proposals, device keys, tag links,
@@ -34,8 +39,10 @@ from typing import Any
 import asyncpg
 
 from hub.catalog.search import refresh_search_text
-from sync.documents import Appended, Change
+from hub.peer.store import quarantine_changes
+from sync.documents import Appended, Change, screen_changes
 from sync.names import DocName
+from sync.permissions import Capability
 from sync.records import Amendment, Annulment, BadgePrint, Revocation, Scan, WalkIn
 
 log = logging.getLogger(__name__)
@@ -203,6 +210,13 @@ class HubProjection:
     tables = TABLES
 
     async def project(self, conn: Any, changes: Sequence[Change]) -> None:
+        writers = {c.doc.device_id for c in changes if isinstance(c, Appended) and c.doc.device_id}
+        if writers:
+            certified = await device_capabilities(conn, sorted(str(w) for w in writers))
+            changes, refused = screen_changes(changes, certified.get)
+            if refused:
+                log.warning("%d records quarantined: their devices may not write them", len(refused))
+                await quarantine_changes(conn, refused)
         by_doc: dict[DocName, list[Any]] = {}
         for change in changes:
             if isinstance(change, Appended):
@@ -250,6 +264,15 @@ class HubProjection:
         """
         for table in TABLES:
             await conn.execute(f"DELETE FROM {table.name}")
+
+
+_CAPABILITIES = frozenset(c.value for c in Capability)
+
+
+async def device_capabilities(conn: Any, device_ids: list[str]) -> dict[str, frozenset[Capability]]:
+    """The capabilities the hub granted each of these devices at enrolment (those it knows)."""
+    rows = await conn.fetch("SELECT id, capabilities FROM device WHERE id = ANY($1::text[])", device_ids)
+    return {row[0]: frozenset(Capability(c) for c in row[1] if c in _CAPABILITIES) for row in rows}
 
 
 async def _copied(conn: Any, table: Table, common: list[Any], rows: list[Any]) -> bool:

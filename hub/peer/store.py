@@ -105,7 +105,8 @@ def storage_error(exc: BaseException) -> StorageError:
     return StorageError("storage_failed", f"the write was not stored ({type(exc).__name__}: {text})")
 
 
-async def _quarantine(conn: Any, changes: Sequence[Change]) -> None:
+async def quarantine_changes(conn: Any, changes: Sequence[Change]) -> None:
+    """Report the :class:`~sync.documents.Quarantined` changes (the projection adds its own)."""
     rows = [
         (str(c.doc), c.root, c.key, json.dumps(c.raw, default=repr), c.error, now_ms())
         for c in changes
@@ -165,7 +166,7 @@ class PostgresUpdateStore:
             )
 
     async def _project(self, conn: Any, changes: Sequence[Change]) -> None:
-        await _quarantine(conn, changes)
+        await quarantine_changes(conn, changes)
         await self.projector.project(conn, changes)
 
     # --- writes -----------------------------------------------------------------------

@@ -562,3 +562,35 @@ async def test_a_large_batch_projected_twice_is_counted_once(hub_db: str, pg, or
     finally:
         await first.close()
         await second.close()
+
+
+async def add_device(pg: asyncpg.Connection, org: str, device_id: str, *capabilities: str) -> None:
+    await pg.execute(
+        "INSERT INTO device (id, org_id, event_id, capabilities, credential_hash)"
+        " VALUES ($1, $2, 'e1', $3, $4)",
+        device_id,
+        org,
+        list(capabilities),
+        device_id.encode(),
+    )
+
+
+async def test_a_scanners_walk_in_is_quarantined_not_added_to_the_roster(hub_db: str, pg, org: str) -> None:
+    """Checked again in the projection: a record can arrive relayed, past no capability check."""
+    await add_device(pg, org, "d1", "scanner")
+    await add_device(pg, org, "desk1", "kiosk")
+    replica = await open_replica(hub_db)
+    for device, attendee in (("d1", "w-scanner"), ("desk1", "w-desk"), ("never-enrolled", "w-relayed")):
+        box: Doc[Any] = Doc()
+        DeviceLog(box).append(Scan(nonce=f"n-{device}", gate="A", result="admitted", attendee_id="a1"))
+        DeviceLog(box).append(WalkIn(attendee_id=attendee, name="Mallory", ticket_type_id="std"))
+        name = DocName.device("e1", device)
+        await replica.open(name)
+        await replica.receive(name, box.get_update(), "relay")
+    walk_ins = {r[0] for r in await pg.fetch("SELECT attendee_id FROM walk_in")}
+    roster = {r[0] for r in await pg.fetch("SELECT id FROM attendee WHERE source = 'walk_in'")}
+    assert walk_ins == roster == {"w-desk", "w-relayed"}
+    assert await pg.fetchval("SELECT count(*) FROM checkin_scan") == 3  # the scans are the scanner's to write
+    quarantined = await replica.store.quarantined()
+    assert [(q["doc"], "walk_in" in str(q["error"])) for q in quarantined] == [("event/e1/device/d1", True)]
+    await replica.close()

@@ -104,9 +104,9 @@ def test_the_service_imports_no_web_framework() -> None:
     [
         (None, CONTROL, CloseCode.UNAUTHORIZED, "unauthorized: no token"),
         ("kp1.forged.sig", CONTROL, CloseCode.UNAUTHORIZED, "unauthorized"),
-        (token(), "event/e9/control", CloseCode.UNKNOWN_DOCUMENT, "not served here"),
+        (token(events=("e1", "e9")), "event/e9/control", CloseCode.UNKNOWN_DOCUMENT, "not served here"),
         (token(), "not/a/document", CloseCode.UNKNOWN_DOCUMENT, "unknown document"),
-        (token(events=("e2",)), CONTROL, CloseCode.FORBIDDEN, "forbidden: box2 is not a peer of event e1"),
+        (token(events=("e2",)), CONTROL, CloseCode.UNKNOWN_DOCUMENT, "no such document is served to you"),
     ],
 )
 async def test_a_refused_peer_gets_a_close_code_and_a_reason_and_no_session(
@@ -118,6 +118,22 @@ async def test_a_refused_peer_gets_a_close_code_and_a_reason_and_no_session(
     assert conn.closed is not None
     assert conn.closed[0] == code and words in conn.closed[1]
     assert conn.sent == [] and service.connected() == {}
+
+
+async def test_not_yours_and_does_not_exist_get_the_same_answer(service: SyncService) -> None:
+    """No existence oracle: a peer of e2 cannot tell e1 (served here) from e9 (not served)."""
+    answers = []
+    for name in (CONTROL, "event/e9/control", "event/e1/device/box7", "event/e9/device/box7"):
+        conn = MemoryConnection(token(events=("e2",)))
+        async with asyncio.timeout(5):
+            await service.serve(conn, name)
+        assert conn.closed is not None and conn.sent == []
+        answers.append((conn.closed[0], conn.closed[1].replace(name, "<name>")))
+    assert (
+        answers
+        == [(CloseCode.UNKNOWN_DOCUMENT, "unknown document '<name>': no such document is served to you here")]
+        * 4
+    )
 
 
 async def test_a_session_starts_with_step_1_and_ends_when_the_peer_leaves(service: SyncService) -> None:
