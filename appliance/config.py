@@ -2,7 +2,9 @@
 
 ``DIR/appliance.json`` (who this box is: device id, events, capabilities),
 ``DIR/appliance.db`` (SQLite: update log, projections), ``DIR/secrets/``
-(keys, mode 0700; never logged, never in the repo).  Everything an
+(keys; never logged, never in the repo).  The directory and ``secrets/`` are
+mode 0700, the files in ``secrets/`` 0600; ``secure`` checks and repairs that
+at every start.  Everything an
 appliance knows survives a restart because it is in this directory; a
 Litestream replica of ``appliance.db`` is the backup.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -71,6 +74,15 @@ class NotProvisioned(RuntimeError):
     pass
 
 
+class InsecureDataDir(RuntimeError):
+    """A data directory path others can read, which this process cannot repair."""
+
+
+#: Only the appliance's own account may enter its data directory or read its secrets.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
 class DataDir:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -109,10 +121,44 @@ class DataDir:
             events=[check_id(e) for e in events],
             catalog_keys=list(catalog_keys or []),
         )
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.secrets.mkdir(mode=0o700, exist_ok=True)
+        self.path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        os.chmod(self.path, PRIVATE_DIR)  # an empty folder made beforehand gets the same modes
+        self.secrets.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         self.save(config)
         return config
+
+    def secure(self) -> list[str]:
+        """Take group and world access away from this directory and the secrets in it.
+
+        Checked at every start (``appliance serve``): a data directory restored with ``cp -r``
+        or unpacked from a tarball under a loose umask hands the device credential, the signing
+        keys, staff PINs and the attendees' personal data to every local account.  The repair
+        is mechanical and safe, so the box repairs and warns rather than refusing to open the
+        doors; it returns one line per repaired path for that warning.  The database and the
+        other files need no mode of their own: nobody else can enter the directory.  If a path
+        cannot be repaired (a read-only file system, an immutable file), :class:`InsecureDataDir`
+        says which, and the box refuses to start.
+        """
+        repaired = []
+        wanted = [(self.path, PRIVATE_DIR), (self.secrets, PRIVATE_DIR)]
+        if self.secrets.is_dir():
+            wanted += [(p, PRIVATE_FILE) for p in sorted(self.secrets.iterdir()) if p.is_file()]
+        for path, mode in wanted:
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+                continue
+            try:
+                os.chmod(path, mode)
+            except OSError as exc:
+                raise InsecureDataDir(
+                    f"{path} is readable by other accounts (mode {stat.S_IMODE(st.st_mode):04o}) and "
+                    f"cannot be made {mode:04o}: {exc.strerror}. Fix it with 'chmod {mode:o} {path}'"
+                ) from None
+            repaired.append(f"{path}: {stat.S_IMODE(st.st_mode):04o} -> {mode:04o}")
+        return repaired
 
     def save(self, config: ApplianceConfig) -> None:
         tmp = self.config_file.with_suffix(".tmp")
@@ -166,7 +212,9 @@ class DataDir:
 
     def save_device_certificate(self, event_id: str, certificate: DeviceKey) -> None:
         path = self.secrets / f"device-badge-{check_id(event_id)}.cert.json"
-        path.write_bytes(msgspec.json.encode(certificate))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(msgspec.json.encode(certificate))
 
     @property
     def hub_credential_file(self) -> Path:

@@ -87,6 +87,13 @@ def konferenco(*args: str, check: bool = True, input: str | None = None) -> CliR
     return result
 
 
+#: Every log file a server process of this test session wrote to, and the appliance data
+#: directories they served: ``tests/conftest.py`` reads them all at the end of the session and
+#: fails it if any log holds a credential, token, PIN or password (issue 18).
+SESSION_LOGS: set[Path] = set()
+SESSION_DATA_DIRS: set[Path] = set()
+
+
 class ServiceProcess:
     """A ``konferenco … serve`` child process, its output in a log file, healthy once /healthz answers.
 
@@ -108,6 +115,7 @@ class ServiceProcess:
         raise NotImplementedError
 
     def start(self, timeout: float = 30) -> Self:
+        SESSION_LOGS.add(self.log)
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [*KONFERENCO, *self.command()],
@@ -175,6 +183,7 @@ class ApplianceProcess(ServiceProcess):
         ]
 
     def start(self, timeout: float = 20) -> Self:
+        SESSION_DATA_DIRS.add(self.data)
         return super().start(timeout)
 
 
@@ -298,7 +307,7 @@ async def until(predicate: Callable[[], T | Awaitable[T]], timeout: float = 10, 
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(0.005)
