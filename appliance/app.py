@@ -26,9 +26,11 @@ from appliance.config import DataDir
 from appliance.desk import controller as desk
 from appliance.devices import controller as devices
 from appliance.ops import controller as ops
+from appliance.ops import peers
 from appliance.printing import controller as printing
 from appliance.staff import controller as staff
 from appliance.staff.guard import staff_guard
+from konferenco.edge_input import edge_input
 from konferenco.http_errors import JSONRequest
 from konferenco.openapi import docs_assets_router, openapi_config
 from sync.litestar_route import sync_router
@@ -90,7 +92,8 @@ def create_app(
     return Litestar(
         route_handlers=[
             *ops.ROUTES,
-            sync_router(box.sync),
+            *peers.ROUTES,
+            sync_router(box.sync, prover=box.prover, challenges=box.peer_auth.challenges),
             *staff.ROUTES,
             *checkin.ROUTES,
             *catalog.ROUTES,
@@ -103,6 +106,7 @@ def create_app(
         before_request=staff_guard(lambda: box.tokens),
         exception_handlers=errors.HANDLERS,
         request_class=JSONRequest,
+        middleware=[edge_input],  # NUL, lone surrogates, 64-bit overflow: 400 before any handler
         plugins=[errors.error_docs()],
         request_max_body_size=max_body,
         logging_config=None,  # the CLI owns logging (format, secret redaction): see konferenco/logs.py

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from appliance.checkin.door import Door, PrintPolicy
@@ -33,6 +33,14 @@ from appliance.desk.service import Desk
 from appliance.devices.manager import DeviceManager
 from appliance.health import health_report
 from appliance.hub_link import CatalogPuller
+from appliance.peer_check import PeerChecks
+from appliance.peers import (
+    BoxTrust,
+    CertifiedCapabilities,
+    PeerAuthenticator,
+    box_prover,
+    publish_certificates,
+)
 from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
 from appliance.read_pool import ReadPool
@@ -56,8 +64,11 @@ class Upstream:
     """A peer this appliance connects to: the hub or another appliance."""
 
     url: str
+    #: Empty: the box authenticates with its device certificate (a LAN peer of the same event).
     token: str
     peer: str = "hub"
+    #: The hub this box enrolled with: it must prove it holds a pinned hub key, not merely a device key.
+    hub: bool = False
 
 
 @dataclass
@@ -97,8 +108,20 @@ class Box:
         self.started_at = now_ms()
         self._stack = AsyncExitStack()
         # Built now, opened in start(): the HTTP app routes sync sessions to this service.
-        self.replica = open_replica(data, synchronous)
-        self.sync = SyncService(self.replica, data.signer().verify, events=lambda: set(self.config.events))
+        # Peers prove themselves both ways (sync/peer_proof.py): this box's certificate for them,
+        # what it knows offline to check theirs, and the hook that takes their certificates.
+        self.trust = BoxTrust(data, self.config)
+        # What a device may write is checked on write (ours) and in the projection (theirs).
+        self.replica = open_replica(
+            data,
+            synchronous,
+            capabilities=frozenset(self.config.capabilities),
+            capabilities_of=CertifiedCapabilities(data),
+        )
+        self.prover = box_prover(data, self.config)
+        self.peer_auth = PeerAuthenticator(data.signer(), self.trust)
+        self.peer_checks = PeerChecks(self.trust)
+        self.sync = SyncService(self.replica, self.peer_auth, events=lambda: set(self.config.events))
 
     async def start(self) -> None:
         """Build and start every part; if one fails, what was started is stopped again."""
@@ -121,7 +144,16 @@ class Box:
             loops=[self.links.puller, *self.links.clients, *self.feeds],
         )
         report["sync"] = self.catch_up()
+        report["peers"] = self.peer_report()
         return report
+
+    def peer_report(self) -> dict[str, Any]:
+        """Upstreams that failed to prove who they are, and peers whose proofs this box refused."""
+        clients = self.links.clients if hasattr(self, "links") else []
+        return {
+            "untrusted_upstreams": [asdict(c.untrusted) for c in clients if c.untrusted is not None],
+            "refused_peers": self.peer_auth.report(),
+        }
 
     def catch_up(self) -> dict[str, Any]:
         """How far a peer's catch-up is: changes received but not yet projected, and the writer's queue."""
@@ -164,6 +196,8 @@ class Box:
             organizer=Capability.ORGANIZER in config.capabilities,
             keys_changed=self.checkin.catalog_cache.invalidate,
         )
+        if await publish_certificates(data, config, self.replica, self.conn):
+            self.checkin.catalog_cache.invalidate()
         # 4. the print queue, with the printer table the device manager fills
         printers: dict[str, Any] = {}
         self.prints = PrintQueue(
@@ -194,7 +228,7 @@ class Box:
         upstreams = list(self.upstreams)
         credential = data.hub_credential()
         if config.hub_url and credential:  # enrolled: the hub is an upstream, and the catalog's source
-            upstreams.append(Upstream(config.hub_url, credential, "hub"))
+            upstreams.append(Upstream(config.hub_url, credential, "hub", hub=True))
             puller = CatalogPuller(
                 data, self.writer, config.events, on_change=self.checkin.catalog_cache.invalidate
             )
@@ -202,9 +236,17 @@ class Box:
             stack.push_async_callback(puller.stop)
             self.links.puller = puller
         identity = data.identity(config)
+        stack.callback(self.trust.close)
         for upstream in upstreams:
             client = SyncClient(
-                self.replica, upstream.url, upstream.token, identity, remote_peer=upstream.peer
+                self.replica,
+                upstream.url,
+                upstream.token,
+                identity,
+                remote_peer=upstream.peer,
+                trust=self.trust,
+                expect_hub=upstream.hub,
+                prover=self.prover,
             )
             client.start()
             stack.push_async_callback(client.stop)

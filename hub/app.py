@@ -22,7 +22,7 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.static_files import create_static_files_router
 
-from hub.api import catalog, checkins, devices, tokens
+from hub.api import audit, catalog, checkins, devices, tokens
 from hub.api.errors import error_docs
 from hub.catalog import import_pool
 from hub.catalog.keys import KeySealer
@@ -39,11 +39,13 @@ from hub.settings import HubSecrets, HubSettings
 from hub.state import HubState
 from hub.tenants.accounts import LoginLimiter, Sessions
 from konferenco import logs
+from konferenco.edge_input import edge_input
 from konferenco.errors import Unauthorized
 from konferenco.http_errors import EXCEPTION_HANDLERS, JSONRequest
 from konferenco.lifecycle import tasks_report
 from konferenco.openapi import docs_assets_router, openapi_config
 from sync.litestar_route import sync_router
+from sync.peer_proof import HubProver
 from sync.permissions import PeerIdentity
 from sync.replica import Replica
 from sync.service import SyncService
@@ -115,14 +117,16 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
             *tokens.ROUTES,
             *catalog.ROUTES,
             *devices.ROUTES,
+            *audit.ROUTES,
             *checkins.ROUTES,
-            sync_router(state.sync),
+            sync_router(state.sync, prover=HubProver(state.secrets.catalog_key)),
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
             docs_assets_router(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # the JSON API; the console renders its own (hub/console)
         request_class=JSONRequest,
+        middleware=[edge_input],  # NUL, lone surrogates, 64-bit overflow: 400 before any handler
         plugins=[error_docs()],
         template_config=TEMPLATE_CONFIG,
         state=State({"hub": state}),

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import sys
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -40,6 +41,7 @@ SIGNATURE_BYTES = 64
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _B45_INDEX = {c: i for i, c in enumerate(_B45)}
 _DEVICE_CERT_CONTEXT = b"konferenco-device-key-v1\0"
+_DEVICE_CERT_CONTEXT_V2 = b"konferenco-device-key-v2\0"
 
 
 class BadgeError(ValueError):
@@ -145,11 +147,23 @@ class TrustedKey:
         return self._key
 
 
-def device_certificate_message(event_id: str, device_id: str, public: bytes, not_after: int) -> bytes:
-    """What an event key signs to let a device sign walk-in badges (DESIGN.md §3)."""
-    return b"\0".join(
-        [_DEVICE_CERT_CONTEXT, event_id.encode(), device_id.encode(), public, str(not_after).encode()]
-    )
+def device_certificate_message(
+    event_id: str, device_id: str, public: bytes, not_after: int, capabilities: Iterable[str] = ()
+) -> bytes:
+    """What an event key signs to certify a device's key (DESIGN.md §3).
+
+    The key signs walk-in badges and proves the device to its sync peers
+    (sync/peer_proof.py).  Since 0.3 the certificate also names the
+    device's capabilities, so a peer learns what the device may write from
+    the certificate itself, offline; a certificate without capabilities
+    (issued before) keeps its old message and still verifies.
+    """
+    fields = [_DEVICE_CERT_CONTEXT, event_id.encode(), device_id.encode(), public, str(not_after).encode()]
+    caps = sorted(set(capabilities))
+    if caps:
+        fields[0] = _DEVICE_CERT_CONTEXT_V2
+        fields.append(",".join(caps).encode())
+    return b"\0".join(fields)
 
 
 class KeyRing:
@@ -164,10 +178,31 @@ class KeyRing:
         self._by_kid.setdefault(key.kid, []).append(key)
 
     def add_device_key(
-        self, event_id: str, device_id: str, public: bytes, not_after: int, signature: bytes
+        self,
+        event_id: str,
+        device_id: str,
+        public: bytes,
+        not_after: int,
+        signature: bytes,
+        capabilities: Iterable[str] = (),
     ) -> bool:
         """Trust a device key if one of the event's keys certified it; False if none did."""
-        message = device_certificate_message(event_id, device_id, public, not_after)
+        if not self.certified(event_id, device_id, public, not_after, signature, capabilities):
+            return False
+        self.add(TrustedKey(key_id(public), public, event_id, 0, not_after, f"device:{device_id}"))
+        return True
+
+    def certified(
+        self,
+        event_id: str,
+        device_id: str,
+        public: bytes,
+        not_after: int,
+        signature: bytes,
+        capabilities: Iterable[str] = (),
+    ) -> bool:
+        """Whether one of the event's own keys signed this device certificate (device keys cannot)."""
+        message = device_certificate_message(event_id, device_id, public, not_after, capabilities)
         for keys in self._by_kid.values():
             for issuer in keys:
                 if issuer.signer != "event" or issuer.event_id != event_id:
@@ -176,7 +211,6 @@ class KeyRing:
                     issuer.key().verify(signature, message)
                 except InvalidSignature:
                     continue
-                self.add(TrustedKey(key_id(public), public, event_id, 0, not_after, f"device:{device_id}"))
                 return True
         return False
 

@@ -9,6 +9,13 @@ appliances coming back after an outage do not reconnect in lockstep), reset
 once a connection has stayed up for a while.  A refusal that retrying
 cannot fix (bad token, forbidden, unknown document) waits the longest delay
 and is reported in :attr:`SyncClient.status`.
+
+With ``trust``, the client sends a challenge on every connection and syncs
+only once the upstream has proved it is the hub this box enrolled with, or
+a device the event certified and did not revoke (sync/peer_proof.py).  An
+upstream that cannot is *untrusted*: nothing is sent to it, and
+:attr:`SyncClient.untrusted` says why until it proves itself.  With
+``prover`` and no token, the client authenticates with its own certificate.
 """
 
 from __future__ import annotations
@@ -28,8 +35,22 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from konferenco.lifecycle import Periodic, RetryLater, Supervised
+from konferenco.types import now_ms
 from sync.names import DocName
-from sync.permissions import Decision, PeerIdentity, may_write
+from sync.peer_proof import (
+    CHALLENGE_HEADER,
+    PROOF_HEADER,
+    Prover,
+    Trust,
+    UntrustedPeer,
+    client_token,
+    decode_b64,
+    encode_b64,
+    new_challenge,
+    read_proof_header,
+    verify_proof,
+)
+from sync.permissions import Decision, PeerIdentity, Role, may_write
 from sync.protocol import DEFAULT_MAX_MESSAGE, ProtocolError, decode_state_vector
 from sync.replica import Replica
 from sync.session import PERMANENT, ChannelClosed, CloseCode, SyncSession
@@ -113,6 +134,14 @@ class SyncClient:
     #: Documents syncing their first exchange at once (see :meth:`_sync_once`).
     handshakes: int = 4
     _handshaking: asyncio.Semaphore | None = None
+    #: What this box knows to check the upstream's proof; None: trust the URL (tests, tools).
+    trust: Trust | None = None
+    #: The upstream must prove it is the hub (not merely a certified device).
+    expect_hub: bool = False
+    #: Our own certificate, to authenticate without a token (``token`` empty).
+    prover: Prover | None = None
+    #: Why the upstream is not trusted (its last failed proof), with when (ms); None once it proves itself.
+    untrusted: UntrustedUpstream | None = None
 
     def start(self) -> None:
         """Connect every document (given, or listed by the upstream and refreshed); returns at once."""
@@ -170,10 +199,25 @@ class SyncClient:
         for name in await self._discover():
             self._ensure(name)
 
+    async def _bearer(self, document: str) -> str:
+        """Our token, or, with no token, a ``kc1.`` answer to a challenge the upstream just gave us."""
+        if self.token or self.prover is None:
+            return self.token
+        try:
+            self.prover.prove("client", b"", document)  # fails early, before a request, without a certificate
+        except UntrustedPeer as exc:
+            raise SessionEnded(f"cannot authenticate to {self.url}: {exc}") from None
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(f"{self.url}/sync/challenge")
+        response.raise_for_status()
+        challenge = decode_b64(str(response.json()["challenge"]))
+        return client_token(self.prover, challenge, document)
+
     async def _discover(self) -> list[str]:
         """What the upstream offers, plus what only we have and may push (our own log)."""
+        bearer = await self._bearer(str(DocName.control(self.identity.events[0])))
         async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.get(f"{self.url}/sync", headers={"Authorization": f"Bearer {self.token}"})
+            response = await http.get(f"{self.url}/sync", headers={"Authorization": f"Bearer {bearer}"})
             response.raise_for_status()
             names = response.json()["documents"]
         if not isinstance(names, list):
@@ -205,15 +249,21 @@ class SyncClient:
         try:
             status.state = "connecting"
             status.attempts += 1
+            challenge = new_challenge() if self.trust is not None else None
             try:
+                headers = {"Authorization": f"Bearer {await self._bearer(name)}"}
+                if challenge is not None:
+                    headers[CHALLENGE_HEADER] = encode_b64(challenge)
                 async with connect(
                     self._ws_url(name),
-                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    additional_headers=headers,
                     max_size=self.max_message + 64,
                     open_timeout=10,
                     ping_interval=20,
                     ping_timeout=20,
                 ) as ws:
+                    if challenge is not None:
+                        self._check_upstream(ws, challenge, doc)
                     status.state = "syncing"
                     session = SyncSession(
                         self.replica,
@@ -232,7 +282,13 @@ class SyncClient:
                     closed = session.remote_close
                     code = session.close_code or (closed.code if closed else None)
                     status.last_error = session.close_reason or (closed.reason if closed else "")
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            except UntrustedPeer as exc:
+                status.state, status.last_error = "refused", f"untrusted upstream: {exc}"
+                self.untrusted = UntrustedUpstream(self.url, str(exc), now_ms())
+                self._progress.set()
+                log.error("sync of %s: %s is not trusted: %s", name, self.url, exc)
+                raise RetryLater(f"untrusted upstream {self.url}: {exc}", self.backoff.cap) from None
+            except (OSError, TimeoutError, httpx.HTTPError, websockets.exceptions.WebSocketException) as exc:
                 status.last_error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # not a network problem: retried all the same, logged with its traceback
                 status.state, status.last_error = "waiting", f"{type(exc).__name__}: {exc}"
@@ -248,6 +304,18 @@ class SyncClient:
         finally:
             slot.give_back()  # if the handshake never finished
 
+    def _check_upstream(self, ws: ClientConnection, challenge: bytes, doc: DocName) -> None:
+        """Raise :class:`UntrustedPeer` unless the upstream's answer proves it is who we need."""
+        assert self.trust is not None
+        response = ws.response
+        proof = read_proof_header(response.headers.get(PROOF_HEADER) if response is not None else None)
+        who = verify_proof(proof, "server", challenge, str(doc), self.trust, event_id=doc.event_id)
+        if self.expect_hub and who.role != Role.HUB:
+            raise UntrustedPeer(
+                f"it proved to be device {who.device_id!r}, not the hub this box enrolled with"
+            )
+        self.untrusted = None
+
     async def _mark_synced(self, session: SyncSession, status: DocStatus, slot: _Slot) -> None:
         await session.synced.wait()
         status.state = "synced"
@@ -261,6 +329,15 @@ class SyncClient:
                 await asyncio.sleep(0.05)
                 waited += 0.05
         slot.give_back()
+
+
+@dataclass(frozen=True, slots=True)
+class UntrustedUpstream:
+    """An upstream that failed to prove itself: where, why, and when (ms), for /healthz."""
+
+    url: str
+    reason: str
+    at: int
 
 
 class _Slot:

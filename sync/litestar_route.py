@@ -11,6 +11,11 @@ Routes:
   ``WebsocketProvider(url + '/sync', 'event/e1/control', doc)`` works as is.
 * ``GET /sync`` — the documents the caller may read (a client uses it to
   learn about devices that joined the event).
+* ``GET /sync/challenge`` — a one-time challenge a device signs to
+  authenticate with its certificate instead of a token (sync/peer_proof.py).
+
+A client that sends ``Konferenco-Challenge`` on the upgrade gets this end's
+proof in the ``Konferenco-Proof`` header of the answer (sync/peer_proof.py).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any
 
 from litestar import Request, Router, get, websocket
 from litestar.connection import ASGIConnection, WebSocket
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
+from sync.peer_proof import CHALLENGE_HEADER, Challenges, Prover, encode_b64, proof_header
 from sync.protocol import ProtocolError
 from sync.service import SyncService, token_of
 from sync.session import ChannelClosed, CloseCode
@@ -70,12 +76,27 @@ def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | Non
     return token_of({}, connection.query_params)
 
 
-def sync_router(service: SyncService) -> Router:
+def sync_router(
+    service: SyncService, *, prover: Prover | None = None, challenges: Challenges | None = None
+) -> Router:
+    """The sync routes; ``prover``: this end proves itself; ``challenges``: it takes ``kc1.`` tokens."""
+
     @websocket("/{name:path}")
     async def sync_socket(socket: WebSocket[Any, Any, Any], name: FromPath[str]) -> None:
+        document = name.lstrip("/")
+        challenge = socket.headers.get(CHALLENGE_HEADER)
+        headers = proof_header(prover, challenge, document) if prover is not None and challenge else {}
         # Accepted before the service may refuse it, so the close code and reason reach the client.
-        await socket.accept()
-        await service.serve(LitestarConnection(socket), name.lstrip("/"))
+        await socket.accept(headers=headers or None)
+        await service.serve(LitestarConnection(socket), document)
+
+    @get(
+        "/challenge", summary="A one-time challenge for a device's certificate proof", include_in_schema=False
+    )
+    async def challenge() -> dict[str, Any]:
+        if challenges is None:
+            raise NotFoundException("this peer does not take device certificates; use a token")
+        return {"challenge": encode_b64(challenges.issue()), "expires_in": int(challenges.ttl_s)}
 
     @get("/", summary="Documents the caller may sync")
     async def list_documents(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
@@ -85,4 +106,4 @@ def sync_router(service: SyncService) -> Router:
             raise NotAuthorizedException(detail=str(exc)) from None
         return {"documents": await service.readable_documents(peer)}
 
-    return Router(path="/sync", route_handlers=[sync_socket, list_documents], tags=["sync"])
+    return Router(path="/sync", route_handlers=[sync_socket, list_documents, challenge], tags=["sync"])

@@ -23,6 +23,7 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 ShortText = Annotated[str, msgspec.Meta(max_length=120)]
 BadgeCode = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+CapabilityName = Annotated[str, msgspec.Meta(max_length=32)]
 
 
 class Record(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind", omit_defaults=True):
@@ -114,6 +115,8 @@ class DeviceKey(Record, kw_only=True, frozen=True, tag="device_key"):
     public_key: Annotated[str, msgspec.Meta(max_length=64)]  # base64, raw Ed25519
     not_after: Millis  # seconds since the epoch; 0 = no expiry
     signature: Annotated[str, msgspec.Meta(max_length=128)]  # base64, by an event key
+    #: What the device may write, certified with the key (empty: a certificate from before 0.3).
+    capabilities: Annotated[list[CapabilityName], msgspec.Meta(max_length=8)] = []
 
 
 class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):

@@ -245,7 +245,16 @@ def _v3(db: sqlite_utils.Database) -> None:
     conn.execute("RELEASE search_v3")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Device certificates name the device's capabilities (konferenco.badges, 0.3).
+
+    Kept with the key because the signature covers them: without them a
+    peer could not check the certificate again when it rebuilds its key ring.
+    """
+    db.execute("ALTER TABLE device_key ADD COLUMN capabilities TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

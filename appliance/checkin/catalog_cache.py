@@ -96,10 +96,18 @@ class CatalogCache:
             "SELECT kid, public_key, not_before, not_after FROM catalog_key WHERE event_id = ?", (event_id,)
         ):
             ring.add(TrustedKey(kid, bytes(public), event_id, not_before or 0, not_after or 0))
-        for device, public, not_after, signature in conn.execute(
-            "SELECT device_id, public_key, not_after, signature FROM device_key WHERE event_id = ?",
+        for device, public, not_after, signature, capabilities in conn.execute(
+            "SELECT device_id, public_key, not_after, signature, capabilities FROM device_key"
+            " WHERE event_id = ?",
             (event_id,),
         ):
-            ring.add_device_key(event_id, device, bytes(public), not_after or 0, bytes(signature))
+            ring.add_device_key(
+                event_id,
+                device,
+                bytes(public),
+                not_after or 0,
+                bytes(signature),
+                [c for c in (capabilities or "").split(",") if c],
+            )
         out.keys = ring
         return out

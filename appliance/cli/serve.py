@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import click
 
 from appliance.cli.common import DATA_OPTION, provisioned
-from appliance.config import DataDir, NotProvisioned
+from appliance.config import DataDir, InsecureDataDir, NotProvisioned
 from appliance.ports import PortTaken, ensure_port_free
 from konferenco.badges import unb64
 from sync.permissions import Capability, Role
+
+log = logging.getLogger(__name__)
 
 
 @click.command("init")
@@ -44,6 +47,23 @@ def init(
     click.echo(f"appliance {config.device_id} created in {data_dir} for {', '.join(config.events)}")
 
 
+def secure_data_dir(data: DataDir) -> None:
+    """Check the data directory's modes before serving: repair and warn, or refuse to start.
+
+    Repair rather than refuse: a restore under a loose umask must not keep the doors shut,
+    and tightening a mode cannot break anything.  The warning names every repaired path, so
+    the operator knows which secrets others could have read (and should be rotated).
+    """
+    if not data.exists():
+        return  # create_app says what to do with a folder that holds no appliance
+    try:
+        repaired = data.secure()
+    except InsecureDataDir as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in repaired:
+        log.warning("was readable by other accounts, repaired (rotate its secrets if shared): %s", line)
+
+
 @click.command("serve")
 @DATA_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -61,7 +81,11 @@ def init(
     multiple=True,
     metavar="TOKEN",
     envvar="KONFERENCO_UPSTREAM_TOKEN",
-    help="Token for each --upstream, in order (or KONFERENCO_UPSTREAM_TOKEN).",
+    help=(
+        "Token for each --upstream, in order (or KONFERENCO_UPSTREAM_TOKEN). Without any, the box"
+        " authenticates to its upstreams with its device certificate (peers of the same event); an empty"
+        " token does the same for one upstream."
+    ),
 )
 @click.option(
     "--upstream-peer",
@@ -97,19 +121,23 @@ def serve(
     import uvicorn
 
     from appliance.app import Upstream, create_app
-    from sync.protocol import DEFAULT_MAX_MESSAGE
+    from sync.protocol import TRANSPORT_MAX_FRAME
 
-    if len(upstream_tokens) != len(upstreams):
-        raise click.UsageError("give one --upstream-token for each --upstream")
+    if upstream_tokens and len(upstream_tokens) != len(upstreams):
+        raise click.UsageError(
+            "give one --upstream-token for each --upstream, or none to use the device certificate"
+        )
+    tokens = list(upstream_tokens) or [""] * len(upstreams)
     try:
         ensure_port_free(host, port)
     except PortTaken as exc:
         raise click.ClickException(str(exc)) from None
     peers = list(upstream_peers) + ["hub"] * (len(upstreams) - len(upstream_peers))
+    secure_data_dir(DataDir(data_dir))
     try:
         app = create_app(
             DataDir(data_dir),
-            upstreams=[Upstream(u, t, p) for u, t, p in zip(upstreams, upstream_tokens, peers, strict=False)],
+            upstreams=[Upstream(u, t, p) for u, t, p in zip(upstreams, tokens, peers, strict=False)],
             synchronous="FULL" if synchronous == "FULL" else "NORMAL",
         )
     except NotProvisioned as exc:
@@ -118,7 +146,7 @@ def serve(
         app,
         host=host,
         port=port,
-        ws_max_size=DEFAULT_MAX_MESSAGE + 1024,
+        ws_max_size=TRANSPORT_MAX_FRAME,  # over our cap, so our decoder refuses with 4413
         log_level="info",
         log_config=None,  # uvicorn's loggers propagate to our root handler (format, redaction)
         access_log=access_log,

@@ -133,9 +133,10 @@ class Amend(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RevokeRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``badge``: ``attendee:serial`` of one printed badge; ``attendee``: every badge; ``key``: a key id."""
+    """``badge``: ``attendee:serial`` of one printed badge; ``attendee``: every badge; ``key``: a key id;
+    ``device``: a box or scanner (lost, stolen) that no peer may sync with any more."""
 
-    target: Literal["badge", "attendee", "key"]
+    target: Literal["badge", "attendee", "key", "device"]
     value: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
     event: str | None = None
@@ -268,7 +269,10 @@ def certify_device(data: DataDir, event: str, device_id: str, not_after: int = 0
     if event_key is None:
         raise CheckinError("no_event_key", f"this appliance does not hold the key of event '{event}'")
     public = raw_public_key(data.device_key().public_key())
-    signature = event_key.sign(device_certificate_message(event, device_id, public, not_after))
-    certificate = DeviceKey(public_key=b64(public), not_after=not_after, signature=b64(signature))
+    capabilities = sorted(str(c) for c in data.load().capabilities)
+    signature = event_key.sign(device_certificate_message(event, device_id, public, not_after, capabilities))
+    certificate = DeviceKey(
+        public_key=b64(public), not_after=not_after, signature=b64(signature), capabilities=capabilities
+    )
     data.save_device_certificate(event, certificate)
     return certificate

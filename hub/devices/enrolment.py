@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.catalog.events import get_event
 from hub.catalog.keys import KeySealer, signer
 from hub.db.session import Database
+from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
 from konferenco.badges import b64, device_certificate_message, unb64
 from konferenco.errors import Invalid, NotFound, Unauthorized
@@ -140,6 +141,8 @@ async def create_enrolment(
             },
         )
     ).one()
+    details = {"name": name, "capabilities": caps}
+    await audit.record(conn, principal, "device.enrol", str(row.id), event_id=event_id, details=details)
     return Enrolment(
         str(row.id), event_id, token, caps, row.expires_at.isoformat(), enrolment_uri(hub_url, token)
     )
@@ -182,7 +185,7 @@ async def redeem(db: Database, sealer: KeySealer, catalog_public_key: bytes, req
         not_after = event.ends_at // 1000 + 7 * 86400 if event.ends_at else 0
         event_signer = await signer(conn, sealer, row.event_id)
         signature = event_signer.private.sign(
-            device_certificate_message(row.event_id, device_id, public, not_after)
+            device_certificate_message(row.event_id, device_id, public, not_after, row.capabilities)
         )
         await conn.execute(
             text(_INSERT_DEVICE),
@@ -203,7 +206,10 @@ async def redeem(db: Database, sealer: KeySealer, catalog_public_key: bytes, req
         credential=credential,
         catalog_keys=[b64(catalog_public_key)],
         certificate=DeviceKey(
-            public_key=request.badge_public_key, not_after=not_after, signature=b64(signature)
+            public_key=request.badge_public_key,
+            not_after=not_after,
+            signature=b64(signature),
+            capabilities=sorted(row.capabilities),
         ),
     )
 
@@ -270,13 +276,18 @@ async def revoke_device(conn: AsyncConnection, principal: Principal, device_id: 
     row = (
         await conn.execute(
             text(
-                "UPDATE device SET revoked_at = coalesce(revoked_at, now()) WHERE id = :d RETURNING event_id"
+                "UPDATE device SET revoked_at = coalesce(revoked_at, now()) WHERE id = :d"
+                " RETURNING event_id, name"
             ),
             {"d": device_id},
         )
     ).first()
     if row is None:
         raise NotFound(f"no device {device_id!r} in this organization")
+    details = {"name": row.name}
+    await audit.record(
+        conn, principal, "device.revoke", device_id, event_id=str(row.event_id), details=details
+    )
     return str(row.event_id)
 
 

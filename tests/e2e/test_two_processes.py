@@ -105,48 +105,60 @@ def test_a_peer_catches_up_after_the_server_is_killed_and_restarted(
         server.stop()
 
 
-def test_two_appliances_exchange_the_control_document(server_data: Path, tmp_path: Path) -> None:
+def test_two_appliances_exchange_the_control_document(tmp_path: Path) -> None:
+    """A box of the event (its catalog, its certificate) and the box that holds the event key, both ways."""
+    server_data, box2 = tmp_path / "server", tmp_path / "box2"
+    konferenco("demo", "seed", "--data", str(server_data), "--event", "e1", "--attendees", "20")
+    catalog_key = json.loads((server_data / "appliance.json").read_text())["catalog_keys"][0]
+    konferenco(
+        "appliance", "init", "--data", str(box2), "--event", "e1", "--device-id", "box2",
+        "--catalog-key", catalog_key,
+    )  # fmt: skip
+    konferenco("appliance", "import", "--data", str(box2), str(server_data / "catalog.json"))
     upstream_token = konferenco(
-        "appliance",
-        "peer-token",
-        "--data",
-        str(server_data),
-        "--peer-id",
-        "box2",
-        "--role",
-        "device",
-        "--device-id",
-        "box2",
-        "--capability",
-        "organizer",
+        "appliance", "peer-token", "--data", str(server_data), "--peer-id", "box2", "--role", "device",
+        "--device-id", "box2", "--capability", "organizer",
+    ).stdout.strip()  # fmt: skip
+    organizer = konferenco(
+        "appliance", "issue-token", "--data", str(box2), "--role", "organizer"
     ).stdout.strip()
-    box2 = tmp_path / "box2"
-    konferenco("demo", "seed", "--data", str(box2), "--event", "e1")
-    with ApplianceProcess(server_data) as server:
-        config = json.loads((box2 / "appliance.json").read_text())
-        assert config["device_id"]
-        with ApplianceProcess(box2, None, "--upstream", server.url, "--upstream-token", upstream_token) as b:
-            # box2's schedule (written before it ever saw the server) reaches the server...
-            wait_for(lambda: _rooms(server_data) == 3, what="rooms at the server")
-            # ...and box2 reports its upstream in sync, with nothing unacknowledged
-            viewer = konferenco(
-                "appliance", "peer-token", "--data", str(box2), "--peer-id", "ops"
-            ).stdout.strip()
+    server = ApplianceProcess(server_data)
+    with (
+        server,
+        ApplianceProcess(box2, None, "--upstream", server.url, "--upstream-token", upstream_token) as b,
+    ):
+        # the server's schedule reaches box2...
+        wait_for(lambda: _rooms(box2) == _rooms(server_data) > 0, what="rooms at box2")
+        # ...and a revocation made at box2 reaches the server
+        revoked = httpx.post(
+            f"{b.url}/api/v1/revocations",
+            json={"target": "key", "value": "retired-key", "reason": "rotated"},
+            headers={"Authorization": f"Bearer {organizer}"},
+        )
+        assert revoked.status_code in (200, 201), revoked.text
+        wait_for(lambda: _revocations(server_data) == {"retired-key"}, what="the revocation at the server")
+        # ...and box2 reports its upstream in sync, with nothing unacknowledged
+        viewer = konferenco("appliance", "peer-token", "--data", str(box2), "--peer-id", "ops").stdout.strip()
 
-            def upstream_synced() -> bool:
-                status = httpx.get(
-                    f"{b.url}/api/v1/sync/status", headers={"Authorization": f"Bearer {viewer}"}
-                ).json()
-                docs = status["upstreams"][0]["documents"]
-                return (
-                    bool(docs)
-                    and all(d["state"] == "synced" for d in docs.values())
-                    and not status["unacknowledged"].get("hub")
-                )
+        def upstream_synced() -> bool:
+            status = httpx.get(
+                f"{b.url}/api/v1/sync/status", headers={"Authorization": f"Bearer {viewer}"}
+            ).json()
+            docs = status["upstreams"][0]["documents"]
+            return (
+                bool(docs)
+                and all(d["state"] == "synced" for d in docs.values())
+                and not status["unacknowledged"].get("hub")
+            )
 
-            wait_for(upstream_synced, what="box2 synced with the server")
+        wait_for(upstream_synced, what="box2 synced with the server")
     for log in (server.log, b.log):  # the credential box2 presented is in neither log
         assert upstream_token not in log.read_text()
+
+
+def _revocations(data: Path) -> set[str]:
+    with sqlite3.connect(f"file:{data / 'appliance.db'}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute("SELECT value FROM checkin_revocation WHERE target = 'key'")}
 
 
 def _rooms(data: Path) -> int:

@@ -200,12 +200,18 @@ def test_the_cli_provisions_a_new_appliance(
     public = raw_public_key(data.device_key().public_key())
     assert unb64(certificate.public_key) == public
     signature = unb64(certificate.signature)
+    caps = certificate.capabilities
+    assert caps == sorted(config.capabilities)  # what the organizer granted, signed with the key
     assert KeyRing(event_keys).add_device_key(
-        event, config.device_id, public, certificate.not_after, signature
+        event, config.device_id, public, certificate.not_after, signature, caps
     )
-    # It certifies this device only: presented under another device's id it proves nothing.
+    # It certifies this device only: presented under another device's id it proves nothing...
     assert not KeyRing(event_keys).add_device_key(
-        event, "dev-someone-else", public, certificate.not_after, signature
+        event, "dev-someone-else", public, certificate.not_after, signature, caps
+    )
+    # ...and with more capabilities than were granted, neither.
+    assert not KeyRing(event_keys).add_device_key(
+        event, config.device_id, public, certificate.not_after, signature, [*caps, "organizer"]
     )
 
     # The catalog is in the box already: it can admit people before 'serve' ever runs.
