@@ -114,11 +114,15 @@ class ServiceProcess:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def launcher(self) -> list[str]:
+        """What runs the command (e.g. ``ip netns exec NS`` for a box on a network of its own)."""
+        return []
+
     def start(self, timeout: float = 30) -> Self:
         SESSION_LOGS.add(self.log)
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [*KONFERENCO, *self.command()],
+            [*self.launcher(), *KONFERENCO, *self.command()],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -122,12 +122,16 @@ def scan_ids_on_box(box: Box) -> set[str]:
 
 
 def scan_ids_at_hub(venue: Venue) -> set[str]:
+    return hub_scan_ids(venue.database_url, venue.organizer.event_id)
+
+
+def hub_scan_ids(database_url: str, event_id: str) -> set[str]:
+    """The ids of the scans the hub projected for an event, read from its PostgreSQL."""
+
     async def query() -> set[str]:
-        conn = await asyncpg.connect(venue.database_url)
+        conn = await asyncpg.connect(database_url)
         try:
-            rows = await conn.fetch(
-                "SELECT id FROM checkin_scan WHERE event_id = $1", venue.organizer.event_id
-            )
+            rows = await conn.fetch("SELECT id FROM checkin_scan WHERE event_id = $1", event_id)
         finally:
             await conn.close()
         return {row["id"] for row in rows}
