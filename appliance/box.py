@@ -35,9 +35,11 @@ from appliance.health import health_report
 from appliance.hub_link import CatalogPuller
 from appliance.peer_check import PeerChecks
 from appliance.peers import (
+    REPORT_EVERY_S,
     BoxTrust,
     CertifiedCapabilities,
     PeerAuthenticator,
+    RefusalReporter,
     box_prover,
     publish_certificates,
 )
@@ -47,6 +49,7 @@ from appliance.read_pool import ReadPool
 from appliance.signage_feed import SignageFeed
 from appliance.staff.service import StaffDirectory, StaffTokens
 from appliance.storage import open_replica
+from konferenco.lifecycle import Periodic
 from konferenco.types import now_ms
 from sync.client import SyncClient
 from sync.names import DocName
@@ -237,6 +240,11 @@ class Box:
             self.links.puller = puller
         identity = data.identity(config)
         stack.callback(self.trust.close)
+        # Refused peers go into this box's log, for the organizer's console (appliance/peers.py).
+        self.reporter = RefusalReporter(config, self.replica, self.peer_auth)
+        reports = Periodic("peer refusals to the log", self.reporter.report, REPORT_EVERY_S, logger=log)
+        reports.start()
+        stack.push_async_callback(reports.stop)
         for upstream in upstreams:
             client = SyncClient(
                 self.replica,
@@ -251,4 +259,5 @@ class Box:
             client.start()
             stack.push_async_callback(client.stop)
             self.links.clients.append(client)
+            self.reporter.watch(client)
         log.info("appliance %s serving events %s", config.device_id, ", ".join(config.events))

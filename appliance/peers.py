@@ -22,8 +22,10 @@ from typing import Any
 from appliance.config import ApplianceConfig, DataDir
 from konferenco.badges import KeyRing, TrustedKey, unb64
 from konferenco.types import now_ms
-from sync.peer_proof import TOKEN_PREFIX, CertificateAuthenticator, Challenges, DeviceProver
+from sync.client import SyncClient
+from sync.peer_proof import TOKEN_PREFIX, CertificateAuthenticator, Challenges, DeviceProver, claimed
 from sync.permissions import Capability, PeerIdentity
+from sync.records import PeerRefused
 from sync.replica import Replica
 from sync.tokens import InvalidToken, TokenSigner
 
@@ -147,6 +149,8 @@ class RefusedPeer:
 
     reason: str
     at: int
+    peer: str = ""  # the device it claimed to be (unverified)
+    event_id: str = ""  # the event of the document it asked for
 
 
 class PeerAuthenticator:
@@ -163,7 +167,9 @@ class PeerAuthenticator:
             try:
                 return self._certificates.verify(token)
             except InvalidToken as exc:
-                self.refused.append(RefusedPeer(str(exc), now_ms()))
+                peer, document = claimed(token)
+                event = document.split("/")[1] if document.count("/") >= 2 else ""
+                self.refused.append(RefusedPeer(str(exc), now_ms(), peer, event))
                 raise
         return self._signer.verify(token)
 
@@ -199,3 +205,55 @@ async def publish_certificates(
             await replica.log(event, config.device_id, certificate)
             added += 1
     return added
+
+
+class RefusalReporter:
+    """Writes each refused peer to this box's own log, so the organizer sees it in the hub's console.
+
+    Runs every few seconds (:data:`REPORT_EVERY_S`); the same peer refused for
+    the same reason is reported again at most every :data:`REPORT_AGAIN_S`,
+    so a rogue box retrying all day fills neither the log nor the console.
+    """
+
+    def __init__(self, config: ApplianceConfig, replica: Replica, auth: PeerAuthenticator) -> None:
+        self._config = config
+        self._replica = replica
+        self._auth = auth
+        self._upstreams: list[SyncClient] = []
+        self._last: dict[tuple[str, str, str, str], int] = {}
+
+    def watch(self, client: SyncClient) -> None:
+        self._upstreams.append(client)
+
+    def _pending(self) -> list[tuple[str, PeerRefused]]:
+        found: list[tuple[str, str, str, str]] = [
+            (r.event_id, "incoming", r.peer or "unknown device", r.reason) for r in self._auth.refused
+        ]
+        found += [
+            (u.untrusted.event_id, "upstream", u.untrusted.url, u.untrusted.reason)
+            for u in self._upstreams
+            if u.untrusted is not None
+        ]
+        now, due = now_ms(), []
+        for key in dict.fromkeys(found):
+            event, direction, peer, reason = key
+            if (
+                event not in self._config.events
+                or now - self._last.get(key, -REPORT_AGAIN_MS) < REPORT_AGAIN_MS
+            ):
+                continue
+            self._last[key] = now
+            record = PeerRefused(peer=peer[:120], direction=direction, reason=reason[:500])  # type: ignore[arg-type]
+            due.append((event, record))
+        return due
+
+    async def report(self) -> int:
+        """Log what is due; how many records were written."""
+        due = self._pending()
+        for event, record in due:
+            await self._replica.log(event, self._config.device_id, record)
+        return len(due)
+
+
+REPORT_EVERY_S = 5.0
+REPORT_AGAIN_MS = 10 * 60 * 1000

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 from konferenco.lifecycle import Periodic, RetryLater, Supervised
 from konferenco.types import now_ms
-from sync.names import DocName
+from sync.names import DocName, UnknownDocument
 from sync.peer_proof import (
     CHALLENGE_HEADER,
     PROOF_HEADER,
@@ -222,6 +222,8 @@ class SyncClient:
             names = response.json()["documents"]
         if not isinstance(names, list):
             raise ValueError("malformed document list")
+        # Only documents of our own events: an upstream may serve others, which are none of ours.
+        names = [n for n in names if isinstance(n, str) and _of_events(n, self.identity)]
         ours = set(await self.replica.store.documents()) | set(self.replica.loaded())
         for name in ours:
             doc = DocName.parse(name)
@@ -284,7 +286,7 @@ class SyncClient:
                     status.last_error = session.close_reason or (closed.reason if closed else "")
             except UntrustedPeer as exc:
                 status.state, status.last_error = "refused", f"untrusted upstream: {exc}"
-                self.untrusted = UntrustedUpstream(self.url, str(exc), now_ms())
+                self.untrusted = UntrustedUpstream(self.url, str(exc), now_ms(), doc.event_id)
                 self._progress.set()
                 log.error("sync of %s: %s is not trusted: %s", name, self.url, exc)
                 raise RetryLater(f"untrusted upstream {self.url}: {exc}", self.backoff.cap) from None
@@ -331,6 +333,13 @@ class SyncClient:
         slot.give_back()
 
 
+def _of_events(name: str, identity: PeerIdentity) -> bool:
+    try:
+        return identity.in_event(DocName.parse(name).event_id)
+    except UnknownDocument:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class UntrustedUpstream:
     """An upstream that failed to prove itself: where, why, and when (ms), for /healthz."""
@@ -338,6 +347,7 @@ class UntrustedUpstream:
     url: str
     reason: str
     at: int
+    event_id: str = ""  # the event of the document it failed to prove itself for
 
 
 class _Slot:

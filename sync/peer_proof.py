@@ -309,6 +309,15 @@ class Challenges:
         return expires is not None and expires >= time.monotonic()
 
 
+def claimed(token: str) -> tuple[str, str]:
+    """(device id, document) a ``kc1.`` token claims, unverified: who to name in a refusal report."""
+    try:
+        body = msgspec.json.decode(decode_b64(token[len(TOKEN_PREFIX) :]), type=_Token)
+    except (msgspec.DecodeError, msgspec.ValidationError, UntrustedPeer):
+        return "", ""
+    return body.proof.device_id or body.proof.role, body.document
+
+
 @dataclass
 class CertificateAuthenticator:
     """Turns a ``kc1.`` bearer token into the device identity its certificate names.

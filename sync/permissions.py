@@ -120,6 +120,8 @@ RECORD_KINDS: dict[str, KindRule] = {
     "device_key": KindRule("device", frozenset(Capability)),
     "proposal": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
     "print": KindRule("device", frozenset({Capability.PRINTER, Capability.ORGANIZER})),
+    # Any device may say it refused a rogue peer: a report for the organizer, it changes no state.
+    "peer_refused": KindRule("device", frozenset(Capability)),
     "revocation": KindRule("control", frozenset({Capability.ORGANIZER})),
     "amendment": KindRule("control", frozenset({Capability.ORGANIZER})),
     "decision": KindRule("control", frozenset({Capability.ORGANIZER})),

@@ -128,7 +128,19 @@ class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
     description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
-DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey | TagLink
+class PeerRefused(Record, kw_only=True, frozen=True, tag="peer_refused"):
+    """This device refused a sync peer that could not prove it belongs to the event.
+
+    Written so the organizer learns of rogue boxes on the venue LAN from the
+    hub's console, not only from the box's ``/healthz``.
+    """
+
+    peer: ShortText  # the upstream's URL, or what an incoming peer presented itself as
+    direction: Literal["upstream", "incoming"]
+    reason: Text = ""
+
+
+DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey | TagLink | PeerRefused
 
 
 # --- control document records (hub and organizer devices) --------------------------------

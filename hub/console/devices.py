@@ -16,6 +16,7 @@ from hub.console.auth import OrgAccess, is_htmx
 from hub.console.event import EVENT, base_context, event_scope
 from hub.console.render import qr_svg, render, see_other
 from hub.devices import enrolment
+from hub.devices.refusals import recent_refusals
 from hub.peer.notices import announce_revocation
 from hub.state import state_of
 from konferenco.errors import KonferencoError, NotFound
@@ -40,10 +41,12 @@ async def _devices_context(request: Request[Any, Any, Any], access: OrgAccess, e
     state = state_of(request)
     async with event_scope(request, access, event) as (conn, row):
         listed = await enrolment.list_devices(conn, row.id)
+        refusals = await recent_refusals(conn, row.id)
     devices = await device_bodies(state, row.id, listed)
     return {
         **base_context(access, row, "devices"),
         "devices": devices,
+        "refusals": refusals,
         "capabilities": [c.value for c in Capability],
         "capability_help": CAPABILITY_HELP,
         "ttl_choices": TTL_CHOICES,

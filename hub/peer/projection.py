@@ -26,7 +26,8 @@ trusted to the peer that relayed its log (only the hub role may).
 Records of an event the hub does not know are skipped with a warning: they
 stay in the log, and :meth:`~sync.replica.Replica.rebuild_projections`
 projects them once the event exists.  Proposals, device keys, tag links,
-decisions and the control maps are not projected here.
+decisions and the control maps are not projected here; refused peers go to
+``peer_refusal`` (migration 0006), for the console.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from hub.peer.store import quarantine_changes
 from sync.documents import Appended, Change, screen_changes
 from sync.names import DocName
 from sync.permissions import Capability
-from sync.records import Amendment, Annulment, BadgePrint, Revocation, Scan, WalkIn
+from sync.records import Amendment, Annulment, BadgePrint, PeerRefused, Revocation, Scan, WalkIn
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ TABLES: tuple[Table, ...] = (
             ("by", "text"),
             ("at", "bigint"),
         ),
+    ),
+    Table(
+        "peer_refusal",
+        PeerRefused,
+        (("id", "text"), ("peer", "text"), ("direction", "text"), ("reason", "text"), ("at", "bigint")),
     ),
     Table(
         "control_amendment",

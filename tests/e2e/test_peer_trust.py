@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import connect
@@ -37,7 +38,8 @@ from konferenco.badges import b64, device_certificate_message, raw_public_key
 from sync.peer_proof import client_token, decode_b64
 from sync.permissions import Capability
 from sync.records import DeviceKey
-from tests.helpers import ApplianceProcess, free_port, konferenco, wait_for
+from tests.e2e.hub_setup import create_event, create_organization, enrol, sign_in
+from tests.helpers import ApplianceProcess, Box, HubProcess, free_port, konferenco, scratch_database, wait_for
 
 EVENT = "e1"
 
@@ -230,3 +232,42 @@ def test_a_revoked_device_is_refused_once_the_revocation_has_reached_the_peer(la
     code, reason = _rogue_connects_to(lan.a, DataDir(c_dir))
     assert code == 4401
     assert "revoked" in reason
+
+
+def test_a_rogue_upstream_met_at_the_venue_shows_in_the_hubs_console(lan: Lan, tmp_path: Path) -> None:
+    """An enrolled box refuses the rogue, and the organizer at home sees which box met it, and why."""
+    with scratch_database("kf_rogue") as url:
+        create_organization(url)
+        hub = HubProcess(url, tmp_path / "secrets").start()
+        box: Box | None = None
+        try:
+            organizer = create_event(sign_in(hub.url), attendees=5)
+            box = enrol(organizer, tmp_path / "door", "North door")
+            r_token = konferenco(
+                "appliance", "peer-token", "--data", str(lan.r.data), "--role", "device",
+                "--peer-id", box.device_id, "--device-id", box.device_id,
+            ).stdout.strip()  # fmt: skip
+            box.process = ApplianceProcess(
+                box.data, None, "--upstream", lan.r.url, "--upstream-token", r_token, "--upstream-peer", "R"
+            )
+            box.process.start()
+            rows = wait_for(lambda: _refusals_at_hub(url), timeout=60, what="the refusal at the hub")
+            device_id, peer, direction, reason = rows[0]
+            assert (device_id, peer, direction) == (box.device_id, lan.r.url, "upstream")
+            assert "did not prove who it is" in reason  # R holds no certificate of our event
+        finally:
+            if box is not None:
+                box.process.stop()
+            hub.stop()
+
+
+def _refusals_at_hub(database_url: str) -> list[tuple[str, str, str, str]]:
+    async def query() -> list[tuple[str, str, str, str]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT device_id, peer, direction, reason FROM peer_refusal ORDER BY at")
+        finally:
+            await conn.close()
+        return [(r["device_id"], r["peer"], r["direction"], r["reason"]) for r in rows]
+
+    return asyncio.run(query())

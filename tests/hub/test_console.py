@@ -680,3 +680,28 @@ async def test_an_organization_cannot_take_the_name_of_a_console_page(
         account = await create_account(conn, f"owner-{secrets.token_hex(3)}@example.com", PASSWORD)
         with pytest.raises(Invalid):
             await create_organization(conn, "Login Ltd", "login", account)
+
+
+async def test_boxes_an_appliance_refused_are_shown_to_the_organizer_only(console: Console) -> None:
+    """The projection of ``peer_refused`` records (tests/e2e/test_peer_trust.py plays them for real)."""
+    await console.sign_in()
+    event = await console.new_event()
+    async with console.hub.db.system() as conn:
+        for event_id, org, device, peer in (
+            (event, console.mine.org_id, "dev-north", "http://10.0.0.66:8080"),
+            (console.other_event, console.other.org_id, "dev-theirs", "http://10.9.9.9:8080"),
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO peer_refusal (event_id, id, org_id, device_id, peer, direction, reason, at)"
+                    " VALUES (:e, :i, :o, :d, :p, 'upstream', 'it did not prove who it is', 1796640000000)"
+                ),
+                {"e": event_id, "i": f"r-{device}", "o": org, "d": device, "p": peer},
+            )
+    page = await console.client.get(f"{console.org}/events/{event}/devices")
+    assert page.status_code == 200
+    assert 'data-testid="refused-peers"' in page.text
+    assert "http://10.0.0.66:8080" in page.text and "it did not prove who it is" in page.text
+    assert "10.9.9.9" not in page.text  # another organization's refusals stay theirs
+    quiet = await console.client.get(f"{console.org}/events/{await console.new_event()}/devices")
+    assert 'data-testid="refused-peers"' not in quiet.text  # nothing to report, no panel

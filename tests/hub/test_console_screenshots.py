@@ -24,6 +24,7 @@ import random
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -409,6 +410,35 @@ def test_the_audit_trail_names_who_enrolled_the_doors(
     actions = [entries.nth(i).get_attribute("data-action") for i in range(entries.count())]
     assert set(actions) <= {"device.enrol", "token.create", "catalog.import", "attendee.revoke"}, actions
     screenshot(page, tmp_path, "audit.png")
+
+
+def test_a_rogue_box_met_at_the_venue_is_shown_on_the_devices_page(
+    hub: HubProcess, festival: Festival, page: Page, tmp_path: Path
+) -> None:
+    """How a projected ``peer_refused`` record looks (tests/e2e/test_peer_trust.py plays one)."""
+    from playwright.sync_api import expect
+
+    def off_the_loop(query: str, *args: object) -> list[Any]:  # Playwright's loop runs in this thread
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(sql, hub.database_url, query, *args).result()
+
+    device = off_the_loop("SELECT id FROM device WHERE event_id = $1 ORDER BY name", festival.event)[0]
+    off_the_loop(
+        "INSERT INTO peer_refusal (event_id, id, org_id, device_id, peer, direction, reason, at)"
+        " VALUES ($1, 'r-rogue', $2::uuid, $3, 'http://10.20.0.66:8080', 'upstream',"
+        " 'the certificate of ''dev-4f1c'' is not signed by a key of event ' || $1, $4)"
+        " ON CONFLICT DO NOTHING",
+        festival.event,
+        festival.org.org_id,
+        device["id"],
+        int(datetime.now().timestamp() * 1000) - 600_000,
+    )
+    page.goto(f"{event_url(hub, festival.event)}/devices")
+    panel = page.get_by_test_id("refused-peers")
+    expect(panel).to_be_visible()
+    expect(panel).to_contain_text("http://10.20.0.66:8080")
+    expect(panel.get_by_test_id("refused-peer")).to_have_count(1)
+    screenshot(page, tmp_path, "devices-refused-peer.png")
 
 
 def test_the_account_page_is_accessible(hub: HubProcess, page: Page) -> None:
