@@ -42,6 +42,9 @@ from sync.records import (
     from_json_value,
     logged_record,
     normalise,
+    printable_key,
+    storable,
+    storable_key,
     to_json_value,
 )
 
@@ -104,6 +107,7 @@ Change = Appended | Assigned | Quarantined
 def validate(spec: RootSpec, value: JSON) -> Any:
     if spec.type is Any:
         msgspec.json.encode(value)  # settings must at least be JSON
+        storable(value)
         return normalise(value)
     if spec.kind == "log":
         return logged_record(value, spec.type)
@@ -217,9 +221,9 @@ def changes_of(name: DocName, root: str, spec: RootSpec, event: ArrayEvent | Map
             continue
         raw = change["newValue"]
         try:
-            yield Assigned(name, root, key, validate(spec, raw))
+            yield Assigned(name, root, storable_key(key), validate(spec, raw))
         except (msgspec.ValidationError, TypeError) as exc:
-            yield Quarantined(name, root, key, _jsonable(raw), str(exc))
+            yield Quarantined(name, root, printable_key(key), _jsonable(raw), str(exc))
 
 
 def _appended(name: DocName, root: str, spec: RootSpec, items: list[Any]) -> Iterator[Change]:
@@ -281,9 +285,9 @@ def read_all(name: DocName, doc: Doc[Any]) -> Iterator[Change]:
         else:
             for key, raw in (doc.get(root, type=Map).to_py() or {}).items():
                 try:
-                    yield Assigned(name, root, key, validate(spec, raw))
+                    yield Assigned(name, root, storable_key(key), validate(spec, raw))
                 except (msgspec.ValidationError, TypeError) as exc:
-                    yield Quarantined(name, root, key, raw, str(exc))
+                    yield Quarantined(name, root, printable_key(key), raw, str(exc))
 
 
 def _valid(items: Any, type_: Any) -> list[Any]:
@@ -301,7 +305,7 @@ def _valid_map(shared: Map[Any], type_: type[R]) -> dict[str, R]:
     out: dict[str, R] = {}
     for key, raw in (shared.to_py() or {}).items():
         try:
-            out[key] = from_json_value(raw, type_)
+            out[storable_key(key)] = from_json_value(raw, type_)
         except (msgspec.ValidationError, TypeError):
             continue
     return out

@@ -14,7 +14,7 @@ from hub.peer.store import PostgresUpdateStore, SchemaMissing
 from sync.documents import ControlDoc, DeviceLog
 from sync.names import DocName
 from sync.protocol import ProtocolError
-from sync.records import Amendment, Annulment, BadgePrint, Scan, WalkIn
+from sync.records import Amendment, Annulment, BadgePrint, Scan, WalkIn, to_json_value
 from sync.replica import Replica
 from sync.store import StorageError
 from tests.helpers import until
@@ -593,4 +593,24 @@ async def test_a_scanners_walk_in_is_quarantined_not_added_to_the_roster(hub_db:
     assert await pg.fetchval("SELECT count(*) FROM checkin_scan") == 3  # the scans are the scanner's to write
     quarantined = await replica.store.quarantined()
     assert [(q["doc"], "walk_in" in str(q["error"])) for q in quarantined] == [("event/e1/device/d1", True)]
+    await replica.close()
+
+
+async def test_a_nul_inside_a_synced_record_is_quarantined_and_the_rest_of_the_log_projected(
+    hub_db: str, pg, org: str
+) -> None:
+    """PostgreSQL cannot store U+0000: one such record used to make the hub refuse the device's whole log."""
+    await add_device(pg, org, "d1", "scanner")
+    replica = await open_replica(hub_db)
+    box: Doc[Any] = Doc()  # a foreign Yjs client: our own writer refuses NUL before storing it
+    log = box.get("log", type=Array)
+    for n, gate in enumerate(("North\x00door", "North door", "a literal \\u0000 is text"), start=1):
+        scan = Scan(nonce=f"n-{n}", gate="g", result="admitted", attendee_id=f"a{n}")
+        log.append({**to_json_value(scan), "gate": gate})
+    name = DocName.device("e1", "d1")
+    await replica.open(name)
+    assert await replica.receive(name, box.get_update(), "relay")  # stored and acknowledged, not refused
+    assert {r[0] for r in await pg.fetch("SELECT nonce FROM checkin_scan")} == {"n-2", "n-3"}
+    quarantined = await replica.store.quarantined()
+    assert len(quarantined) == 1 and "NUL" in str(quarantined[0]["error"])
     await replica.close()

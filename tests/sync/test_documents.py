@@ -19,7 +19,17 @@ from sync.documents import (
     read_all,
 )
 from sync.names import DocName, UnknownDocument, check_id
-from sync.records import Amendment, Annulment, Decision, Revocation, Room, Scan, Session, WalkIn
+from sync.records import (
+    Amendment,
+    Annulment,
+    Decision,
+    Revocation,
+    Room,
+    Scan,
+    Session,
+    WalkIn,
+    to_json_value,
+)
 
 LOG = DocName.parse("event/e1/device/d1")
 CONTROL = DocName.parse("event/e1/control")
@@ -551,3 +561,26 @@ def test_record_id_rejects_trailing_newline() -> None:
     log = DeviceLog(Doc())
     with pytest.raises(msgspec.ValidationError):
         log.append_scan(**scan_fields(nonce="n1\n"))
+
+
+def test_a_nul_from_a_foreign_writer_is_quarantined_wherever_it_hides() -> None:
+    """No database here can store U+0000: in a record's text, a settings value or a map's key."""
+    source = Doc()
+    good = DeviceLog(source).append_scan(**scan_fields())
+    source.get("log", type=Array).append({**to_json_value(good), "id": "x2", "gate": "North\x00door"})
+    control = Doc()
+    control.get("rooms", type=Map)["hall\x00b"] = {"id": "hall-b", "name": "Hall B"}
+    control.get("settings", type=Map)["welcome"] = "Hello\x00"
+    for name, doc in ((LOG, source), (CONTROL, control)):
+        target = Doc()
+        changes = watch(name, target)
+        target.apply_update(doc.get_update())
+        for listed in (changes, list(read_all(name, target))):
+            quarantined = [c for c in listed if isinstance(c, Quarantined)]
+            assert quarantined and all("NUL" in c.error for c in quarantined)
+            assert all("\x00" not in (c.key or "") for c in quarantined)  # the report itself is storable
+    assert Appended(LOG, "log", good) in watch_all(LOG, source)
+
+
+def watch_all(name: DocName, doc: Doc) -> list[Change]:
+    return list(read_all(name, doc))
