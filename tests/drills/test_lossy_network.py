@@ -32,6 +32,7 @@ from tests.drills.test_partitions import (
     expected_duplicates,
     flagged,
     hub_scan_ids,
+    scan,
     scan_ids_on_box,
 )
 from tests.e2e.hub_setup import Organizer, create_event, create_organization, enrol, point_at, sign_in
@@ -98,17 +99,6 @@ def uplinks(tmp_path: Path) -> Iterator[Uplinks]:
             hub.stop()
 
 
-def _scan(up: Uplinks, box: Box, http: httpx.Client, code: str, nonce: str, device_time: int) -> None:
-    body = {"code": code, "nonce": nonce, "gate": "main", "device_time": device_time}
-    response = http.post(f"{box.process.url}/api/v1/scans", json=body)
-    assert response.status_code == 200, response.text  # the door never waits for the uplink
-    answer = response.json()
-    with up.lock:
-        up.acked[answer["scan_id"]] = Scanned(
-            box.device_id, nonce, answer["scan_id"], answer["result"], up.codes[code], answer["at"]
-        )
-
-
 def _at_hub(up: Uplinks) -> set[str]:
     return hub_scan_ids(up.database_url, up.organizer.event_id)
 
@@ -136,7 +126,7 @@ def test_a_lossy_flapping_uplink_loses_nothing_and_flags_every_duplicate(uplinks
             with httpx.Client(headers={"Authorization": f"Bearer {box.token}"}, timeout=15) as http:
                 for i in range(SCANS_PER_ROUND):
                     device_time = DAY + hour * HOUR_MS + i * HOUR_MS // SCANS_PER_ROUND
-                    _scan(up, box, http, rng.choice(codes), f"{box.device_id}-{hour}-{i}", device_time)
+                    scan(up, box, http, rng.choice(codes), f"{box.device_id}-{hour}-{i}", device_time)
 
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lane, range(2)))

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -95,7 +95,16 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
             hub.stop()
 
 
-def scan(venue: Venue, box: Box, http: httpx.Client, code: str, nonce: str, device_time: int) -> None:
+class Tally(Protocol):
+    """Where a drill keeps what the doors were told: the scans every replica must end up holding."""
+
+    codes: dict[str, str]  # badge code -> attendee id
+    acked: dict[str, Scanned]  # scan id -> scan
+    lock: threading.Lock
+
+
+def scan(venue: Tally, box: Box, http: httpx.Client, code: str, nonce: str, device_time: int) -> None:
+    """One scan at a box's door, kept in the tally once the door has answered it (200)."""
     body = {"code": code, "nonce": nonce, "gate": "main", "device_time": device_time}
     response = http.post(f"{box.process.url}/api/v1/scans", json=body)
     assert response.status_code == 200, response.text  # the door never depends on the uplink

@@ -271,3 +271,24 @@ def _refusals_at_hub(database_url: str) -> list[tuple[str, str, str, str]]:
         return [(r["device_id"], r["peer"], r["direction"], r["reason"]) for r in rows]
 
     return asyncio.run(query())
+
+
+def test_a_box_without_a_certificate_says_it_cannot_authenticate_and_sends_nothing(lan: Lan) -> None:
+    """Set up from the catalog but never certified (no enrolment): no token, no certificate, no sync."""
+    data = lan.root / "box-d"
+    catalog_key = json.loads((lan.a.data / "appliance.json").read_text())["catalog_keys"][0]
+    konferenco(
+        "appliance", "init", "--data", str(data), "--event", EVENT, "--device-id", "box-d",
+        "--catalog-key", catalog_key,
+    )  # fmt: skip
+    konferenco("appliance", "import", "--data", str(data), str(lan.a.data / "catalog.json"))
+    with ApplianceProcess(data, None, "--upstream", lan.a.url, "--upstream-peer", "A") as d:
+        _scan(d, _token(data, "door"), lan.codes[3])  # recorded in its own log, whatever the answer
+
+        def complaint() -> str:
+            errors = [str(t.get("last_error") or "") for t in _health(d)["tasks"]]
+            return next((e for e in errors if "cannot authenticate" in e), "")
+
+        said = wait_for(complaint, timeout=30, what="the box to say it cannot authenticate")
+        assert "holds no certificate for event e1" in said
+        assert f"event/{EVENT}/device/box-d" not in _logs_of(lan.a.data)
