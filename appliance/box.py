@@ -113,7 +113,7 @@ class Box:
         # Built now, opened in start(): the HTTP app routes sync sessions to this service.
         # Peers prove themselves both ways (sync/peer_proof.py): this box's certificate for them,
         # what it knows offline to check theirs, and the hook that takes their certificates.
-        self.trust = BoxTrust(data, self.config)
+        self.trust = BoxTrust(lambda: self.conn, self.config)
         # What a device may write is checked on write (ours) and in the projection (theirs).
         self.replica = open_replica(
             data,
@@ -239,7 +239,6 @@ class Box:
             stack.push_async_callback(puller.stop)
             self.links.puller = puller
         identity = data.identity(config)
-        stack.callback(self.trust.close)
         # Refused peers go into this box's log, for the organizer's console (appliance/peers.py).
         self.reporter = RefusalReporter(config, self.replica, self.peer_auth)
         reports = Periodic("peer refusals to the log", self.reporter.report, REPORT_EVERY_S, logger=log)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from appliance.catalog.roster import capability_names, event_keys
 from appliance.config import ApplianceConfig, DataDir
-from konferenco.badges import KeyRing, TrustedKey, unb64
+from konferenco.badges import KeyRing, unb64
 from konferenco.types import now_ms
 from sync.client import SyncClient
 from sync.peer_proof import TOKEN_PREFIX, CertificateAuthenticator, Challenges, DeviceProver, claimed
@@ -34,25 +35,18 @@ REMEMBERED = 20
 
 
 class BoxTrust:
-    """What this box knows to judge a peer's proof, read from its own SQLite (a few point lookups)."""
+    """What this box knows to judge a peer's proof, read from its own SQLite (a few point lookups).
 
-    def __init__(self, data: DataDir, config: ApplianceConfig) -> None:
-        self._data = data
+    ``connection`` gives the event loop's read connection, where every
+    check runs (sync handshakes, peer checks); it exists once the box started.
+    """
+
+    def __init__(self, connection: Callable[[], sqlite3.Connection], config: ApplianceConfig) -> None:
+        self._db = connection
         self._config = config
-        self._conn: sqlite3.Connection | None = None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self._data.reader()
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def event_keys(self, event_id: str) -> KeyRing:
-        return _event_keys(self._db(), event_id)
+        return event_keys(self._db(), event_id)
 
     def hub_keys(self) -> Iterable[bytes]:
         return [unb64(k) for k in self._config.catalog_keys]
@@ -111,12 +105,12 @@ class CertifiedCapabilities:
         granted: set[Capability] = set()
         found = False
         for event_id, public, not_after, signature, capabilities in rows:
-            caps = [c for c in (capabilities or "").split(",") if c]
+            caps = capability_names(capabilities)
             if not caps:  # a certificate from before 0.3 names no capabilities: it tells nothing here
                 continue
             key = bytes(signature)
             if key not in self._known:
-                if not _event_keys(db, event_id).certified(
+                if not event_keys(db, event_id).certified(
                     event_id, device_id, bytes(public), not_after or 0, key, caps
                 ):
                     continue
@@ -127,20 +121,6 @@ class CertifiedCapabilities:
 
 
 _KNOWN = frozenset(c.value for c in Capability)
-
-
-def _event_keys(conn: sqlite3.Connection, event_id: str) -> KeyRing:
-    """The event's own keys, from the signed catalog this box imported."""
-    ring = KeyRing()
-    try:
-        rows = conn.execute(
-            "SELECT kid, public_key, not_before, not_after FROM catalog_key WHERE event_id = ?", (event_id,)
-        ).fetchall()
-    except sqlite3.OperationalError:  # a box that never imported a catalog has no table yet
-        rows = []
-    for kid, public, not_before, not_after in rows:
-        ring.add(TrustedKey(kid, bytes(public), event_id, not_before or 0, not_after or 0))
-    return ring
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from konferenco.badges import unb64
+from konferenco.badges import KeyRing, TrustedKey, unb64
 from konferenco.catalog.bundle import Attendee, Catalog
 from konferenco.rules import CheckinList
 from konferenco.text import cjk_runs, fold
@@ -288,6 +288,30 @@ def reapply_amendments(conn: sqlite3.Connection, event_id: str) -> None:
     for (body,) in rows:
         value = json.loads(body)
         amend(conn, event_id, value["attendee_id"], value["field"], value["value"])
+
+
+def event_keys(conn: sqlite3.Connection, event_id: str) -> KeyRing:
+    """The event's own signing keys, as the last signed catalog listed them (``catalog_key``).
+
+    The check-in cache adds the device keys they certified; peer trust checks
+    sync peers' certificates against them.  An empty ring on a box that never
+    imported a catalog (no table yet).
+    """
+    ring = KeyRing()
+    try:
+        rows = conn.execute(
+            "SELECT kid, public_key, not_before, not_after FROM catalog_key WHERE event_id = ?", (event_id,)
+        ).fetchall()
+    except sqlite3.OperationalError:
+        rows = []
+    for kid, public, not_before, not_after in rows:
+        ring.add(TrustedKey(kid, bytes(public), event_id, not_before or 0, not_after or 0))
+    return ring
+
+
+def capability_names(column: str | None) -> list[str]:
+    """``device_key.capabilities`` (comma-separated, as the certificate lists them) as a list."""
+    return [c for c in (column or "").split(",") if c]
 
 
 def load_lists(conn: sqlite3.Connection, event_id: str) -> dict[str, CheckinList]:

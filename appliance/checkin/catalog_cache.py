@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from appliance.catalog.roster import load_lists
-from konferenco.badges import KeyRing, TrustedKey
+from appliance.catalog.roster import capability_names, event_keys, load_lists
+from konferenco.badges import KeyRing
 from konferenco.rules import CheckinList
 
 
@@ -91,11 +91,7 @@ class CatalogCache:
             (control,),
         ):
             out.rooms[key] = (name, capacity)
-        ring = KeyRing()
-        for kid, public, not_before, not_after in conn.execute(
-            "SELECT kid, public_key, not_before, not_after FROM catalog_key WHERE event_id = ?", (event_id,)
-        ):
-            ring.add(TrustedKey(kid, bytes(public), event_id, not_before or 0, not_after or 0))
+        ring = event_keys(conn, event_id)
         for device, public, not_after, signature, capabilities in conn.execute(
             "SELECT device_id, public_key, not_after, signature, capabilities FROM device_key"
             " WHERE event_id = ?",
@@ -107,7 +103,7 @@ class CatalogCache:
                 bytes(public),
                 not_after or 0,
                 bytes(signature),
-                [c for c in (capabilities or "").split(",") if c],
+                capability_names(capabilities),
             )
         out.keys = ring
         return out
