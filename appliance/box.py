@@ -124,6 +124,7 @@ class Box:
         self.prover = box_prover(data, self.config)
         self.peer_auth = PeerAuthenticator(data.signer(), self.trust)
         self.peer_checks = PeerChecks(self.trust)
+        self.links = Links()  # filled in by start(): /healthz may be asked before
         self.sync = SyncService(self.replica, self.peer_auth, events=lambda: set(self.config.events))
 
     async def start(self) -> None:
@@ -152,7 +153,7 @@ class Box:
 
     def peer_report(self) -> dict[str, Any]:
         """Upstreams that failed to prove who they are, and peers whose proofs this box refused."""
-        clients = self.links.clients if hasattr(self, "links") else []
+        clients = self.links.clients
         return {
             "untrusted_upstreams": [asdict(c.untrusted) for c in clients if c.untrusted is not None],
             "refused_peers": self.peer_auth.report(),

@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from appliance.catalog.roster import capability_names, event_keys
 from appliance.config import ApplianceConfig, DataDir
@@ -190,9 +190,11 @@ async def publish_certificates(
 class RefusalReporter:
     """Writes each refused peer to this box's own log, so the organizer sees it in the hub's console.
 
-    Runs every few seconds (:data:`REPORT_EVERY_S`); the same peer refused for
-    the same reason is reported again at most every :data:`REPORT_AGAIN_S`,
-    so a rogue box retrying all day fills neither the log nor the console.
+    Runs every few seconds (:data:`REPORT_EVERY_S`).  The same peer refused
+    for the same reason is reported again at most every
+    :data:`REPORT_AGAIN_MS`, and at most :data:`REPORT_BUDGET` reports go
+    into the log in any such window: a rogue box that retries all day, or
+    claims a new name at every attempt, fills neither the log nor the console.
     """
 
     def __init__(self, config: ApplianceConfig, replica: Replica, auth: PeerAuthenticator) -> None:
@@ -200,13 +202,14 @@ class RefusalReporter:
         self._replica = replica
         self._auth = auth
         self._upstreams: list[SyncClient] = []
-        self._last: dict[tuple[str, str, str, str], int] = {}
+        #: What was reported in the current window, and when: its size is the window's count.
+        self._last: dict[tuple[str, Direction, str, str], int] = {}
 
     def watch(self, client: SyncClient) -> None:
         self._upstreams.append(client)
 
     def _pending(self) -> list[tuple[str, PeerRefused]]:
-        found: list[tuple[str, str, str, str]] = [
+        found: list[tuple[str, Direction, str, str]] = [
             (r.event_id, "incoming", r.peer or "unknown device", r.reason) for r in self._auth.refused
         ]
         found += [
@@ -214,17 +217,17 @@ class RefusalReporter:
             for u in self._upstreams
             if u.untrusted is not None
         ]
-        now, due = now_ms(), []
+        now = now_ms()
+        self._last = {key: at for key, at in self._last.items() if now - at < REPORT_AGAIN_MS}
+        due = []
         for key in dict.fromkeys(found):
             event, direction, peer, reason = key
-            if (
-                event not in self._config.events
-                or now - self._last.get(key, -REPORT_AGAIN_MS) < REPORT_AGAIN_MS
-            ):
+            if event not in self._config.events or key in self._last:
                 continue
+            if len(self._last) >= REPORT_BUDGET:
+                break
             self._last[key] = now
-            record = PeerRefused(peer=peer[:120], direction=direction, reason=reason[:500])  # type: ignore[arg-type]
-            due.append((event, record))
+            due.append((event, PeerRefused(peer=peer[:120], direction=direction, reason=reason[:500])))
         return due
 
     async def report(self) -> int:
@@ -235,5 +238,7 @@ class RefusalReporter:
         return len(due)
 
 
+Direction = Literal["upstream", "incoming"]
 REPORT_EVERY_S = 5.0
 REPORT_AGAIN_MS = 10 * 60 * 1000
+REPORT_BUDGET = 10

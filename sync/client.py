@@ -203,15 +203,14 @@ class SyncClient:
         """Our token, or, with no token, a ``kc1.`` answer to a challenge the upstream just gave us."""
         if self.token or self.prover is None:
             return self.token
-        try:
-            self.prover.prove("client", b"", document)  # fails early, before a request, without a certificate
-        except UntrustedPeer as exc:
-            raise SessionEnded(f"cannot authenticate to {self.url}: {exc}") from None
         async with httpx.AsyncClient(timeout=10) as http:
             response = await http.get(f"{self.url}/sync/challenge")
         response.raise_for_status()
         challenge = decode_b64(str(response.json()["challenge"]))
-        return client_token(self.prover, challenge, document)
+        try:
+            return client_token(self.prover, challenge, document)
+        except UntrustedPeer as exc:  # we hold no certificate for this event
+            raise SessionEnded(f"cannot authenticate to {self.url}: {exc}") from None
 
     async def _discover(self) -> list[str]:
         """What the upstream offers, plus what only we have and may push (our own log)."""

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 
 from appliance.box import Box
 from appliance.staff.guard import ALL_ROLES, roles
+from drivers.discovery.peer import parse_peer
 
 
 class Peer(msgspec.Struct, kw_only=True):
@@ -27,25 +28,22 @@ class Peer(msgspec.Struct, kw_only=True):
     opt=roles(*ALL_ROLES),
 )
 async def list_peers(box: NamedDependency[Box]) -> list[Peer]:
-    heard = [
-        s
-        for s in box.devices.discovered()
-        if s.kind == "peer" and s.properties.get("event") in box.config.events
-    ]
-    urls = [f"http://{s.host}:{s.properties.get('api_port') or s.port}" for s in heard]
-    verdicts = await box.peer_checks.check_all(
-        [(url, s.properties["event"]) for url, s in zip(urls, heard, strict=True)]
-    )
+    heard = []
+    for service in box.devices.discovered():
+        info = parse_peer(service.properties) if service.kind == "peer" else None
+        if info is not None and info.event in box.config.events:
+            heard.append((f"http://{service.host}:{info.api_port}", info, service.last_seen))
+    verdicts = await box.peer_checks.check_all([(url, info.event) for url, info, _ in heard])
     return [
         Peer(
-            device_id=s.properties.get("device", ""),
-            event=s.properties["event"],
+            device_id=info.device_id,
+            event=info.event,
             url=url,
-            trusted=v.trusted,
-            detail=v.detail,
-            last_seen=s.last_seen,
+            trusted=verdict.trusted,
+            detail=verdict.detail,
+            last_seen=last_seen,
         )
-        for s, url, v in zip(heard, urls, verdicts, strict=True)
+        for (url, info, last_seen), verdict in zip(heard, verdicts, strict=True)
     ]
 
 

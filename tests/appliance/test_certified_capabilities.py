@@ -8,9 +8,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.catalog.schema import migrate
 from appliance.config import DataDir
-from appliance.peers import CertifiedCapabilities
+from appliance.peers import (
+    REMEMBERED,
+    REPORT_BUDGET,
+    BoxTrust,
+    CertifiedCapabilities,
+    PeerAuthenticator,
+    RefusalReporter,
+    RefusedPeer,
+)
+from appliance.storage import open_replica
 from konferenco.badges import device_certificate_message, key_id, raw_public_key
+from sync.documents import DeviceLog
 from sync.permissions import Capability
+from sync.records import PeerRefused
 from tests.helpers import konferenco
 
 EVENT = "expo"
@@ -61,3 +72,32 @@ def test_a_log_claiming_more_than_its_certificate_grants_is_not_believed(tmp_pat
     certified = CertifiedCapabilities(data)
     assert certified("scanner-1") is None
     assert certified("rogue") is None
+
+
+async def test_a_rogue_retrying_under_new_names_fills_neither_the_log_nor_the_console(
+    tmp_path: Path,
+) -> None:
+    """Refusals go to the box's log for the hub's console, but a flood of them is bounded."""
+    data, _ = _box(tmp_path)
+    config = data.load()
+    replica = open_replica(data)
+    await replica.start()
+    try:
+        auth = PeerAuthenticator(data.signer(), BoxTrust(data.reader, config))
+        reporter = RefusalReporter(config, replica, auth)
+        for n in range(3):  # the same rogue, three attempts: one report
+            auth.refused.append(RefusedPeer("not signed by a key of event expo", n, "rogue", EVENT))
+        assert await reporter.report() == 1
+        assert await reporter.report() == 0  # already reported in this window
+        for n in range(REMEMBERED):  # a new name at every attempt
+            auth.refused.append(RefusedPeer("not signed by a key of event expo", n, f"rogue-{n}", EVENT))
+        assert await reporter.report() == REPORT_BUDGET - 1
+        assert await reporter.report() == 0
+        auth.refused.append(RefusedPeer("no such event here", 0, "lost", "other-event"))
+        assert await reporter.report() == 0  # not an event of this box: nothing to tell its organizer
+        logged = await replica.read(replica.device_log(EVENT, "box-a"), lambda doc: DeviceLog(doc).records())
+        refusals = [r for r in logged if isinstance(r, PeerRefused)]
+        assert len(refusals) == REPORT_BUDGET
+        assert {r.direction for r in refusals} == {"incoming"}
+    finally:
+        await replica.close()
