@@ -78,6 +78,16 @@ def test_serving_on_a_taken_port_says_how_to_choose_another(
         s.bind(("127.0.0.1", int(suggested[1])))
 
 
+def test_upstream_tokens_must_match_the_upstreams_or_be_left_out(demo_box: Path) -> None:
+    """Two upstreams and one token is a typo to catch, not a token to give the wrong box."""
+    done = konferenco(
+        "appliance", "serve", "--data", str(demo_box), "--upstream", "http://10.0.0.2:8080",
+        "--upstream", "http://10.0.0.3:8080", "--upstream-token", "kp1.x", check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "give one --upstream-token for each --upstream, or none" in done.stderr
+
+
 def test_make_run_hands_its_port_to_the_enrolment() -> None:
     plan = subprocess.run(
         ["make", "-n", "-o", "setup", "run", "HUB=http://hub", "ENROL_TOKEN=ke1_x", "DATA=/nonexistent/box",

@@ -116,10 +116,17 @@ def auth(token: str) -> dict[str, str]:
 
 
 async def refusal(rig: Rig, doc: DocName, token: str, frame: bytes | str) -> tuple[int, str]:
-    """Send one frame after the server's Step 1; return how the server closed the connection."""
-    async with connect(rig.ws(doc), additional_headers=auth(token), max_size=None, open_timeout=10) as ws:
-        await asyncio.wait_for(ws.recv(), 10)  # the server's Step 1: the session is up
+    return await closed_by(rig.ws(doc), auth(token), frame)
+
+
+async def closed_by(url: str, headers: dict[str, str], frame: bytes | str) -> tuple[int, str]:
+    """Send one frame after the server's Step 1; how the server closed the connection.
+
+    A server that refuses at connect closes before its Step 1: that close is the answer too.
+    """
+    async with connect(url, additional_headers=headers, max_size=None, open_timeout=10) as ws:
         try:
+            await asyncio.wait_for(ws.recv(), 10)  # the server's Step 1: the session is up
             await ws.send(frame)
             async with asyncio.timeout(30):
                 while True:
@@ -306,17 +313,7 @@ async def hub_rows(rig: HubRig) -> dict[str, int]:
 
 
 async def hub_refusal(rig: HubRig, doc: DocName | str, device: Device, data: bytes) -> tuple[int, str]:
-    async with connect(rig.ws(doc), additional_headers=device.auth, max_size=None, open_timeout=10) as ws:
-        try:
-            await asyncio.wait_for(ws.recv(), 10)
-            await ws.send(data)
-            async with asyncio.timeout(30):
-                while True:
-                    await ws.recv()
-        except ConnectionClosed as exc:
-            assert exc.rcvd is not None, "the hub cut the connection without a close frame"
-            return exc.rcvd.code, exc.rcvd.reason
-    raise AssertionError("the hub did not close")
+    return await closed_by(rig.ws(doc), device.auth, data)
 
 
 HUB_CASES: list[tuple[str, str, bytes, int, str]] = [

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.drills.netns import Namespace, available
-from tests.drills.test_partitions import (
+from tests.drills.tally import (
     DAY,
     HOUR_MS,
     Scanned,

@@ -17,6 +17,7 @@ from sync.peer_proof import (
     HubProver,
     UntrustedPeer,
     client_token,
+    encode_b64,
     new_challenge,
     proof_header,
     read_proof_header,
@@ -68,8 +69,6 @@ def device(device_id: str = "box-a", **kwargs: object) -> DeviceProver:
 
 
 def server_proof(prover: DeviceProver | HubProver, challenge: bytes, doc: str = DOC) -> str:
-    from sync.peer_proof import encode_b64
-
     return proof_header(prover, encode_b64(challenge), doc)["konferenco-proof"]
 
 
@@ -137,7 +136,8 @@ def test_the_hub_proves_with_the_key_pinned_at_enrolment_only() -> None:
 
 def test_a_server_without_a_certificate_cannot_prove_and_says_nothing() -> None:
     prover = DeviceProver("box-a", Ed25519PrivateKey.generate(), lambda _e: None)
-    assert proof_header(prover, "AAAA", DOC) == {}
+    assert proof_header(prover, encode_b64(new_challenge()), DOC) == {}
+    assert proof_header(device(), "AAAA", DOC) == {}  # a challenge that is not 32 bytes gets no signature
     with pytest.raises(UntrustedPeer, match="did not prove"):
         read_proof_header(None)
     with pytest.raises(UntrustedPeer, match="malformed"):
@@ -171,7 +171,7 @@ def test_a_server_proof_cannot_be_reflected_as_a_client_token() -> None:
     honest = device("box-a")
     server_signed = read_proof_header(server_proof(honest, challenge))
 
-    from sync.peer_proof import TOKEN_PREFIX, _Token, encode_b64
+    from sync.peer_proof import TOKEN_PREFIX, _Token
 
     token = TOKEN_PREFIX + encode_b64(msgspec.json.encode(_Token(encode_b64(challenge), DOC, server_signed)))
     with pytest.raises(InvalidToken, match="signature"):
