@@ -33,13 +33,17 @@ def _bin(name: str) -> str:
 def _children(pid: int) -> list[int]:
     """The processes whose parent is PID (the server's backends), from /proc."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # Not ``Path.glob``: it stats each entry, and a process exiting meanwhile
+    # raises ESRCH, which pathlib does not treat as "absent".
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # gone meanwhile
         if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
+            found.append(int(entry))
     return found
 
 
@@ -89,7 +93,7 @@ class PrivateCluster:
             with contextlib.suppress(ProcessLookupError):  # gone already
                 os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 15
-        while any(Path(f"/proc/{p}").exists() for p in (pid, *children)) and time.monotonic() < deadline:
+        while any(os.path.exists(f"/proc/{p}") for p in (pid, *children)) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def stop(self) -> None:
