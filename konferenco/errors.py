@@ -95,6 +95,28 @@ CODES: dict[str, ErrorCode] = {
     "import_rejected": ErrorCode(422, "rows were refused; nothing was imported (`details.problems`)", "hub"),
     "no_catalog": ErrorCode(404, "no signed catalog snapshot is held here", "appliance"),
     "tier_limit": ErrorCode(402, "the organization's plan does not allow this", "hub"),
+    # the schedule and grassroots sessions
+    "schedule_conflict": ErrorCode(
+        409,
+        "a blocking schedule rule refuses the change (`details.findings`: rule, sessions, sentence); nothing"
+        " was written",
+    ),
+    "schedule_rejected": ErrorCode(
+        422, "the schedule file was refused; nothing was imported (`details.problems`: where and why)"
+    ),
+    "unknown_room": ErrorCode(404, "no such room in the event's schedule"),
+    "unknown_session": ErrorCode(404, "no such session in the event's schedule"),
+    "unknown_proposal": ErrorCode(404, "no such grassroots proposal in this event"),
+    "already_decided": ErrorCode(
+        409, "the proposal was decided before (`details.status`); withdraw the approval to decide again"
+    ),
+    "proposal_refused": ErrorCode(
+        422, "the event does not take this proposal now (`details.reason`: closed, limits, disabled)"
+    ),
+    "badge_refused": ErrorCode(
+        422, "the badge does not prove a registered attendee of this event (`details.reason`, as at the door)"
+    ),
+    "not_host": ErrorCode(403, "only the session's host may change it with their badge"),
     # printing
     "no_printer": ErrorCode(404, "no such printer is configured", "appliance"),
     "not_waiting": ErrorCode(409, "the print job is not waiting any more", "appliance"),

@@ -386,6 +386,9 @@ class ControlDoc:
     def put_room(self, room: Room) -> None:
         self._rooms[room.id] = checked(room, Room)
 
+    def remove_room(self, room_id: Id) -> None:
+        self._rooms.pop(room_id, None)
+
     def put_session(self, session: Session) -> None:
         self._sessions[session.id] = checked(session, Session)
 

@@ -119,6 +119,7 @@ RECORD_KINDS: dict[str, KindRule] = {
     # Its certificate, signed by an event key: the hub's word, which every device publishes.
     "device_key": KindRule("device", frozenset(Capability)),
     "proposal": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
+    "host_edit": KindRule("device", frozenset({Capability.KIOSK, Capability.ORGANIZER})),
     "print": KindRule("device", frozenset({Capability.PRINTER, Capability.ORGANIZER})),
     # Any device may say it refused a rogue peer: a report for the organizer, it changes no state.
     "peer_refused": KindRule("device", frozenset(Capability)),

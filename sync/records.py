@@ -18,6 +18,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+# The schedule's shapes: the control document stores them, konferenco.schedule owns them.
+from konferenco.schedule.model import Room as Room
+from konferenco.schedule.model import Session as Session
 from konferenco.types import Millis, new_id, now_ms
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
@@ -121,12 +124,40 @@ class DeviceKey(Record, kw_only=True, frozen=True, tag="device_key"):
 
 
 class Proposal(Record, kw_only=True, frozen=True, tag="proposal"):
-    """A grassroots session an attendee proposed at this device."""
+    """A grassroots session an attendee proposed at this device.
+
+    ``proposer`` is the attendee the device identified by a badge scan
+    (never a typed name); ``ref`` is the short reference shown to them.
+    """
 
     proposal_id: Id
     title: Text
-    host: Text
+    host: Text  # the host's name as it will be shown
     description: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    proposer: Id | None = None
+    ref: ShortText = ""
+    duration_min: Annotated[int, msgspec.Meta(ge=5, le=24 * 60)] = 60
+    attendance: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    wished_rooms: Annotated[list[Id], msgspec.Meta(max_length=20)] = []
+    wished_from: Millis | None = None
+    wished_to: Millis | None = None
+    type: ShortText = "grassroots"
+    language: Annotated[str, msgspec.Meta(max_length=16)] = ""
+    staff: Id | None = None
+
+
+class HostEdit(Record, kw_only=True, frozen=True, tag="host_edit"):
+    """A grassroots host changed their session's title or description at a kiosk (badge scanned).
+
+    Kept in the device's log (a kiosk may not write the control document);
+    every replica lays the latest edit, by ``(at, id)``, over the session,
+    and only if ``attendee_id`` is the session's host.
+    """
+
+    session_id: Id
+    attendee_id: Id
+    title: Text | None = None
+    description: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
 
 
 class PeerRefused(Record, kw_only=True, frozen=True, tag="peer_refused"):
@@ -141,7 +172,9 @@ class PeerRefused(Record, kw_only=True, frozen=True, tag="peer_refused"):
     reason: Text = ""
 
 
-DeviceRecord = Scan | Annulment | BadgePrint | WalkIn | Proposal | DeviceKey | TagLink | PeerRefused
+DeviceRecord = (
+    Scan | Annulment | BadgePrint | WalkIn | Proposal | HostEdit | DeviceKey | TagLink | PeerRefused
+)
 
 
 # --- control document records (hub and organizer devices) --------------------------------
@@ -166,30 +199,23 @@ class Amendment(Record, kw_only=True, frozen=True, tag="amendment"):
 
 
 class Decision(Record, kw_only=True, frozen=True, tag="decision"):
-    """An organizer's decision on a grassroots proposal."""
+    """An organizer's decision on a grassroots proposal.
+
+    ``scheduled`` (``accepted`` from before 0.4 means the same) approves it
+    into ``session_id`` in a room and slot; ``withdrawn`` takes an approval
+    back.  Which decision counts when two devices decided offline is
+    :mod:`konferenco.schedule.grassroots`' rule.
+    """
 
     proposal_id: Id
-    decision: Literal["accepted", "rejected", "scheduled"]
+    decision: Literal["accepted", "rejected", "scheduled", "withdrawn"]
     room_id: Id | None = None
     starts_at: Millis | None = None
     ends_at: Millis | None = None
     by: Id | None = None
-
-
-class Room(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    id: Id
-    name: ShortText
-    capacity: Annotated[int, msgspec.Meta(ge=0)] | None = None
-
-
-class Session(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    id: Id
-    title: Text
-    room_id: Id
-    starts_at: Millis
-    ends_at: Millis
-    speakers: list[ShortText] = []
-    grassroots: bool = False
+    session_id: Id | None = None
+    reason: Text = ""
+    overlap_reason: Text = ""  # set when the organizer approved an overlap explicitly
 
 
 ControlRecord = Revocation | Amendment | Decision
