@@ -146,6 +146,10 @@ class ScheduleIndex:
         hi = bisect.bisect_left(line.starts, end)
         return [s for s in line.sessions[lo:hi] if s.ends_at > start and s.starts_at < end]
 
+    def busy_for(self, attendee_id: str) -> list[tuple[int, int]]:
+        """When an attendee (speaker or host) is already due somewhere: ``[start, end)`` spans."""
+        return [(s.starts_at, s.ends_at) for s in self._people.get(f"id:{attendee_id}", ())]
+
     def open_hours(self, room_id: str) -> list[tuple[int, int]] | None:
         return self._hours.get(room_id)
 

@@ -98,6 +98,13 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
     wanted_rooms = set(query.rooms)
     wanted_features = {f.casefold() for f in query.features}
     shortest = index.settings.grassroots.min_minutes * MINUTE
+    # The host's other sessions are busy time in every room when that clash blocks, so a
+    # gap is not offered only to be refused slot by slot.
+    host_busy = (
+        index.busy_for(query.host)
+        if query.host and severity_of(index.settings, "person_overlap") == "block"
+        else []
+    )
 
     candidates: list[tuple[tuple[float, int], str, int]] = []
     for room_id, room in index.rooms.items():
@@ -122,7 +129,7 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
             continue
         buffer = room.buffer_min * MINUTE
         taken = index.in_room(room_id, lo - buffer, hi + buffer)
-        busy = [(s.starts_at - buffer, s.ends_at + buffer) for s in taken]
+        busy = [(s.starts_at - buffer, s.ends_at + buffer) for s in taken] + host_busy
         for g_start, g_end in _free_gaps(spans, busy):
             if g_end - g_start < duration:
                 continue
