@@ -35,6 +35,7 @@ from bench import (
     hub_catalog,
     hub_ingest,
     local_append,
+    schedule_queries,
     sync_convergence,
 )
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
@@ -60,6 +61,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("hub catalog", lambda: hub_catalog.run(repetitions=big)),
         Benchmark("badge render", lambda: badge_render.run(repetitions=small)),
         Benchmark("driver scan", lambda: driver_scan.run(repetitions=big)),
+        Benchmark("schedule queries", lambda: schedule_queries.run(repetitions=small)),
     ]
 
 

@@ -29,6 +29,8 @@ from konferenco.schedule.rules import Finding, ScheduleIndex, blocking, severity
 
 #: At most this many extra starts inside one free gap (its two ends are always candidates).
 INTERIOR = 3
+#: Candidates kept before rooms with a worse capacity fit are skipped (at least 4 x the limit).
+KEEP = 40
 
 
 class Slot(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,14 +76,6 @@ def _free_gaps(spans: list[tuple[int, int]], busy: Iterable[tuple[int, int]]) ->
     return gaps
 
 
-def _align_up(t: int, step: int) -> int:
-    return -(-t // step) * step
-
-
-def _align_down(t: int, step: int) -> int:
-    return t // step * step
-
-
 def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
     """The best free slots for ``query``, each passing every ``block`` rule, with its ``warn`` findings."""
     duration = query.duration_ms
@@ -106,7 +100,7 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
         else []
     )
 
-    candidates: list[tuple[tuple[float, int], str, int]] = []
+    eligible: list[tuple[float, str]] = []
     for room_id, room in index.rooms.items():
         if wanted_rooms and room_id not in wanted_rooms:
             continue
@@ -122,50 +116,114 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
                 fit = 2.0
             elif room.capacity:
                 fit = (room.capacity - query.attendance) / room.capacity
-        hours = index.open_hours(room_id)
-        spans = [(max(a, lo), min(b, hi)) for a, b in (hours if hours is not None else [(lo, hi)])]
-        spans = [(a, b) for a, b in spans if b - a >= duration]
-        if not spans:
+        eligible.append((fit, room_id))
+    eligible.sort()
+
+    def gather(prune: bool) -> tuple[list[tuple[float, int, str]], bool]:
+        """Candidates, best rooms first; with ``prune``, rooms that cannot reach the best few are skipped.
+
+        Every candidate of a room scores at least the room's fit, so once
+        :data:`KEEP` candidates score better than a room's fit, that room
+        and every later one (sorted by fit) can be left out.
+        """
+        keep = max(KEEP, query.limit * 4)
+        worst: list[float] = []  # a max-heap (negated) of the best ``keep`` scores so far
+        candidates: list[tuple[float, int, str]] = []
+        pruned = False
+        for fit, room_id in eligible:
+            if prune and len(worst) >= keep and fit > -worst[0]:
+                pruned = True
+                break
+            for candidate in _room_candidates(index, query, room_id, fit, lo, hi, step, shortest, host_busy):
+                candidates.append(candidate)
+                if prune:
+                    if len(worst) < keep:
+                        heapq.heappush(worst, -candidate[0])
+                    elif candidate[0] < -worst[0]:
+                        heapq.heapreplace(worst, -candidate[0])
+        return candidates, pruned
+
+    candidates, pruned = gather(prune=True)
+    picked = _check(index, query, candidates)
+    if len(picked) < query.limit and pruned:  # the best few were refused by the rules: look everywhere
+        picked = _check(index, query, gather(prune=False)[0])
+    return picked
+
+
+def _room_candidates(
+    index: ScheduleIndex,
+    query: SlotQuery,
+    room_id: str,
+    fit: float,
+    lo: int,
+    hi: int,
+    step: int,
+    shortest: int,
+    host_busy: list[tuple[int, int]],
+) -> list[tuple[float, int, str]]:
+    """One room's candidate slots as ``(score, start, room_id)``: gap ends, a few hours inside, wishes."""
+    duration = query.duration_ms
+    hours = index.open_hours(room_id)
+    spans = [(max(a, lo), min(b, hi)) for a, b in (hours if hours is not None else [(lo, hi)])]
+    spans = [(a, b) for a, b in spans if b - a >= duration]
+    if not spans:
+        return []
+    room = index.rooms[room_id]
+    buffer = room.buffer_min * MINUTE
+    taken = index.in_room(room_id, lo - buffer, hi + buffer)
+    busy = [(s.starts_at - buffer, s.ends_at + buffer) for s in taken] + host_busy
+    hour = 60 * MINUTE
+    out: list[tuple[float, int, str]] = []
+    for g_start, g_end in _free_gaps(spans, busy):
+        if g_end - g_start < duration:
             continue
-        buffer = room.buffer_min * MINUTE
-        taken = index.in_room(room_id, lo - buffer, hi + buffer)
-        busy = [(s.starts_at - buffer, s.ends_at + buffer) for s in taken] + host_busy
-        for g_start, g_end in _free_gaps(spans, busy):
-            if g_end - g_start < duration:
+        first = -(-g_start // step) * step
+        last = (g_end - duration) // step * step
+        starts = [first]
+        if last > first:
+            starts.append(last)
+        # A few starts on the hour inside a long gap, so a small venue still gets choices.
+        h_first, h_final = -(-g_start // hour) * hour, (g_end - duration) // hour * hour
+        if h_final > h_first:
+            spread = max(hour, -(-((h_final - h_first) // (INTERIOR + 1)) // hour) * hour)
+            starts.extend(
+                x for x in range(h_first + spread, h_final, spread)[:INTERIOR] if x not in (first, last)
+            )
+        for w_from, _w_to in query.wished:
+            s0 = -(-max(w_from, g_start) // step) * step
+            if s0 + duration <= g_end and s0 not in starts:
+                starts.append(s0)
+        for start in starts:
+            end = start + duration
+            if end > g_end:
                 continue
-            starts = {_align_up(g_start, step)}
-            last = _align_down(g_end - duration, step)
-            if last >= g_start:
-                starts.add(last)
-            # A few starts on the hour inside a long gap, so a small venue still gets choices.
-            hour = 60 * MINUTE
-            first, final = _align_up(g_start, hour), _align_down(g_end - duration, hour)
-            if final > first:
-                spread = max(hour, _align_up((final - first) // (INTERIOR + 1), hour))
-                starts.update(range(first + spread, final, spread)[:INTERIOR])
-            for w_from, _w_to in query.wished:
-                s0 = _align_up(max(w_from, g_start), step)
-                if s0 + duration <= g_end:
-                    starts.add(s0)
-            for start in starts:
-                end = start + duration
-                if start < g_start or end > g_end:
-                    continue
-                before, after = start - g_start, g_end - end
-                fragments = sum(1 for piece in (before, after) if 0 < piece < shortest)
-                wish = 0.0
-                if query.wished:
-                    wish = min(
+            before, after = start - g_start, g_end - end
+            score = fit
+            if 0 < before < shortest:
+                score += 0.25
+            if 0 < after < shortest:
+                score += 0.25
+            if before and after:
+                score += 0.1
+            if query.wished:
+                score += (
+                    min(
                         0.0 if w_from <= start and end <= w_to else min(abs(start - w_from), abs(end - w_to))
                         for w_from, w_to in query.wished
-                    ) / (60 * MINUTE)
-                score = round(fit + wish + 0.25 * fragments + (0.1 if before and after else 0.0), 6)
-                candidates.append(((score, start), room_id, start))
+                    )
+                    / hour
+                )
+            out.append((score, start, room_id))
+    return out
 
+
+def _check(index: ScheduleIndex, query: SlotQuery, candidates: list[tuple[float, int, str]]) -> list[Slot]:
+    """The best candidates that pass the rules, checked best first until ``limit`` pass."""
+    duration = query.duration_ms
     picked: list[Slot] = []
     heapq.heapify(candidates)  # linear; each pop is a log: only the checked candidates are ordered
     while candidates and len(picked) < query.limit:
-        (score, _), room_id, start = heapq.heappop(candidates)
+        score, start, room_id = heapq.heappop(candidates)
         probe = Session(
             id="slot-probe",
             title="this session",
@@ -185,7 +243,7 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
                 room=index.room_name(room_id),
                 starts_at=start,
                 ends_at=start + duration,
-                score=score,
+                score=round(score, 6),
                 warnings=found,
             )
         )
