@@ -11,6 +11,7 @@ one-line reason when it cannot do its job.  The modules, by what they do:
 * ``catalog``: ``import``, ``badges``;
 * ``staff``: ``staff add``, ``issue-token``;
 * ``devices``: ``devices`` (list), ``devices add|remove|auto-print``;
+* ``schedule``: ``schedule import|export|findings``;
 * ``demo``: ``demo seed``, ``demo credentials``;
 * ``common``: the ``--data`` option and loading the appliance in it.
 """
@@ -24,6 +25,7 @@ from appliance.cli.common import DATA_OPTION, provisioned
 from appliance.cli.demo import demo
 from appliance.cli.devices import devices
 from appliance.cli.enrol import enroll
+from appliance.cli.schedule import schedule
 from appliance.cli.serve import init, peer_token_command, serve, status
 from appliance.cli.staff import issue_token, staff
 
@@ -46,5 +48,6 @@ for command in (
     issue_token,
     devices,
     staff,
+    schedule,
 ):
     appliance.add_command(command)

@@ -37,13 +37,22 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
-    """One talk or workshop as a sign shows it; times in ms since the epoch."""
+    """One talk or workshop as a sign shows it; times in ms since the epoch.
+
+    ``grassroots`` marks a session attendees proposed and organizers approved
+    (a sign may badge it), ``host`` is its host's name, ``type`` what kind of
+    session it is (``talk``, ``workshop``, ``grassroots``...).  All three are
+    optional: a display that does not know them shows the session as before.
+    """
 
     id: Id
     title: Text
     starts_at: Millis
     ends_at: Millis
     speakers: list[ShortText] = []
+    grassroots: bool = False
+    host: ShortText | None = None
+    type: ShortText | None = None
 
     def __post_init__(self) -> None:
         if self.ends_at < self.starts_at:
@@ -82,12 +91,42 @@ class RoomNext(Stamped, frozen=True, kw_only=True):
 
 
 class RoomCapacity(Stamped, frozen=True, kw_only=True):
-    """How full the room is, for the "full, try room B" sign at the door."""
+    """How full the room is, for the "full, try room B" sign at the door.
+
+    ``session_id`` is the session on in the room while the count was taken
+    (null between sessions): the count is that session's occupancy.
+    """
 
     room: Id
     count: Annotated[int, msgspec.Meta(ge=0)]
     capacity: Annotated[int, msgspec.Meta(ge=0)]
     state: CapacityState
+    session_id: Id | None = None
+
+
+GrassrootsStep = Literal["proposed", "approved", "rejected", "scheduled", "cancelled", "withdrawn"]
+
+
+class GrassrootsNotice(Stamped, frozen=True, kw_only=True):
+    """One step of a grassroots session, for notice boards and the venue's notification screens.
+
+    Never retained: it is news ("GR-7K3QD approved: Knitting for hackers, Hall B 14:00"), not
+    state; the room's retained ``schedule`` shows the session itself.  ``room``, the times and
+    ``by`` (who took the step: an organizer's name, or null for the attendee's own proposal) are
+    null when the step has none.  ``rev`` and ``ts`` are stamped by the publisher.
+    """
+
+    rev: Millis = 0
+    ts: Millis = 0
+    step: GrassrootsStep
+    proposal_id: Id
+    ref: ShortText  # the short reference the attendee was shown, "GR-7K3QD"
+    title: Text
+    room: Id | None = None
+    starts_at: Millis | None = None
+    ends_at: Millis | None = None
+    by: ShortText | None = None
+    session_id: Id | None = None
 
 
 class Alert(Stamped, frozen=True, kw_only=True):

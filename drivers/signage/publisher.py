@@ -20,6 +20,7 @@ import contextlib
 import logging
 import socket
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from drivers.signage.payloads import (
     CommandName,
     DisplayCommand,
     DisplaySeen,
+    GrassrootsNotice,
     RoomCapacity,
     RoomNext,
     RoomNow,
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 MANIFEST: Manifest = load_manifest(__file__)
 ONLINE, OFFLINE = b"online", b"offline"
 QOS = 1
+#: Grassroots notices kept while the broker is away (the oldest go first): news, but bounded.
+NOTICES_KEPT = 100
 
 P = TypeVar("P", bound=msgspec.Struct)
 
@@ -90,6 +94,7 @@ class SignagePublisher:
         self.keepalive = keepalive
         self.reconnect = (reconnect_min_s, reconnect_max_s)
         self._outbox = Outbox()
+        self._notices: deque[tuple[str, bytes]] = deque(maxlen=NOTICES_KEPT)  # waiting for a connection
         self._revs: dict[str, int] = {}
         self._displays = DisplayTable(stale_after_ms=stale_after_ms)
         self._client: mqtt.Client | None = None
@@ -202,12 +207,32 @@ class SignagePublisher:
         rev, ts = self._stamp(topic)
         return self._put(topic, validated(RoomNext(rev=rev, ts=ts, room=room, session=session)))
 
-    async def publish_room_capacity(self, room: str, count: int, capacity: int) -> RoomCapacity:
+    async def publish_room_capacity(
+        self, room: str, count: int, capacity: int, *, session_id: str | None = None
+    ) -> RoomCapacity:
+        """How full the room is; ``session_id``: the session on in it (its occupancy), if any."""
         topic = self.topics.room(room, "capacity")
         rev, ts = self._stamp(topic)
         state = capacity_state(count, capacity)
-        payload = RoomCapacity(rev=rev, ts=ts, room=room, count=count, capacity=capacity, state=state)
+        payload = RoomCapacity(
+            rev=rev, ts=ts, room=room, count=count, capacity=capacity, state=state, session_id=session_id
+        )
         return self._put(topic, validated(payload))
+
+    async def publish_grassroots_notice(self, notice: GrassrootsNotice) -> GrassrootsNotice:
+        """A step of a grassroots session on ``notices/grassroots``: QoS 1, never retained.
+
+        ``rev`` and ``ts`` are stamped here.  While the broker is away the
+        newest :data:`NOTICES_KEPT` notices wait and go out, in order, on
+        the next connect (news a few minutes late is still news; the room's
+        retained schedule shows the session itself either way).
+        """
+        topic = self.topics.notice("grassroots")
+        rev, ts = self._stamp(topic)
+        payload = validated(msgspec.structs.replace(notice, rev=rev, ts=ts))
+        self._notices.append((topic, encode(payload)))
+        self._send_notices()
+        return payload
 
     async def set_alert(
         self,
@@ -292,6 +317,14 @@ class SignagePublisher:
         info = self._client.publish(pending.topic, pending.payload, qos=QOS, retain=True)
         self._outbox.sent(info.mid, pending)
 
+    def _send_notices(self) -> None:
+        while self._notices and self._connected and self._client is not None:
+            topic, body = self._notices[0]
+            info = self._client.publish(topic, body, qos=QOS, retain=False)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return  # the connection just went: the rest waits for the next one
+            self._notices.popleft()
+
     def _set_state(self, state: State, detail: str) -> None:
         if (state, detail) != (self._state, self._detail):
             self._state, self._detail, self._since = state, detail, now_ms()
@@ -305,6 +338,7 @@ class SignagePublisher:
         self._client.publish(self.topics.status(), ONLINE, qos=QOS, retain=True)
         for pending in self._outbox.on_connect():
             self._send(pending)
+        self._send_notices()
 
     def _lost(self, why: str) -> None:
         was_connected, self._connected = self._connected, False

@@ -11,6 +11,8 @@ import re
 PROTOCOL = "v1"
 ROOT = "konferenco"
 ROOM_KINDS = ("schedule", "now", "next", "capacity")
+#: Kinds of news on ``notices/{kind}`` (never retained).
+NOTICE_KINDS = ("grassroots",)
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
@@ -40,6 +42,12 @@ class Topics:
 
     def alert(self, alert_id: str) -> str:
         return f"{self.base}/alerts/{check_id(alert_id, 'alert')}"
+
+    def notice(self, kind: str) -> str:
+        """News that is not state (never retained): ``notices/grassroots``."""
+        if kind not in NOTICE_KINDS:
+            raise ValueError(f"unknown notice topic {kind!r}")
+        return f"{self.base}/notices/{kind}"
 
     def command(self, display: str) -> str:
         return f"{self.base}/displays/{check_id(display, 'display')}/cmd"

@@ -32,6 +32,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from drivers.signage import (
     Alert,
     DisplayCommand,
+    GrassrootsNotice,
     RoomCapacity,
     RoomNext,
     RoomNow,
@@ -329,6 +330,72 @@ async def test_commands_reach_live_displays_and_are_never_retained(
     late.stop()
 
 
+async def test_grassroots_notices_go_out_live_never_retained_and_wait_for_the_broker(
+    mosquitto: Broker,
+) -> None:
+    mosquitto.start()
+    publisher = new_publisher(mosquitto.port)
+    await publisher.connect()
+    topic = T.notice("grassroots")
+    assert topic == f"{T.base}/notices/grassroots"
+    try:
+        await until(lambda: publisher.connected, "the publisher to connect")
+        board = await listen(mosquitto.port, f"{T.base}/notices/#")
+        approved = GrassrootsNotice(
+            step="approved", proposal_id="p-1", ref="GR-7K3QD", title="Knitting for hackers", room="hall-a",
+            starts_at=KEYNOTE.starts_at, ends_at=KEYNOTE.ends_at, by="Olga Organizer", session_id="gr-d1",
+        )  # fmt: skip
+        sent = await publisher.publish_grassroots_notice(approved)
+        assert sent.rev >= sent.ts > 0  # stamped by the publisher, whatever the caller passed
+        await until(lambda: board.on(topic), "the notice")
+        (message,) = board.on(topic)
+        assert not message.retain
+        assert msgspec.json.decode(message.payload, type=GrassrootsNotice) == sent
+        assert msgspec.json.decode(message.payload)["step"] == "approved"
+        late = await listen(mosquitto.port, f"{T.base}/notices/#")
+        await settled(late)
+        assert not late.on(topic)  # news: nothing retained for a board switched on afterwards
+        board.stop()
+        late.stop()
+
+        mosquitto.stop()
+        await until(lambda: not publisher.connected, "the publisher to notice")
+        for step in ("scheduled", "cancelled"):
+            notice = msgspec.structs.replace(approved, step=step)
+            await publisher.publish_grassroots_notice(notice)
+        await asyncio.to_thread(mosquitto.start)
+        await until(lambda: publisher.connected, "the publisher back", within=15)
+        # The broker's own log: both notices arrived after the restart, once each.
+        await until(lambda: mosquitto.publishes(publisher.client_id, topic, run=2) == 2, "the kept notices")
+        with pytest.raises(ValueError):  # a bad id never reaches a display
+            await publisher.publish_grassroots_notice(msgspec.structs.replace(approved, room="a/b"))
+    finally:
+        await publisher.disconnect()
+
+
+async def test_signs_get_a_sessions_optional_fields_and_the_session_a_count_is_for(
+    broker: Broker, publisher: SignagePublisher
+) -> None:
+    grassroots = Session(
+        id="gr-1", title="Knitting", starts_at=LUNCH.starts_at, ends_at=LUNCH.ends_at, grassroots=True,
+        host="Margaret Hamilton", type="grassroots",
+    )  # fmt: skip
+    await publisher.publish_room_schedule("hall-c", [KEYNOTE, grassroots], name="Hall C")
+    await publisher.publish_room_capacity("hall-c", count=3, capacity=40, session_id="gr-1")
+    display = await listen(broker.port, T.room("hall-c", "schedule"), T.room("hall-c", "capacity"))
+    await until(lambda: display.last(T.room("hall-c", "capacity")), "the capacity")
+    await until(lambda: display.last(T.room("hall-c", "schedule")), "the schedule")
+    shown = msgspec.json.decode(display.last(T.room("hall-c", "schedule")) or b"")["sessions"]
+    assert shown[1] | {"speakers": []} == {
+        "id": "gr-1", "title": "Knitting", "starts_at": LUNCH.starts_at, "ends_at": LUNCH.ends_at,
+        "speakers": [], "grassroots": True, "host": "Margaret Hamilton", "type": "grassroots",
+    }  # fmt: skip
+    assert shown[0]["grassroots"] is False and shown[0]["host"] is None  # a talk, as before
+    capacity = msgspec.json.decode(display.last(T.room("hall-c", "capacity")) or b"", type=RoomCapacity)
+    assert (capacity.count, capacity.session_id, capacity.state) == (3, "gr-1", "open")
+    display.stop()
+
+
 async def test_after_a_broker_restart_only_the_latest_state_arrives(mosquitto: Broker) -> None:
     mosquitto.start()
     publisher = new_publisher(mosquitto.port)
@@ -532,7 +599,8 @@ def test_the_protocol_document_shows_payloads_the_structs_accept() -> None:
     text = (ROOT / "docs" / "signage-protocol.md").read_text()
     examples = re.findall(r"```json (\w+)\n(.*?)```", text, flags=re.DOTALL)
     assert {name for name, _ in examples} >= {
-        "RoomSchedule", "RoomNow", "RoomNext", "RoomCapacity", "Alert", "DisplayCommand", "DisplayHeartbeat"
+        "RoomSchedule", "RoomNow", "RoomNext", "RoomCapacity", "Alert", "DisplayCommand", "DisplayHeartbeat",
+        "GrassrootsNotice",
     }  # fmt: skip
     for name, body in examples:
         msgspec.json.decode(body.encode(), type=getattr(payloads, name), strict=True)
@@ -543,6 +611,7 @@ def test_the_protocol_document_shows_payloads_the_structs_accept() -> None:
         T.room("R", "next"): "rooms/{room}/next",
         T.room("R", "capacity"): "rooms/{room}/capacity",
         T.alert("I"): "alerts/{id}",
+        T.notice("grassroots"): "notices/grassroots",
         T.command("D"): "displays/{display}/cmd",
         T.heartbeat("D"): "displays/{display}/heartbeat",
     }
