@@ -25,14 +25,17 @@ from appliance.checkin import controller as checkin
 from appliance.config import DataDir
 from appliance.desk import controller as desk
 from appliance.devices import controller as devices
+from appliance.grassroots import controller as grassroots
 from appliance.ops import controller as ops
 from appliance.ops import peers
 from appliance.printing import controller as printing
+from appliance.schedule import controller as schedule
+from appliance.schedule import files_controller as schedule_files
 from appliance.staff import controller as staff
 from appliance.staff.guard import staff_guard
 from konferenco.edge_input import edge_input
 from konferenco.http_errors import JSONRequest
-from konferenco.openapi import docs_assets_router, openapi_config
+from konferenco.openapi import ErrorResponses, docs_assets_router, openapi_config
 from sync.litestar_route import sync_router
 from sync.sqlite_writer import Synchronous
 
@@ -59,6 +62,8 @@ def _dependencies(box: Box) -> dict[str, Provide]:
         "writer": part(lambda: box.writer),
         "events": part(lambda: box.events),
         "checkin": part(lambda: box.checkin),
+        "schedule": part(lambda: box.schedule),
+        "proposals": part(lambda: box.grassroots),
         "catalog_changed": part(lambda: box.checkin.catalog_cache.invalidate),
         "door": part(lambda: box.door),
         "desk": part(lambda: box.desk),
@@ -100,6 +105,9 @@ def create_app(
             *desk.ROUTES,
             *devices.ROUTES,
             *printing.ROUTES,
+            *schedule.ROUTES,
+            *schedule_files.ROUTES,
+            *grassroots.ROUTES,
             docs_assets_router(),
         ],
         dependencies=_dependencies(box),
@@ -107,7 +115,18 @@ def create_app(
         exception_handlers=errors.HANDLERS,
         request_class=JSONRequest,
         middleware=[edge_input],  # NUL, lone surrogates, 64-bit overflow: 400 before any handler
-        plugins=[errors.error_docs()],
+        plugins=[
+            # Each part's routes name their specific error codes for the OpenAPI document.
+            ErrorResponses(
+                signed_in=errors.signed_in,
+                routes={
+                    **errors.ROUTE_ERRORS,
+                    **schedule.ROUTE_ERRORS,
+                    **schedule_files.ROUTE_ERRORS,
+                    **grassroots.ROUTE_ERRORS,
+                },
+            )
+        ],
         request_max_body_size=max_body,
         logging_config=None,  # the CLI owns logging (format, secret redaction): see konferenco/logs.py
         lifespan=[lifespan],

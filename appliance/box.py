@@ -31,6 +31,8 @@ from appliance.checkin.service import CheckinService
 from appliance.config import ApplianceConfig, DataDir, EventScope
 from appliance.desk.service import Desk
 from appliance.devices.manager import DeviceManager
+from appliance.grassroots.assembly import grassroots_part
+from appliance.grassroots.service import Grassroots
 from appliance.health import health_report
 from appliance.hub_link import CatalogPuller
 from appliance.peer_check import PeerChecks
@@ -46,6 +48,8 @@ from appliance.peers import (
 from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintQueue
 from appliance.read_pool import ReadPool
+from appliance.schedule.service import ScheduleService
+from appliance.schedule.standalone import ServingLock
 from appliance.signage_feed import SignageFeed
 from appliance.staff.service import StaffDirectory, StaffTokens
 from appliance.storage import open_replica
@@ -92,6 +96,8 @@ class Box:
     conn: sqlite3.Connection  # the event loop's read connection (point lookups)
     reads: ReadPool  # aiosqlite readers for the heavier queries (search, figures)
     checkin: CheckinService
+    schedule: ScheduleService
+    grassroots: Grassroots
     staff: StaffDirectory
     tokens: StaffTokens
     desk: Desk
@@ -173,6 +179,10 @@ class Box:
 
     async def _start(self, stack: AsyncExitStack) -> None:
         data, config = self.data, self.config
+        # 0. this box alone writes here from now on (a command-line schedule import waits or goes via HTTP)
+        lock = ServingLock(data)
+        await lock.acquire(f"appliance {config.device_id}")
+        stack.callback(lock.release)
         # 1. the store: every document this box writes or reads, and the read side of SQLite
         await self.replica.start()
         stack.push_async_callback(self.replica.close)
@@ -191,6 +201,14 @@ class Box:
         stack.push_async_callback(self.sync.shutdown)
         # 3. the check-in service, and the people who use it
         self.checkin = CheckinService(self.replica, self.conn, config.events, config.device_id)
+        self.schedule = ScheduleService(
+            self.replica, self.conn, config.events, organizer=Capability.ORGANIZER in config.capabilities
+        )
+        stack.callback(self.schedule.close)
+        # grassroots proposals and decisions; hosts' kiosk edits laid over every schedule read
+        self.grassroots = grassroots_part(
+            stack, self.replica, self.conn, self.checkin, self.schedule, config, lambda: self.devices.signs()
+        )
         self.staff = StaffDirectory(self.conn, self.writer)
         self.tokens = data.staff_tokens()
         self.desk = Desk(
@@ -223,7 +241,7 @@ class Box:
         # 7. signs: each started publisher gets the schedule and capacity feed
         self.feeds = []
         for sign in self.devices.signs():
-            feed = SignageFeed(sign, self.replica, self.conn, config.events[0])
+            feed = SignageFeed(sign, self.replica, self.conn, config.events[0], schedule=self.schedule)
             feed.start()
             stack.push_async_callback(feed.stop)
             self.feeds.append(feed)

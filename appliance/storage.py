@@ -16,11 +16,20 @@ from pathlib import Path
 from appliance.catalog.importer import ImportReport, import_bundle, import_csv, read_path
 from appliance.checkin.projection import ApplianceProjection, CapabilitiesOf
 from appliance.config import DataDir
+from appliance.grassroots.projection import GrassrootsProjection
 from konferenco.catalog.csv_reader import CsvOptions, Progress
 from sync.permissions import Capability
 from sync.replica import Replica
 from sync.sqlite_store import SQLiteUpdateStore
 from sync.sqlite_writer import Synchronous
+
+
+def appliance_projection(capabilities_of: CapabilitiesOf | None = None) -> ApplianceProjection:
+    """Every table the appliance projects from its documents: check-in, roster, keys, grassroots."""
+    extra = (GrassrootsProjection(),)
+    if capabilities_of is None:
+        return ApplianceProjection(extra=extra)
+    return ApplianceProjection(capabilities_of, extra=extra)
 
 
 def open_replica(
@@ -37,15 +46,16 @@ def open_replica(
     devices may write, from their certificates; their records of other kinds
     are quarantined.  Both default to no check (commands that only read).
     """
-    projection = ApplianceProjection(capabilities_of) if capabilities_of else ApplianceProjection()
-    store = SQLiteUpdateStore(data.database, projector=projection, synchronous=synchronous)
+    store = SQLiteUpdateStore(
+        data.database, projector=appliance_projection(capabilities_of), synchronous=synchronous
+    )
     return Replica(store, capabilities=capabilities)
 
 
 @asynccontextmanager
 async def open_store(data: DataDir) -> AsyncIterator[SQLiteUpdateStore]:
     """The update store alone (schema migrated), for one-shot writes such as an import."""
-    store = SQLiteUpdateStore(data.database, projector=ApplianceProjection())
+    store = SQLiteUpdateStore(data.database, projector=appliance_projection())
     await store.open()
     try:
         yield store

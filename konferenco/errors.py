@@ -46,7 +46,7 @@ CODES: dict[str, ErrorCode] = {
     ),
     "not_found": ErrorCode(404, "no such thing here (or not visible to this organization)"),
     "method_not_allowed": ErrorCode(405, "this path does not take that HTTP method"),
-    "conflict": ErrorCode(409, "the request contradicts what is already recorded", "hub"),
+    "conflict": ErrorCode(409, "the request contradicts what is already recorded"),
     "body_too_large": ErrorCode(413, "the request body is over the size this route accepts"),
     "too_many_attempts": ErrorCode(
         429, "too many tries in a short time; wait `retry_after` seconds (also the Retry-After header)"

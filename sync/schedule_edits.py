@@ -43,7 +43,10 @@ SETTINGS_KEY = "schedule"
 #: inserts in one transaction (sync/replica.py), a 5,000-session file must not ask for gigabytes.
 IMPORT_CHUNK = 500
 
-SessionOverlay = Callable[[dict[str, Session]], dict[str, Session]]
+#: Lays edits kept outside the control document (hosts' kiosk edits) over an event's sessions:
+#: ``(event_id, sessions) -> sessions``.  The event is named because session ids are only unique
+#: within an event, and a box may serve several.
+SessionOverlay = Callable[[str, dict[str, Session]], dict[str, Session]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class ScheduleState:
     decisions: list[Decision]
 
     def index(self, frame: EventFrame, overlay: SessionOverlay | None = None) -> ScheduleIndex:
-        sessions = overlay(self.sessions) if overlay else self.sessions
+        sessions = overlay(frame.event_id, self.sessions) if overlay else self.sessions
         return ScheduleIndex(self.rooms, sessions, frame, self.settings)
 
 
@@ -173,6 +176,20 @@ async def set_status(replica: Replica, event_id: str, session_id: str, status: s
     return await replica.write(DocName.control(event_id), mutate)
 
 
+async def remove_session(replica: Replica, event_id: str, session_id: str) -> None:
+    """Remove a session from the schedule (cancelling it keeps it visible to attendees as cancelled)."""
+
+    def mutate(doc: Doc[Any]) -> None:
+        control = ControlDoc(doc)
+        if session_id not in control.sessions():
+            raise KonferencoError(
+                f"there is no session '{session_id}'", code="unknown_session", session_id=session_id
+            )
+        control.remove_session(session_id)
+
+    await replica.write(DocName.control(event_id), mutate)
+
+
 async def put_settings(replica: Replica, event_id: str, settings: ScheduleSettings) -> ScheduleSettings:
     value = msgspec.to_builtins(settings)
     await replica.write(
@@ -189,6 +206,8 @@ async def apply_import(
     frame: EventFrame,
     *,
     progress: Callable[[int, int], None] | None = None,
+    by: str = "import",
+    overlap_reason: str | None = None,
 ) -> list[Finding]:
     """Put imported rooms and sessions, by their stable ids, if the result passes every ``block`` rule.
 
@@ -197,9 +216,25 @@ async def apply_import(
     chunks of :data:`IMPORT_CHUNK`; a crash in the middle leaves the first
     chunks, and importing the same file again finishes the job (ids are
     stable, equal values are not rewritten).  Returns the warnings.
+
+    Real programmes do double-book rooms on purpose (38C3's export has two
+    such pairs).  With ``overlap_reason`` the organizer approves, once for
+    the whole file, every room overlap among the imported sessions: each is
+    recorded on the imported session (who, why, when), as a one-by-one
+    approval would be, and the import goes on.  Overlaps with sessions
+    already here are not approved by it.
     """
     state = await snapshot(replica, event_id)
     merged_rooms = {**state.rooms, **rooms}
+    sessions = dict(sessions)
+    if overlap_reason:
+        probe = ScheduleIndex(merged_rooms, {**state.sessions, **sessions}, frame, state.settings)
+        approval = OverlapApproval(by=by, reason=overlap_reason.strip(), at=now_ms())
+        for finding in probe.findings():
+            ours = all(sid in sessions for sid in finding.sessions)
+            if finding.rule == "room_overlap" and finding.severity == "block" and ours:
+                for sid in finding.sessions:
+                    sessions[sid] = msgspec.structs.replace(sessions[sid], overlap=approval)
     merged = {**state.sessions, **sessions}
     index = ScheduleIndex(merged_rooms, merged, frame, state.settings)
     found = [f for f in index.findings() if any(sid in sessions for sid in f.sessions)]
@@ -250,6 +285,7 @@ async def decide(
     session: Callable[[str], Session] | None = None,
     reason: str = "",
     overlap_reason: str | None = None,
+    approver: str | None = None,
 ) -> tuple[Decision, Session | None, list[Finding]]:
     """Record an organizer's decision on a proposal, with its session when it approves one.
 
@@ -258,6 +294,8 @@ async def decide(
     place from the new decision's id.  Refuses a second decision on a
     proposal this replica already sees decided (``already_decided``); a
     withdrawal cancels the approved session in the same transaction.
+    ``approver`` is who an approved overlap names (a person's name; default
+    ``by``, which is an id since the decision record stores it as one).
     """
     if not known(proposal_id):
         raise NotFound(
@@ -299,7 +337,9 @@ async def decide(
         if decision in APPROVALS:
             if session is None:
                 raise ValueError("an approval needs the session it places")
-            placed, found = _place(control, state, frame, session(decision_id), by, overlap_reason)
+            placed, found = _place(
+                control, state, frame, session(decision_id), approver or by, overlap_reason
+            )
             record = Decision(
                 id=decision_id, proposal_id=proposal_id, decision="scheduled", by=by, reason=reason,
                 session_id=placed.id, room_id=placed.room_id, starts_at=placed.starts_at,
@@ -327,6 +367,7 @@ __all__ = [
     "read_state",
     "refused",
     "remove_room",
+    "remove_session",
     "set_status",
     "snapshot",
 ]

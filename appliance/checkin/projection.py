@@ -23,7 +23,7 @@ from sync.documents import Appended, Change, screen_changes
 from sync.permissions import Capability
 from sync.projection import RecordProjection
 from sync.records import Amendment, Annulment, DeviceKey, Revocation, Scan, TagLink, WalkIn
-from sync.sqlite_store import quarantine_changes
+from sync.sqlite_store import Projector, quarantine_changes
 
 _ADMITTED_SCANS = """
 SELECT direction, at, gate, device_id FROM checkin c
@@ -143,14 +143,21 @@ class ApplianceProjection(RecordProjection):
     walk-in, relayed by a peer that did not check) is quarantined, not
     projected.  A device it does not know (None) is trusted to the server
     that accepted its log, which checked the kinds against its credential.
+
+    ``extra`` projections of other parts (grassroots proposals, …) run in
+    the same transaction on the same screened changes, and are reset with
+    these tables: one registration, so a replay rebuilds them all.
     """
 
-    def __init__(self, capabilities_of: CapabilitiesOf = _unknown) -> None:
+    def __init__(self, capabilities_of: CapabilitiesOf = _unknown, extra: Sequence[Projector] = ()) -> None:
         self.capabilities_of = capabilities_of
+        self.extra = tuple(extra)
 
     def setup(self, conn: sqlite3.Connection) -> None:
         super().setup(conn)
         migrate(conn)
+        for projection in self.extra:
+            projection.setup(conn)
 
     def project(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
         changes, refused = screen_changes(changes, self.capabilities_of)
@@ -225,6 +232,8 @@ class ApplianceProjection(RecordProjection):
                 )
         _insert_scans(conn, scans)
         refresh_presence(conn, touched)
+        for projection in self.extra:
+            projection.project(conn, changes)
 
     def reset(self, conn: sqlite3.Connection) -> None:
         super().reset(conn)
@@ -242,3 +251,5 @@ class ApplianceProjection(RecordProjection):
         for (rowid,) in conn.execute("SELECT rowid FROM attendee WHERE source = 'walk_in'").fetchall():
             conn.execute("DELETE FROM attendee_fts WHERE rowid = ?", (rowid,))
             conn.execute("DELETE FROM attendee WHERE rowid = ?", (rowid,))
+        for projection in self.extra:
+            projection.reset(conn)

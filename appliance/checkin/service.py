@@ -61,7 +61,7 @@ class CheckinError(KonferencoError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Identified:
+class Identified:
     presented: Presented | None
     verdict: Verdict | None  # set when identification itself failed
     revoked: str | None = None
@@ -145,7 +145,7 @@ class CheckinService:
         checkin_list = cat.lists.get(list_id)
         if checkin_list is None:
             raise CheckinError("unknown_list", f"check-in list '{list_id}' is not in this event's catalog")
-        who = self._identify(event, cat, req)
+        who = self.identify(event, cat, req)
         attendee_id = who.presented.attendee_id if who.presented else None
         async with self._attendee_lock(attendee_id):
             now = now_ms()
@@ -202,12 +202,12 @@ class CheckinService:
             first = PriorScan(now, "entry", req.gate, self.device_id)
         return self._answer(record, who.view(), verdict.rule, first)
 
-    def _identify(self, event: str, cat: EventCatalog, req: ScanRequest) -> _Identified:
+    def identify(self, event: str, cat: EventCatalog, req: ScanRequest) -> Identified:
         if req.code is not None:
             try:
                 badge = verify(req.code, cat.keys, event, now_ms() // 1000)
             except BadgeError as exc:
-                return _Identified(None, Verdict("invalid", exc.reason))
+                return Identified(None, Verdict("invalid", exc.reason))
             p = badge.payload
             row = self.history.attendee(event, p.attendee)
             presented = Presented(
@@ -222,15 +222,15 @@ class CheckinService:
             revoked = self.history.revoked(
                 event, [("badge", badge.badge_id), ("attendee", p.attendee), ("key", badge.kid)]
             )
-            return _Identified(presented, None, revoked, row.company if row else "")
+            return Identified(presented, None, revoked, row.company if row else "")
         uid = nfc_uid(req.nfc_uid or "")
         if not _NFC.match(uid):
-            return _Identified(
+            return Identified(
                 None, Verdict("invalid", "This is not a readable NFC tag id; tap the badge again.")
             )
         row = self.history.tag_holder(event, uid)
         if row is None:
-            return _Identified(
+            return Identified(
                 None,
                 Verdict("unknown_badge", "This tag is not linked to anyone; send the person to the desk."),
             )
@@ -243,7 +243,7 @@ class CheckinService:
             valid_until=row.valid_until,
             cancelled=row.cancelled,
         )
-        return _Identified(presented, None, self.history.revoked(event, [("attendee", row.id)]), row.company)
+        return Identified(presented, None, self.history.revoked(event, [("attendee", row.id)]), row.company)
 
     def _inside(self, event: str, list_id: str) -> int:
         """Inside now, counting entries still being written (two lanes cannot both fill the last seat)."""

@@ -61,7 +61,34 @@ class _SyncCollector(Collector):
         yield scans
 
 
+class _GrassrootsCollector(Collector):
+    """Grassroots steps done on this box, and the event's proposals by status (all boxes' proposals)."""
+
+    def __init__(self, box: Box) -> None:
+        self.state = box
+
+    def collect(self) -> Iterator[Metric]:
+        grassroots = self.state.grassroots
+        steps = CounterMetricFamily(
+            "konferenco_grassroots_steps",
+            "Grassroots steps done on this appliance (proposed, approved, scheduled, rejected, withdrawn, "
+            "cancelled, edited)",
+            labels=["step"],
+        )
+        for step, count in sorted(grassroots.steps.items()):
+            steps.add_metric([step], count)
+        yield steps
+        proposals = GaugeMetricFamily(
+            "konferenco_grassroots_proposals", "Grassroots proposals by status", labels=["event", "status"]
+        )
+        for event in self.state.config.events:
+            for status, count in grassroots.status_counts(event).items():
+                proposals.add_metric([event, status], count)
+        yield proposals
+
+
 def render_metrics(box: Box) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SyncCollector(box))
+    registry.register(_GrassrootsCollector(box))
     return generate_latest(registry)

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from konferenco.schedule.model import EventFrame, ScheduleSettings
+from konferenco.schedule.model import EventFrame, ScheduleSettings, Session
 from konferenco.schedule.rules import ScheduleIndex
 
 ProposalStatus = Literal["pending", "approved", "rejected"]
@@ -193,3 +193,50 @@ def proposal_refusal(
             f"(at most {rules.max_open_per_attendee})."
         )
     return None
+
+
+class HostEditLike(Protocol):
+    """What :func:`apply_host_edits` reads of a ``sync.records.HostEdit``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def at(self) -> int: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def attendee_id(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+
+
+def apply_host_edits(sessions: dict[str, Session], edits: Iterable[HostEditLike]) -> dict[str, Session]:
+    """The sessions as their hosts edited them at a kiosk: title and abstract, nothing else.
+
+    Host edits live in device logs (a kiosk may not write the control
+    document), so every replica lays them over the sessions the same way:
+    an edit counts only if its attendee is the session's host *now* (a
+    host replaced by the organizers loses the say), and for each of the two
+    fields the latest edit that sets it, by ``(at, id)``, wins.  Sessions
+    without a counting edit are returned as they are (the same objects).
+    """
+    latest: dict[tuple[str, str], tuple[tuple[int, str], str]] = {}
+    for edit in edits:
+        session = sessions.get(edit.session_id)
+        if session is None or not session.host or session.host != edit.attendee_id:
+            continue
+        rank = (edit.at, edit.id)
+        for field, value in (("title", edit.title), ("abstract", edit.description)):
+            if value is None:
+                continue
+            key = (edit.session_id, field)
+            if key not in latest or latest[key][0] < rank:
+                latest[key] = (rank, value)
+    if not latest:
+        return sessions
+    out = dict(sessions)
+    for (session_id, field), (_, value) in latest.items():
+        out[session_id] = msgspec.structs.replace(out[session_id], **{field: value})
+    return out

@@ -224,3 +224,23 @@ async def test_two_organizer_boxes_cut_off_from_each_other_keep_both_sessions_an
     assert conflicts == [(later.id, "slot_taken")]
     await one.close()
     await two.close()
+
+
+async def test_an_import_may_approve_its_own_overlaps_for_the_whole_file_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    replica = await with_rooms(tmp_path / "a.db")
+    await edits.put_session(replica, EVENT, session("here", "a", "15:00", 60), FRAME, by="olga")
+    clash = {s.id: s for s in (session("i1", "b", "09:00", 60), session("i2", "b", "09:45", 60))}
+    warnings = await edits.apply_import(
+        replica, EVENT, {}, clash, FRAME, by="olga", overlap_reason="as published by the programme team"
+    )
+    assert [w.rule for w in warnings] == ["room_overlap"]
+    assert "Overlap approved by olga: as published by the programme team" in warnings[0].message
+    state = await edits.snapshot(replica, EVENT)
+    assert state.sessions["i1"].overlap is not None and state.sessions["i2"].overlap is not None
+    # an overlap with a session already here is not the file's to approve
+    intruder = {"i3": session("i3", "a", "15:30", 30)}
+    with pytest.raises(KonferencoError, match="booked twice"):
+        await edits.apply_import(replica, EVENT, {}, intruder, FRAME, by="olga", overlap_reason="file")
+    await replica.close()
