@@ -22,7 +22,7 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.static_files import create_static_files_router
 
-from hub.api import audit, catalog, checkins, devices, tokens
+from hub.api import audit, catalog, checkins, devices, proposals, schedule, tokens
 from hub.api.errors import error_docs
 from hub.catalog import import_pool
 from hub.catalog.keys import KeySealer
@@ -119,6 +119,8 @@ def create_app(settings: HubSettings | None = None) -> Litestar:
             *devices.ROUTES,
             *audit.ROUTES,
             *checkins.ROUTES,
+            *schedule.ROUTES,
+            *proposals.ROUTES,
             sync_router(state.sync, prover=HubProver(state.secrets.catalog_key)),
             *CONSOLE_ROUTES,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),

@@ -148,3 +148,94 @@ def hub_create_organization(
     except KonferencoError as exc:
         raise _fail(exc) from None
     click.echo(f"organization {slug} created; {owner_email} is its owner. Sign in at /console.")
+
+
+@hub.group("schedule")
+def hub_schedule() -> None:
+    """An event's schedule on the hub: import pretalx/frab files."""
+
+
+@hub_schedule.command("import")
+@DATABASE_OPTION
+@click.option("--event", "event_id", required=True, help="The event's id (as in the console's URL).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def hub_schedule_import(database_url: str, event_id: str, dry_run: bool, file: Path) -> None:
+    """Import FILE (pretalx/frab schedule JSON or frab schedule.xml) into EVENT's schedule.
+
+    Rooms and sessions are created or updated by their stable ids; nothing is
+    deleted.  Safe while the hub serves: the change goes into the event's
+    control document like an organizer's edit, and every worker and
+    appliance receives it by sync.  Exits 1 with every problem listed when
+    the file or the result is refused; nothing is written then.
+    """
+    from konferenco.errors import KonferencoError
+
+    data = file.read_bytes()
+    try:
+        lines = asyncio.run(_import_schedule(database_url, event_id, file.name, data, dry_run=dry_run))
+    except KonferencoError as exc:
+        click.echo(f"refused: {exc.message}", err=True)
+        for problem in exc.details.get("problems", []):
+            where = problem.get("where", "")
+            source = f" [{problem['source_id']}]" if problem.get("source_id") else ""
+            click.echo(f"  {where}{source}: {problem.get('reason', '')}", err=True)
+        for finding in exc.details.get("findings", []):
+            click.echo(f"  {finding.get('rule', '')}: {finding.get('message', '')}", err=True)
+        raise SystemExit(1) from None
+    for line in lines:
+        click.echo(line)
+
+
+#: The account id the import is recorded with: the command has no account, it is the operator.
+OPERATOR = "00000000-0000-0000-0000-000000000000"
+
+
+async def _import_schedule(
+    database_url: str, event_id: str, filename: str, data: bytes, *, dry_run: bool
+) -> list[str]:
+    """Import into the event as its organization's owner; the report's lines (or the refusal raised).
+
+    Reaches PostgreSQL like ``create-organization`` (a :class:`Database`), and
+    writes the control document through a replica of its own over the update
+    log the workers share: the append notifies them (``hub.peer.fanout``), so a
+    serving hub applies the import at once and relays it to the appliances.
+    """
+    from dataclasses import dataclass
+
+    from hub.db.session import Database
+    from hub.db.urls import plain_url
+    from hub.peer.projection import HubProjection
+    from hub.peer.store import PostgresUpdateStore
+    from hub.schedule import queries, service
+    from hub.tenants.accounts import OrgRole, Principal
+    from konferenco.errors import NotFound
+    from sync.replica import Replica
+
+    @dataclass
+    class Host:
+        db: Database
+        replica: Replica | None
+
+    db = Database(database_url, pool_size=1)
+    store = await PostgresUpdateStore.connect(
+        plain_url(database_url), min_size=1, max_size=2, projector=HubProjection()
+    )
+    replica = Replica(store, idle_after=None)
+    try:
+        await store.open()
+        async with db.system() as conn:  # system: the operator names the event, not a tenant
+            row = await queries.event_row(conn, event_id)
+        if row is None:
+            raise NotFound(f"no event {event_id!r} on this hub")
+        operator = Principal(OPERATOR, row.org_id, "", OrgRole.OWNER, "konferenco hub schedule import")
+        outcome = await service.import_schedule(
+            Host(db, replica), operator, event_id, filename, data, dry_run=dry_run
+        )
+    finally:
+        await replica.close()
+        await db.close()
+    report = outcome.report
+    head = "dry run, nothing written. " if outcome.dry_run else ""
+    lines = [f"{head}{report.title or 'schedule'} ({outcome.format})", *report.sentences]
+    return lines + [f"warning: {f.message}" for f in outcome.warnings]

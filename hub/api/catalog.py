@@ -25,6 +25,7 @@ from hub.catalog.roster import cancel_attendee, import_attendees
 from hub.catalog.search import search
 from hub.devices import enrolment
 from hub.peer.notices import announce_cancellation
+from hub.schedule.queries import child_events
 from hub.state import HubState
 from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
@@ -55,6 +56,8 @@ class CheckinListPut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     ticket_types: list[str] | None = None  # None: every ticket type of the event
+    room_id: str | None = None  # a room of the schedule: who is inside on this list is in that room
+    capacity: Annotated[int, msgspec.Meta(ge=1)] | None = None  # when the room has none
 
 
 class GatePut(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,15 +103,22 @@ def _event_body(event: event_service.EventRow) -> dict[str, Any]:
         "ends_at": event.ends_at,
         "parent_id": event.parent_id,
         "catalog_revision": event.catalog_revision,
+        "kind": event.kind,
     }
 
 
-@get("/api/v1/events/{event_id:str}", dependencies=DEPS)
+@get(
+    "/api/v1/events/{event_id:str}",
+    dependencies=DEPS,
+    summary="An event, with its grassroots child events (`children`: approved grassroots sessions)",
+)
 async def get_event(
     hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
 ) -> dict[str, Any]:
     async with hub.db.tenant(principal.org_id) as conn:
-        return _event_body(await event_service.get_event(conn, event_id))
+        body = _event_body(await event_service.get_event(conn, event_id))
+        body["children"] = msgspec.to_builtins(await child_events(conn, event_id))
+    return body
 
 
 @post("/api/v1/events/{event_id:str}/ticket-types", dependencies=DEPS, status_code=201)
@@ -136,7 +146,16 @@ async def put_list(
     data: JSONBody[CheckinListPut],
 ) -> dict[str, Any]:
     async with hub.db.tenant(principal.org_id) as conn:
-        await event_service.put_list(conn, principal, event_id, data.id, data.name, data.ticket_types)
+        await event_service.put_list(
+            conn,
+            principal,
+            event_id,
+            data.id,
+            data.name,
+            data.ticket_types,
+            room_id=data.room_id,
+            capacity=data.capacity,
+        )
         return _event_body(await event_service.get_event(conn, event_id))
 
 

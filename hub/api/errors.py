@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from litestar.handlers import HTTPRouteHandler
 
+from hub.api.proposals import ROUTE_ERRORS as PROPOSAL_ERRORS
+from hub.api.schedule import ROUTE_ERRORS as SCHEDULE_ERRORS
 from konferenco.openapi import ErrorResponses
 
 _EVENT = "/api/v1/events/{event_id}"
@@ -25,6 +27,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/enrol": ("unauthorized", "invalid"),
     "POST /api/v1/device/credential": ("unauthorized",),
     "GET /sync": ("unauthorized",),
+    **SCHEDULE_ERRORS,
+    **PROPOSAL_ERRORS,
 }
 
 

@@ -4,10 +4,17 @@ A new event gets what an appliance needs to admit anyone at once: one
 ticket type, one check-in list for every ticket type, one gate, and a
 badge key.  Every change that an appliance must learn bumps the event's
 ``catalog_revision`` so the next delta bundle carries it.
+
+Grassroots sessions approved in an event become its **child events**
+(``kind = 'grassroots'``, migration 0007), written by the sync projection
+(:mod:`hub.schedule.projection`), never by an organizer: they are listed
+under their parent (``hub.schedule.queries.child_events``), not among the organization's
+events, and do not count against the plan's event limit.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass
@@ -22,6 +29,8 @@ from konferenco.edge_input import INT64_MAX, INT64_MIN
 from konferenco.errors import Conflict, Invalid, NotFound
 from sync.names import check_id
 
+#: A room's id in the schedule (``konferenco.schedule.model.Id``).
+ROOM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 #: The one answer when an event id is in use, whoever uses it (ids are global; see create_event).
 EVENT_ID_TAKEN = (
     "the event id {event_id!r} is already in use; choose another id, or leave it out for a new one"
@@ -38,6 +47,7 @@ class EventRow:
     ends_at: int
     parent_id: str | None
     catalog_revision: int
+    kind: str = "event"  # or "grassroots": a child event the schedule projection keeps
 
 
 async def tier_of(conn: AsyncConnection, org_id: str) -> str:
@@ -73,10 +83,15 @@ async def create_event(
         event_id = check_id(event_id or f"ev-{secrets.token_hex(5)}")
     except ValueError as exc:
         raise Invalid(str(exc), field="id") from None
-    count = (await conn.execute(text("SELECT count(*) FROM event"))).scalar_one()
+    count = (await conn.execute(text("SELECT count(*) FROM event WHERE kind = 'event'"))).scalar_one()
     check_events(await tier_of(conn, principal.org_id), int(count))
     if parent_id is not None:
-        await get_event(conn, parent_id)  # RLS: a parent in another organization is "not found"
+        parent = await get_event(conn, parent_id)  # RLS: a parent in another organization is "not found"
+        if parent.kind != "event":
+            raise Invalid(
+                "a grassroots session's child event cannot be a parent; choose its parent event",
+                field="parent_id",
+            )
     # Event ids are global (they name sync documents and device grants), and row-level security
     # hides other organizations' events, so "taken" is learnt from the insert itself.  Taken by
     # this organization or by another, the answer is the same 409: nothing about the other tenant.
@@ -123,7 +138,7 @@ async def get_event(conn: AsyncConnection, event_id: str) -> EventRow:
     row = (
         await conn.execute(
             text(
-                "SELECT id, org_id, name, timezone, starts_at, ends_at, parent_id, catalog_revision"
+                "SELECT id, org_id, name, timezone, starts_at, ends_at, parent_id, catalog_revision, kind"
                 " FROM event WHERE id = :e"
             ),
             {"e": event_id},
@@ -140,14 +155,16 @@ async def get_event(conn: AsyncConnection, event_id: str) -> EventRow:
         row.ends_at,
         row.parent_id,
         row.catalog_revision,
+        row.kind,
     )
 
 
 async def list_events(conn: AsyncConnection) -> list[EventRow]:
+    """The organization's events; grassroots child events are listed under their parent instead."""
     rows = await conn.execute(
         text(
             "SELECT id, org_id, name, timezone, starts_at, ends_at, parent_id, catalog_revision"
-            " FROM event ORDER BY starts_at DESC, created_at DESC"
+            " FROM event WHERE kind = 'event' ORDER BY starts_at DESC, created_at DESC"
         )
     )
     return [
@@ -184,8 +201,10 @@ async def add_ticket_type(
 
 
 _PUT_LIST = """
-INSERT INTO checkin_list (event_id, id, org_id, name, ticket_types) VALUES (:e, :id, :o, :n, :t)
-ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, ticket_types = excluded.ticket_types
+INSERT INTO checkin_list (event_id, id, org_id, name, ticket_types, room_id, capacity)
+VALUES (:e, :id, :o, :n, :t, :room, :cap)
+ON CONFLICT (event_id, id) DO UPDATE SET name = excluded.name, ticket_types = excluded.ticket_types,
+    room_id = excluded.room_id, capacity = excluded.capacity
 """
 _PUT_GATE = """
 INSERT INTO gate (event_id, id, org_id, name, default_list) VALUES (:e, :id, :o, :n, :l)
@@ -200,8 +219,15 @@ async def put_list(
     list_id: str,
     name: str,
     admits: list[str] | None = None,
+    *,
+    room_id: str | None = None,
+    capacity: int | None = None,
 ) -> None:
-    """Add or change a check-in list; ``admits`` (ticket type ids) None: every ticket type."""
+    """Add or change a check-in list; ``admits`` (ticket type ids) None: every ticket type.
+
+    ``room_id`` ties the list to a room of the schedule: who is inside on it
+    counts towards that room's occupancy (``capacity``, when the room has none).
+    """
     principal.require(OrgRole.ORGANIZER)
     await get_event(conn, event_id)
     _check_id(list_id)
@@ -215,9 +241,21 @@ async def put_list(
                 f"unknown ticket types {unknown}; known: {sorted(known)}" if unknown else "name at least one",
                 field="ticket_types",
             )
+    if room_id is not None and not ROOM_ID.fullmatch(room_id):
+        raise Invalid(f"{room_id!r} is not a room id (1-64 letters, digits, '_.:-')", field="room_id")
+    if capacity is not None and not 1 <= capacity <= 10_000_000:
+        raise Invalid("a list's capacity is a number of people, at least 1", field="capacity")
     await conn.execute(
         text(_PUT_LIST),
-        {"e": event_id, "id": list_id, "o": principal.org_id, "n": name.strip(), "t": admits},
+        {
+            "e": event_id,
+            "id": list_id,
+            "o": principal.org_id,
+            "n": name.strip(),
+            "t": admits,
+            "room": room_id,
+            "cap": capacity,
+        },
     )
     await _bump(conn, event_id)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +32,26 @@ REFUSAL_LABELS: dict[str, str] = {
     "unknown_badge": "Badge or tag not known",
     "room_full": "Room full",
 }
+
+
+class SessionNow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    title: str
+    starts_at: int
+    ends_at: int
+    grassroots: bool = False
+
+
+class RoomOccupancy(msgspec.Struct, frozen=True, kw_only=True):
+    """How full a room is now, and for which session (check-in lists tied to the room count people)."""
+
+    room_id: str
+    room: str
+    capacity: int | None
+    inside: int
+    session: SessionNow | None
+    fill: float | None  # inside / capacity, when the room has a capacity
+    state: str  # open | nearly_full | full | unknown (no capacity)
 
 
 def refusal_label(result: str) -> str:
@@ -122,8 +143,10 @@ async def stats(conn: AsyncConnection, event_id: str) -> dict[str, Any]:
             p,
         )
     ]
+    rooms = await occupancy(conn, event_id, at=now_ms())
     return {
         "event_id": event_id,
+        "occupancy": [msgspec.to_builtins(r) for r in rooms],
         "roster": roster,
         "admitted": admitted,
         "inside": inside,
@@ -152,3 +175,86 @@ async def duplicates(conn: AsyncConnection, event_id: str) -> list[dict[str, Any
         for item in found:
             item["name"], item["order_ref"] = known.get(item["attendee_id"], ("", ""))
     return found
+
+
+#: A room this full (inside / capacity) is "nearly full" on the dashboard, as on the room signs.
+NEARLY_FULL = 0.9
+
+# Who is inside each room: per attendee and list, the last admitted scan that was not annulled
+# (the same rule as the event's "inside" above), on the lists tied to a room.
+_INSIDE_BY_ROOM = """
+SELECT l.room_id, count(DISTINCT last.attendee_id) AS inside FROM (
+    SELECT DISTINCT ON (s.attendee_id, s.list_id) s.attendee_id, s.list_id, s.direction
+"""
+_INSIDE_BY_ROOM += (
+    _VALID
+    + """
+    ORDER BY s.attendee_id, s.list_id, s.at DESC, s.doc DESC, s.id DESC
+) last
+JOIN checkin_list l ON l.event_id = :e AND l.id = last.list_id
+WHERE last.direction = 'entry' AND l.room_id IS NOT NULL
+GROUP BY l.room_id
+"""
+)
+_ROOMS = """
+SELECT r.id, r.name, coalesce(r.capacity, l.capacity) AS capacity, r.position FROM schedule_room r
+LEFT JOIN (SELECT room_id, max(capacity) AS capacity FROM checkin_list WHERE event_id = :e GROUP BY room_id) l
+       ON l.room_id = r.id
+WHERE r.event_id = :e
+UNION ALL
+SELECT room_id, room_id, max(capacity), 2147483647 FROM checkin_list
+WHERE event_id = :e AND room_id IS NOT NULL
+  AND room_id NOT IN (SELECT id FROM schedule_room WHERE event_id = :e)
+GROUP BY room_id
+ORDER BY 4, 2, 1
+"""
+_NOW = """
+SELECT DISTINCT ON (room_id) room_id, id, title, starts_at, ends_at, grassroots FROM schedule_session
+WHERE event_id = :e AND status = 'scheduled' AND starts_at <= :now AND ends_at > :now
+ORDER BY room_id, starts_at DESC, id
+"""
+
+
+async def occupancy(conn: AsyncConnection, event_id: str, *, at: int) -> list[RoomOccupancy]:
+    """Per room of the schedule: the session on at ``at``, how many are inside, capacity and state.
+
+    Inside counts come from the check-in lists tied to the room
+    (``checkin_list.room_id``); a room with no such list shows 0 inside.
+    """
+    p = {"e": event_id}
+    inside = {r.room_id: int(r.inside) for r in await conn.execute(text(_INSIDE_BY_ROOM), p)}
+    now = {
+        r.room_id: SessionNow(
+            id=r.id,
+            title=r.title,
+            starts_at=int(r.starts_at),
+            ends_at=int(r.ends_at),
+            grassroots=r.grassroots,
+        )
+        for r in await conn.execute(text(_NOW), {**p, "now": at})
+    }
+    out = []
+    for room in await conn.execute(text(_ROOMS), p):
+        count = inside.get(room.id, 0)
+        capacity = int(room.capacity) if room.capacity else None
+        fill = round(count / capacity, 3) if capacity else None
+        if fill is None:
+            state = "unknown"
+        elif fill >= 1:
+            state = "full"
+        elif fill >= NEARLY_FULL:
+            state = "nearly_full"
+        else:
+            state = "open"
+        out.append(
+            RoomOccupancy(
+                room_id=room.id,
+                room=room.name,
+                capacity=capacity,
+                inside=count,
+                session=now.get(room.id),
+                fill=fill,
+                state=state,
+            )
+        )
+    return out

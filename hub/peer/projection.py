@@ -25,9 +25,11 @@ trusted to the peer that relayed its log (only the hub role may).
 
 Records of an event the hub does not know are skipped with a warning: they
 stay in the log, and :meth:`~sync.replica.Replica.rebuild_projections`
-projects them once the event exists.  Proposals, device keys, tag links,
-decisions and the control maps are not projected here; refused peers go to
-``peer_refusal`` (migration 0006), for the console.
+projects them once the event exists.  Device keys and tag links are not
+projected here; refused peers go to ``peer_refusal`` (migration 0006), for
+the console.  Proposals, host edits, decisions and the control document's
+rooms and sessions go to the schedule's tables, and grassroots sessions
+become child events (:mod:`hub.schedule.projection`, migration 0007).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import asyncpg
 
 from hub.catalog.search import refresh_search_text
 from hub.peer.store import quarantine_changes
+from hub.schedule.projection import ScheduleProjection
 from sync.documents import Appended, Change, screen_changes
 from sync.names import DocName
 from sync.permissions import Capability
@@ -214,6 +217,7 @@ class HubProjection:
     """:class:`hub.peer.store.Projection` for the hub's tables; stateless, safe to share."""
 
     tables = TABLES
+    schedule = ScheduleProjection()
 
     async def project(self, conn: Any, changes: Sequence[Change]) -> None:
         writers = {c.doc.device_id for c in changes if isinstance(c, Appended) and c.doc.device_id}
@@ -229,6 +233,7 @@ class HubProjection:
                 by_doc.setdefault(change.doc, []).append(change.record)
         for name, records in by_doc.items():
             await self._project_doc(conn, name, records)
+        await self.schedule.project(conn, changes)
 
     async def _project_doc(self, conn: Any, name: DocName, records: list[Any]) -> None:
         grouped: dict[type[Any], list[Any]] = {}
@@ -270,6 +275,7 @@ class HubProjection:
         """
         for table in TABLES:
             await conn.execute(f"DELETE FROM {table.name}")
+        await self.schedule.reset(conn)
 
 
 _CAPABILITIES = frozenset(c.value for c in Capability)

@@ -139,6 +139,9 @@ class ScheduleSettings(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=
     severities: dict[str, Severity] = {}  # rule name -> severity, over :data:`DEFAULT_SEVERITY`
     grassroots: GrassrootsSettings = GrassrootsSettings()
     slot_step_min: Annotated[int, msgspec.Meta(ge=5, le=60)] = 15
+    #: Published: the exports (schedule.ics/.xml/.json) are served without signing in, for
+    #: conference apps that fetch ``schedule.xml`` anonymously.
+    public: bool = False
 
 
 class EventFrame(msgspec.Struct, kw_only=True, frozen=True):
