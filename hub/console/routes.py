@@ -32,6 +32,7 @@ from hub.console.devices import DEVICE_ROUTES
 from hub.console.event import EVENT_ROUTES
 from hub.console.org import ORG_ROUTES
 from hub.console.render import SECURITY_HEADERS, STATIC_DIR, TEMPLATE_CONFIG, console_error
+from hub.console.schedule import SCHEDULE_ROUTES
 from hub.console.session import SESSION_ROUTES
 from konferenco.errors import KonferencoError
 
@@ -46,7 +47,14 @@ async def guard_changes(request: Request[Any, Any, Any]) -> None:
 
 console = Router(
     path="/",
-    route_handlers=[*SESSION_ROUTES, *ORG_ROUTES, *EVENT_ROUTES, *DEVICE_ROUTES, *AUDIT_ROUTES],
+    route_handlers=[
+        *SESSION_ROUTES,
+        *ORG_ROUTES,
+        *EVENT_ROUTES,
+        *DEVICE_ROUTES,
+        *AUDIT_ROUTES,
+        *SCHEDULE_ROUTES,
+    ],
     dependencies={"visitor": Provide(provide_visitor), "access": Provide(provide_access)},
     exception_handlers={
         SignInRequired: console_error,

@@ -120,7 +120,10 @@ async def test_every_state_changing_console_route_refuses_a_missing_or_wrong_csr
     }
     console.send_csrf = False
     for method, template in routes:
-        path = fill(template, org=console.mine.org_slug, event=event, device=device.device_id, token=token_id)
+        path = fill(
+            template, org=console.mine.org_slug, event=event, device=device.device_id, token=token_id,
+            room="hall-a", session="s-1", proposal="p-1",
+        )  # fmt: skip
         attempts: list[tuple[str, dict[str, str], dict[str, str]]] = [
             ("no token", form, {}),
             ("wrong token in the form", {**form, "_csrf": "A" * 43}, {}),
