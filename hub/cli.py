@@ -159,8 +159,17 @@ def hub_schedule() -> None:
 @DATABASE_OPTION
 @click.option("--event", "event_id", required=True, help="The event's id (as in the console's URL).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--approve-overlaps",
+    "overlaps",
+    metavar="REASON",
+    help="Approve the file's own room overlaps (two of its sessions in one room at once) with this "
+    "reason, recorded on each; without it such a file is refused.",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def hub_schedule_import(database_url: str, event_id: str, dry_run: bool, file: Path) -> None:
+def hub_schedule_import(
+    database_url: str, event_id: str, dry_run: bool, overlaps: str | None, file: Path
+) -> None:
     """Import FILE (pretalx/frab schedule JSON or frab schedule.xml) into EVENT's schedule.
 
     Rooms and sessions are created or updated by their stable ids; nothing is
@@ -173,7 +182,9 @@ def hub_schedule_import(database_url: str, event_id: str, dry_run: bool, file: P
 
     data = file.read_bytes()
     try:
-        lines = asyncio.run(_import_schedule(database_url, event_id, file.name, data, dry_run=dry_run))
+        lines = asyncio.run(
+            _import_schedule(database_url, event_id, file.name, data, dry_run=dry_run, overlaps=overlaps)
+        )
     except KonferencoError as exc:
         click.echo(f"refused: {exc.message}", err=True)
         for problem in exc.details.get("problems", []):
@@ -192,7 +203,13 @@ OPERATOR = "00000000-0000-0000-0000-000000000000"
 
 
 async def _import_schedule(
-    database_url: str, event_id: str, filename: str, data: bytes, *, dry_run: bool
+    database_url: str,
+    event_id: str,
+    filename: str,
+    data: bytes,
+    *,
+    dry_run: bool,
+    overlaps: str | None = None,
 ) -> list[str]:
     """Import into the event as its organization's owner; the report's lines (or the refusal raised).
 
@@ -230,7 +247,7 @@ async def _import_schedule(
             raise NotFound(f"no event {event_id!r} on this hub")
         operator = Principal(OPERATOR, row.org_id, "", OrgRole.OWNER, "konferenco hub schedule import")
         outcome = await service.import_schedule(
-            Host(db, replica), operator, event_id, filename, data, dry_run=dry_run
+            Host(db, replica), operator, event_id, filename, data, dry_run=dry_run, overlap_reason=overlaps
         )
     finally:
         await replica.close()

@@ -28,7 +28,7 @@ import msgspec
 from pycrdt import Doc
 
 from konferenco.errors import KonferencoError, NotFound
-from konferenco.schedule.grassroots import APPROVALS, proposal_states
+from konferenco.schedule.grassroots import APPROVALS, proposal_states, session_id_for
 from konferenco.schedule.model import EventFrame, OverlapApproval, ScheduleSettings, settings_or_default
 from konferenco.schedule.rules import Finding, ScheduleIndex, blocking
 from konferenco.types import new_id, now_ms
@@ -198,33 +198,27 @@ async def put_settings(replica: Replica, event_id: str, settings: ScheduleSettin
     return settings
 
 
-async def apply_import(
-    replica: Replica,
-    event_id: str,
+def check_import(
+    state: ScheduleState,
     rooms: Mapping[str, Room],
     sessions: Mapping[str, Session],
     frame: EventFrame,
     *,
-    progress: Callable[[int, int], None] | None = None,
     by: str = "import",
     overlap_reason: str | None = None,
-) -> list[Finding]:
-    """Put imported rooms and sessions, by their stable ids, if the result passes every ``block`` rule.
+) -> tuple[dict[str, Session], list[Finding]]:
+    """The imported sessions as they would be written, and their warnings; raises the refusal.
 
-    The whole result (what is there plus what comes) is checked before the
-    first write: a refused import writes nothing.  It is then written in
-    chunks of :data:`IMPORT_CHUNK`; a crash in the middle leaves the first
-    chunks, and importing the same file again finishes the job (ids are
-    stable, equal values are not rewritten).  Returns the warnings.
+    Checks the schedule as the import would leave it (what is there plus
+    what comes), so a dry run refuses exactly what the import would.
 
     Real programmes do double-book rooms on purpose (38C3's export has two
     such pairs).  With ``overlap_reason`` the organizer approves, once for
     the whole file, every room overlap among the imported sessions: each is
     recorded on the imported session (who, why, when), as a one-by-one
-    approval would be, and the import goes on.  Overlaps with sessions
-    already here are not approved by it.
+    approval would be.  Overlaps with sessions already here are not the
+    file's to approve.
     """
-    state = await snapshot(replica, event_id)
     merged_rooms = {**state.rooms, **rooms}
     sessions = dict(sessions)
     if overlap_reason:
@@ -235,12 +229,39 @@ async def apply_import(
             if finding.rule == "room_overlap" and finding.severity == "block" and ours:
                 for sid in finding.sessions:
                     sessions[sid] = msgspec.structs.replace(sessions[sid], overlap=approval)
-    merged = {**state.sessions, **sessions}
-    index = ScheduleIndex(merged_rooms, merged, frame, state.settings)
+    index = ScheduleIndex(merged_rooms, {**state.sessions, **sessions}, frame, state.settings)
     found = [f for f in index.findings() if any(sid in sessions for sid in f.sessions)]
     block = blocking(found)
     if block:
         raise refused(block)
+    return sessions, [f for f in found if f.severity == "warn"]
+
+
+async def apply_import(
+    replica: Replica,
+    event_id: str,
+    rooms: Mapping[str, Room],
+    sessions: Mapping[str, Session],
+    frame: EventFrame,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    by: str = "import",
+    overlap_reason: str | None = None,
+    dry_run: bool = False,
+) -> list[Finding]:
+    """Put imported rooms and sessions, by their stable ids, if the result passes every ``block`` rule.
+
+    The whole result is checked (:func:`check_import`) before the first
+    write: a refused import writes nothing, and a ``dry_run`` stops there.
+    It is then written in chunks of :data:`IMPORT_CHUNK`; a crash in the
+    middle leaves the first chunks, and importing the same file again
+    finishes the job (ids are stable, equal values are not rewritten).
+    Returns the warnings.
+    """
+    state = await snapshot(replica, event_id)
+    placed, warnings = check_import(state, rooms, sessions, frame, by=by, overlap_reason=overlap_reason)
+    if dry_run:
+        return warnings
     name = DocName.control(event_id)
     new_rooms = [r for rid, r in rooms.items() if state.rooms.get(rid) != r]
 
@@ -249,14 +270,15 @@ async def apply_import(
         for room in new_rooms:
             control.put_room(room)
 
-    await replica.write(name, put_rooms)
-    changed = [s for sid, s in sessions.items() if state.sessions.get(sid) != s]
+    if new_rooms:
+        await replica.write(name, put_rooms)
+    changed = [s for sid, s in placed.items() if state.sessions.get(sid) != s]
     for start in range(0, len(changed), IMPORT_CHUNK):
         chunk = changed[start : start + IMPORT_CHUNK]
         await replica.write(name, _put_sessions(chunk))
         if progress:
             progress(min(start + IMPORT_CHUNK, len(changed)), len(changed))
-    return [f for f in found if f.severity == "warn"]
+    return warnings
 
 
 def _put_sessions(chunk: list[Session]) -> Callable[[Doc[Any]], None]:
@@ -269,8 +291,8 @@ def _put_sessions(chunk: list[Session]) -> Callable[[Doc[Any]], None]:
 
 
 def grassroots_session_id(decision_id: str) -> str:
-    """The session an approval creates: one per decision, so two offline approvals never overwrite."""
-    return f"gr-{decision_id}"
+    """The session an approval creates (:func:`konferenco.schedule.grassroots.session_id_for`)."""
+    return session_id_for(decision_id)
 
 
 async def decide(
@@ -359,6 +381,7 @@ __all__ = [
     "SETTINGS_KEY",
     "ScheduleState",
     "apply_import",
+    "check_import",
     "decide",
     "grassroots_session_id",
     "put_room",

@@ -85,7 +85,9 @@ def _say_outcome(outcome: dict[str, Any], file: Path) -> None:
         click.echo(f"  {sentence}")
 
 
-def _import_here(data: DataDir, event_id: str, file: Path, body: bytes, dry_run: bool) -> dict[str, Any]:
+def _import_here(
+    data: DataDir, event_id: str, file: Path, body: bytes, dry_run: bool, overlaps: str | None
+) -> dict[str, Any]:
     """On the stopped box: the service over a replica of our own, with a progress bar."""
     from rich.progress import Progress
 
@@ -96,8 +98,9 @@ def _import_here(data: DataDir, event_id: str, file: Path, body: bytes, dry_run:
     async def run(progress: Any) -> dict[str, Any]:
         async with writable_schedule(data, f"schedule import {file.name}") as service:
             outcome = await import_schedule(
-                service, event_id, body, file.name, dry_run=dry_run, progress=progress
-            )
+                service, event_id, body, file.name, dry_run=dry_run, progress=progress,
+                by="command line", overlap_reason=overlaps,
+            )  # fmt: skip
         value: dict[str, Any] = msgspec.to_builtins(outcome)
         return value
 
@@ -116,7 +119,7 @@ def _import_here(data: DataDir, event_id: str, file: Path, body: bytes, dry_run:
 
 
 def _import_there(
-    data: DataDir, event_id: str, file: Path, body: bytes, dry_run: bool, port: int
+    data: DataDir, event_id: str, file: Path, body: bytes, dry_run: bool, overlaps: str | None, port: int
 ) -> dict[str, Any]:
     """On the serving box: through its API, signed in as an organizer with the box's own staff secret."""
     import httpx
@@ -127,6 +130,8 @@ def _import_there(
     token = data.staff_tokens().issue("cli", "Command line", StaffRole.ORGANIZER, 600)
     url = f"http://127.0.0.1:{port}/api/v1/schedule/import"
     params = {"event": event_id, "filename": file.name, "dry_run": "true" if dry_run else "false"}
+    if overlaps:
+        params["approve_overlaps"] = overlaps
     click.echo(f"the appliance serves {data.path}: importing through its API on port {port}", err=True)
     try:
         response = httpx.post(
@@ -150,8 +155,17 @@ def _import_there(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @EVENT_OPTION
 @click.option("--dry-run", is_flag=True, help="Read, check and report, but write nothing.")
+@click.option(
+    "--approve-overlaps",
+    "overlaps",
+    metavar="REASON",
+    help="Approve the file's own room overlaps (two of its sessions in one room at once) with this "
+    "reason, recorded on each; without it such a file is refused.",
+)
 @PORT_OPTION
-def import_command(data_dir: Path, file: Path, event: str | None, dry_run: bool, port: int) -> None:
+def import_command(
+    data_dir: Path, file: Path, event: str | None, dry_run: bool, overlaps: str | None, port: int
+) -> None:
     """Import FILE (pretalx or frab schedule JSON, frab schedule.xml), all or nothing.
 
     Rooms and sessions are created or updated by the file's stable ids;
@@ -173,9 +187,9 @@ def import_command(data_dir: Path, file: Path, event: str | None, dry_run: bool,
         )
     body = file.read_bytes()
     if is_served(data):
-        outcome = _import_there(data, event_id, file, body, dry_run, port)
+        outcome = _import_there(data, event_id, file, body, dry_run, overlaps, port)
     else:
-        outcome = _import_here(data, event_id, file, body, dry_run)
+        outcome = _import_here(data, event_id, file, body, dry_run, overlaps)
     _say_outcome(outcome, file)
 
 

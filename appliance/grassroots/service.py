@@ -56,6 +56,7 @@ from konferenco.schedule.grassroots import (
     APPROVALS,
     Conflict,
     ProposalState,
+    grassroots_session,
     proposal_ref,
     proposal_refusal,
     proposal_states,
@@ -325,25 +326,7 @@ class Grassroots:
 
     def _grassroots_session(self, p: Proposal, req: PlaceRequest, decision_id: str) -> Session:
         starts_at, ends_at = self._session_for(p, req)
-        return Session(
-            id=schedule_edits.grassroots_session_id(decision_id),
-            title=p.title,
-            room_id=req.room_id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            speakers=[p.host] if p.host else [],
-            speaker_ids=[p.proposer] if p.proposer else [],
-            grassroots=True,
-            abstract=p.description,
-            type="grassroots",
-            language=p.language,
-            attendance=p.attendance,
-            proposer=p.proposer,
-            host=p.proposer,
-            host_name=p.host,
-            proposal_id=p.proposal_id,
-            decision_id=decision_id,
-        )
+        return grassroots_session(p, decision_id, room_id=req.room_id, starts_at=starts_at, ends_at=ends_at)
 
     async def _placeable(self, event_id: str, proposal_id: str, req: PlaceRequest) -> Proposal:
         stored = self.one(event_id, proposal_id)

@@ -29,7 +29,7 @@ from appliance.schedule.transfer import (
     import_schedule,
     not_modified,
 )
-from appliance.staff.guard import roles
+from appliance.staff.guard import roles, staff_of
 from appliance.staff.service import StaffRole
 from konferenco.errors import KonferencoError
 
@@ -80,7 +80,10 @@ class _FileUpload(Operation):
         "in the file is removed. A file that cannot be read whole is `422 schedule_rejected` with "
         "every problem (`details.problems`: where, line, source id, reason); a result that breaks a "
         "blocking rule is `409 schedule_conflict` with every finding. Either way nothing is written. "
-        "`dry_run=true` answers the same without writing. `filename` helps tell the format."
+        "`dry_run=true` answers the same without writing. `filename` helps tell the format. "
+        "`approve_overlaps=REASON` approves, for the whole file, the room overlaps among its own "
+        "sessions (recorded on each with the staff member and the reason), as real programmes "
+        "double-book on purpose; overlaps with sessions already here still refuse."
     ),
     tags=TAGS,
     status_code=200,
@@ -94,6 +97,7 @@ async def post_import(
     schedule: NamedDependency[ScheduleService],
     dry_run: bool = False,
     filename: Annotated[str | None, Parameter(max_length=255)] = None,
+    approve_overlaps: Annotated[str | None, Parameter(min_length=1, max_length=500)] = None,
     event: FromQuery[str | None] = None,
 ) -> ImportOutcome:
     event_id = events.resolve(event)
@@ -105,7 +109,10 @@ async def post_import(
         if exc.status_code == 413:
             raise _too_large(None) from None
         raise
-    return await import_schedule(schedule, event_id, data, filename, dry_run=dry_run)
+    return await import_schedule(
+        schedule, event_id, data, filename, dry_run=dry_run,
+        by=staff_of(request).name, overlap_reason=approve_overlaps,
+    )  # fmt: skip
 
 
 async def _export(

@@ -28,8 +28,8 @@ from konferenco.edge_input import check_value
 from konferenco.errors import BadRequest
 from konferenco.schedule.formats.plan import ImportReport
 from konferenco.schedule.formats.problems import Problem, ScheduleFileError
-from konferenco.schedule.model import EventFrame, Room, Session
-from konferenco.schedule.rules import Finding, ScheduleIndex, blocking
+from konferenco.schedule.model import Room, Session
+from konferenco.schedule.rules import Finding, ScheduleIndex
 from sync import schedule_edits
 
 #: Largest schedule file a route takes (the app's default body limit is 64 KB).  The largest real
@@ -74,17 +74,6 @@ def _refuse_unstorable(rooms: dict[str, Room], sessions: dict[str, Session]) -> 
         raise ScheduleFileError(problems)
 
 
-def import_findings(
-    state: schedule_edits.ScheduleState,
-    rooms: dict[str, Room],
-    sessions: dict[str, Session],
-    frame: EventFrame,
-) -> list[Finding]:
-    """The findings that involve the imported sessions, in the schedule they would make (as apply_import)."""
-    index = ScheduleIndex({**state.rooms, **rooms}, {**state.sessions, **sessions}, frame, state.settings)
-    return [f for f in index.findings() if any(sid in sessions for sid in f.sessions)]
-
-
 async def import_schedule(
     service: ScheduleService,
     event_id: str,
@@ -93,6 +82,8 @@ async def import_schedule(
     *,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    by: str = "import",
+    overlap_reason: str | None = None,
 ) -> ImportOutcome:
     """Import a pretalx/frab schedule file whole, or refuse it and write nothing.
 
@@ -109,16 +100,10 @@ async def import_schedule(
     plan = formats.plan_import(state.rooms, state.sessions, imported)
     rooms, sessions = dict(plan.rooms), dict(plan.sessions)
     _refuse_unstorable(rooms, sessions)
-    if dry_run:
-        found = import_findings(state, rooms, sessions, frame)
-        block = blocking(found)
-        if block:
-            raise schedule_edits.refused(block)
-        warnings = [f for f in found if f.severity == "warn"]
-    else:
-        warnings = await schedule_edits.apply_import(
-            service.replica, event_id, rooms, sessions, frame, progress=progress
-        )
+    warnings = await schedule_edits.apply_import(
+        service.replica, event_id, rooms, sessions, frame,
+        progress=progress, by=by, overlap_reason=overlap_reason, dry_run=dry_run,
+    )  # fmt: skip
     return ImportOutcome(
         event=event_id,
         dry_run=dry_run,

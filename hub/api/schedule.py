@@ -23,7 +23,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.api.deps import DEPS, bearer, provide_principal, provide_state
 from hub.api.schedule_bodies import (
-    FindingsAnswer,
+    FindingsView,
     ImportAnswer,
     OccupancyAnswer,
     RoomBody,
@@ -157,9 +157,9 @@ async def get_schedule(
 )
 async def get_findings(
     hub: NamedDependency[HubState], principal: NamedDependency[Principal], event_id: FromPath[str]
-) -> FindingsAnswer:
+) -> FindingsView:
     found, conflicts = await service.findings(hub, principal, event_id)
-    return FindingsAnswer(
+    return FindingsView(
         event=event_id,
         count=len(found),
         blocking=sum(1 for f in found if f.severity == "block"),
@@ -448,7 +448,9 @@ def _filename(request: Request[Any, Any, Any], given: str | None) -> str:
         "changes nothing); nothing is deleted. The report says what was created, updated, unchanged "
         "and skipped, and why. A file that cannot be read is refused whole with `422 schedule_rejected` "
         "(`details.problems`: each with its line or JSON path and id); a result a blocking rule refuses "
-        "is `409 schedule_conflict`. `dry_run=true` reports without writing. At most 20 MB (`413`)."
+        "is `409 schedule_conflict`. `dry_run=true` reports without writing. At most 20 MB (`413`). "
+        "`approve_overlaps=REASON` approves, for the whole file, the room overlaps among its own "
+        "sessions (recorded on each with who and why); overlaps with sessions already here still refuse."
     ),
 )
 async def import_schedule(
@@ -458,13 +460,15 @@ async def import_schedule(
     event_id: FromPath[str],
     dry_run: FromQuery[bool] = False,
     filename: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    approve_overlaps: Annotated[str | None, QueryParameter(min_length=1, max_length=500)] = None,
 ) -> ImportAnswer:
     body = await request.body()
     if not body:
         raise Invalid("send the schedule file as the request body", field="body")
     outcome = await service.import_schedule(
-        hub, principal, event_id, _filename(request, filename), body, dry_run=dry_run
-    )
+        hub, principal, event_id, _filename(request, filename), body, dry_run=dry_run,
+        overlap_reason=approve_overlaps,
+    )  # fmt: skip
     return ImportAnswer(event=event_id, outcome=outcome)
 
 

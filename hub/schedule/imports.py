@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from konferenco.schedule.formats import ImportPlan, plan_import, read_schedule
 from konferenco.schedule.model import EventFrame
-from konferenco.schedule.rules import Finding, ScheduleIndex, blocking
-from sync.schedule_edits import ScheduleState, refused
+from konferenco.schedule.rules import Finding
+from sync.schedule_edits import ScheduleState, check_import
 
 
 def plan_and_check(
-    state: ScheduleState, frame: EventFrame, data: bytes, filename: str
+    state: ScheduleState,
+    frame: EventFrame,
+    data: bytes,
+    filename: str,
+    *,
+    by: str = "import",
+    overlap_reason: str | None = None,
 ) -> tuple[ImportPlan, str, list[Finding]]:
     """(the formats' import plan, the file's format, the warnings); raises the refusals.
 
@@ -26,11 +32,5 @@ def plan_and_check(
     """
     imported = read_schedule(data, filename)
     plan = plan_import(state.rooms, state.sessions, imported)
-    rooms = {**state.rooms, **plan.rooms}
-    sessions = {**state.sessions, **plan.sessions}
-    index = ScheduleIndex(rooms, sessions, frame, state.settings)
-    found = [f for f in index.findings() if any(sid in plan.sessions for sid in f.sessions)]
-    block = blocking(found)
-    if block:
-        raise refused(block)
-    return plan, imported.format, [f for f in found if f.severity == "warn"]
+    _, warnings = check_import(state, plan.rooms, plan.sessions, frame, by=by, overlap_reason=overlap_reason)
+    return plan, imported.format, warnings

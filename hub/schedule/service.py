@@ -43,6 +43,7 @@ from konferenco.errors import Invalid, KonferencoError, NotFound, Unauthorized
 from konferenco.schedule.grassroots import (
     Conflict,
     apply_host_edits,
+    grassroots_session,
     proposal_ref,
     proposal_states,
     slot_conflicts,
@@ -170,7 +171,7 @@ async def _index(
 ) -> tuple[schedule_edits.ScheduleState, ScheduleIndex]:
     state = await schedule_edits.snapshot(_replica(host), event_id)
     edits = await _host_edits(host, frame)
-    overlay = (lambda sessions: apply_host_edits(sessions, edits)) if edits else None
+    overlay = (lambda _event, sessions: apply_host_edits(sessions, edits)) if edits else None
     return state, state.index(frame, overlay)
 
 
@@ -373,6 +374,7 @@ async def import_schedule(
     data: bytes,
     *,
     dry_run: bool = False,
+    overlap_reason: str | None = None,
 ) -> ImportOutcome:
     """Import a pretalx/frab schedule JSON or frab XML file: rooms and sessions by their stable ids.
 
@@ -386,9 +388,14 @@ async def import_schedule(
     frame = await event_frame(host, principal, event_id, write=True)
     replica = _replica(host)
     state = await schedule_edits.snapshot(replica, event_id)
-    plan, imported_format, warnings = plan_and_check(state, frame, data, filename)
+    by = await actor(host, principal)
+    plan, imported_format, warnings = plan_and_check(
+        state, frame, data, filename, by=by, overlap_reason=overlap_reason
+    )
     if not dry_run:
-        warnings = await schedule_edits.apply_import(replica, event_id, plan.rooms, plan.sessions, frame)
+        warnings = await schedule_edits.apply_import(
+            replica, event_id, plan.rooms, plan.sessions, frame, by=by, overlap_reason=overlap_reason
+        )
     return ImportOutcome(format=imported_format, dry_run=dry_run, report=plan.report, warnings=warnings)
 
 
@@ -567,28 +574,12 @@ async def _proposal_row(
     return rows[0]
 
 
-def grassroots_session(
+def approval_session(
     row: queries.ProposalRow, decision_id: str, room_id: str, starts_at: int, duration_min: int
 ) -> Session:
-    """The session an approval places: the proposer hosts it (the attendee → host transition)."""
-    return Session(
-        id=schedule_edits.grassroots_session_id(decision_id),
-        title=row.title or "Grassroots session",
-        room_id=room_id,
-        starts_at=starts_at,
-        ends_at=starts_at + duration_min * MINUTE,
-        grassroots=True,
-        type=row.type or "grassroots",
-        abstract=row.description,
-        language=row.language,
-        attendance=row.attendance,
-        proposer=row.proposer,
-        host=row.proposer,
-        host_name=row.host[:120],
-        speakers=[row.host[:120]] if row.host.strip() else [],
-        speaker_ids=[row.proposer] if row.proposer else [],
-        proposal_id=row.proposal_id,
-        decision_id=decision_id,
+    """The session an approval places (the same rule as the appliances')."""
+    return grassroots_session(
+        row, decision_id, room_id=room_id, starts_at=starts_at, ends_at=starts_at + duration_min * MINUTE
     )
 
 
@@ -618,7 +609,7 @@ async def reserve(
     row = await _proposal_row(host, principal, event_id, proposal_id)
     minutes = _duration(row, duration_min)
     _, index = await _index(host, event_id, frame)
-    probe = grassroots_session(row, "reservation", room_id, starts_at, minutes)
+    probe = approval_session(row, "reservation", room_id, starts_at, minutes)
     found = index.check(probe)
     return Reservation(
         ok=not blocking(found), room_id=room_id, starts_at=starts_at, ends_at=probe.ends_at, findings=found
@@ -652,8 +643,9 @@ async def approve(
         frame,
         by=principal.account_id,
         known=lambda _: True,  # the proposal row above
-        session=lambda decision_id: grassroots_session(row, decision_id, room_id, starts_at, minutes),
+        session=lambda decision_id: approval_session(row, decision_id, room_id, starts_at, minutes),
         overlap_reason=(overlap_reason or "").strip() or None,
+        approver=await actor(host, principal),  # the approval's sentence names a person, not an id
     )
     assert session is not None
     return decision, session, found

@@ -51,6 +51,63 @@ class DecisionLike(Protocol):
     def reason(self) -> str: ...
 
 
+class ProposalLike(Protocol):
+    """What :func:`grassroots_session` reads of a proposal (the device-log record or a projected row)."""
+
+    @property
+    def proposal_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def proposer(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def attendance(self) -> int | None: ...
+    @property
+    def type(self) -> str: ...
+
+
+def session_id_for(decision_id: str) -> str:
+    """The session an approval creates: one per decision, so two offline approvals never overwrite."""
+    return f"gr-{decision_id}"
+
+
+def grassroots_session(
+    proposal: ProposalLike, decision_id: str, *, room_id: str, starts_at: int, ends_at: int
+) -> Session:
+    """The session an approval places, the same on the hub and every appliance.
+
+    The proposer hosts it (the attendee becomes a host: they may edit its
+    title and description with their badge) and speaks at it, so the rules
+    keep them out of two places at once.
+    """
+    host_name = proposal.host.strip()[:120]
+    return Session(
+        id=session_id_for(decision_id),
+        title=proposal.title.strip() or "Grassroots session",
+        room_id=room_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        speakers=[host_name] if host_name else [],
+        speaker_ids=[proposal.proposer] if proposal.proposer else [],
+        grassroots=True,
+        abstract=proposal.description,
+        type=proposal.type or "grassroots",
+        language=proposal.language,
+        attendance=proposal.attendance,
+        proposer=proposal.proposer,
+        host=proposal.proposer,
+        host_name=host_name,
+        proposal_id=proposal.proposal_id,
+        decision_id=decision_id,
+    )
+
+
 class Conflict(msgspec.Struct, frozen=True, kw_only=True):
     decision_id: str
     proposal_id: str

@@ -297,3 +297,31 @@ def test_the_command_line_imports_into_a_stopped_box_which_then_serves_it(tmp_pa
         )
         assert "through its API" in via.stderr and "0 sessions created" in via.stdout
         assert "79 unchanged" in via.stdout
+
+
+def test_a_file_that_double_books_a_room_imports_only_with_an_approval_for_the_whole_file(
+    tmp_path: Path,
+) -> None:
+    """Real programmes double-book on purpose (38C3's export has two such pairs)."""
+    data = tmp_path / "box"
+    konferenco("appliance", "init", "--data", str(data), "--event", "camp")
+    document = json.loads(CAMP.read_bytes())
+    room = next(iter(document["schedule"]["conference"]["days"][0]["rooms"].values()))
+    first, second = room[0], room[1]
+    second["date"], second["start"] = first["date"], first["start"]  # the second now starts with the first
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(document))
+    refusal = konferenco("appliance", "schedule", "import", "--data", str(data), str(twice), check=False)
+    assert refusal.returncode == 1 and "is booked twice" in refusal.stderr
+    export = tmp_path / "out.json"
+    konferenco(
+        "appliance", "schedule", "export", "--data", str(data), "--format", "json", "--out", str(export)
+    )
+    assert json_events(json.loads(export.read_bytes())) == []  # nothing written
+    done = konferenco(
+        "appliance", "schedule", "import", "--data", str(data), str(twice),
+        "--approve-overlaps", "as published by the camp's programme team",
+    )  # fmt: skip
+    assert f"{len(raw_events(CAMP))} sessions created" in done.stdout
+    findings = konferenco("appliance", "schedule", "findings", "--data", str(data))
+    assert "Overlap approved by command line: as published by the camp's programme team" in findings.stdout
