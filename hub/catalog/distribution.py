@@ -44,9 +44,18 @@ async def build_bundle(
         )
     types = await ticket_types(conn, event_id)
     lists = [
-        CheckinList(id=r.id, name=r.name, ticket_types=list(r.ticket_types) if r.ticket_types else None)
+        CheckinList(
+            id=r.id,
+            name=r.name,
+            ticket_types=list(r.ticket_types) if r.ticket_types else None,
+            room_id=r.room_id,  # a list tied to a room: the boxes count who is inside each session
+            capacity=r.capacity,
+        )
         for r in await conn.execute(
-            text("SELECT id, name, ticket_types FROM checkin_list WHERE event_id = :e ORDER BY id"),
+            text(
+                "SELECT id, name, ticket_types, room_id, capacity FROM checkin_list"
+                " WHERE event_id = :e ORDER BY id"
+            ),
             {"e": event_id},
         )
     ]

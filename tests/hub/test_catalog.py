@@ -227,7 +227,7 @@ async def test_a_vip_list_and_its_gate_reach_the_appliance_and_bad_ones_are_refu
             await add_ticket_type(conn, acme, event, "vip", "VIP")
             with pytest.raises(Invalid, match="unknown ticket types \\['gold'\\]"):
                 await put_list(conn, acme, event, "lounge", "VIP lounge", ["vip", "gold"])
-            await put_list(conn, acme, event, "lounge", "VIP lounge", ["vip"])
+            await put_list(conn, acme, event, "lounge", "VIP lounge", ["vip"], room_id="lounge", capacity=40)
             with pytest.raises(Invalid, match="no check-in list 'backstage'"):
                 await put_gate(conn, acme, event, "lounge-door", "Lounge door", "backstage")
             await put_gate(conn, acme, event, "lounge-door", "Lounge door", "lounge")
@@ -236,6 +236,11 @@ async def test_a_vip_list_and_its_gate_reach_the_appliance_and_bad_ones_are_refu
         assert {(c.id, tuple(c.ticket_types or ())) for c in catalog.lists} == {
             ("main", ()),
             ("lounge", ("vip",)),
+        }
+        # a list tied to a room reaches the boxes with it: they count who is inside each session
+        assert {(c.id, c.room_id, c.capacity) for c in catalog.lists} == {
+            ("main", None, None),
+            ("lounge", "lounge", 40),
         }
         assert {(g.id, g.default_list) for g in catalog.gates} == {
             ("main", "main"),
