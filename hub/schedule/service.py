@@ -38,6 +38,7 @@ from hub.schedule.views import (
     RoomOccupancy,
     ScheduleView,
 )
+from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
 from konferenco.errors import Invalid, KonferencoError, NotFound, Unauthorized
 from konferenco.schedule.grassroots import (
@@ -110,6 +111,19 @@ class ScheduleHost(Protocol):
 
     db: Database
     replica: Replica | None
+
+
+async def _audit(
+    host: ScheduleHost,
+    principal: Principal,
+    action: str,
+    event_id: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of a schedule change, after the change is durable (see hub/tenants/audit.py)."""
+    async with host.db.tenant(principal.org_id) as conn:
+        await audit.record(conn, principal, action, target, event_id=event_id, details=details)
 
 
 # --- scope: whose event, which frame ----------------------------------------------------------
@@ -238,13 +252,16 @@ async def save_room(host: ScheduleHost, principal: Principal, event_id: str, roo
     """Create or change a room (by its id)."""
     await event_frame(host, principal, event_id, write=True)
     room = _valid(room, Room, "room")
-    return await schedule_edits.put_room(_replica(host), event_id, room)
+    saved = await schedule_edits.put_room(_replica(host), event_id, room)
+    await _audit(host, principal, "schedule.edit", event_id, f"room {room.id}", {"what": "room saved"})
+    return saved
 
 
 async def delete_room(host: ScheduleHost, principal: Principal, event_id: str, room_id: str) -> None:
     """Remove a room no scheduled session uses (``conflict`` names the sessions that still do)."""
     await event_frame(host, principal, event_id, write=True)
     await schedule_edits.remove_room(_replica(host), event_id, room_id)
+    await _audit(host, principal, "schedule.edit", event_id, f"room {room_id}", {"what": "room removed"})
 
 
 async def get_session(host: ScheduleHost, principal: Principal, event_id: str, session_id: str) -> Session:
@@ -277,9 +294,14 @@ async def save_session(
     if old is not None:
         session = _provenance(old, session)
     reason = (overlap_reason or "").strip() or None
-    return await schedule_edits.put_session(
+    saved = await schedule_edits.put_session(
         replica, event_id, session, frame, by=await actor(host, principal), overlap_reason=reason
     )
+    details: dict[str, Any] = {"what": "session saved", "title": session.title}
+    if reason:
+        details["overlap_approved"] = reason
+    await _audit(host, principal, "schedule.edit", event_id, f"session {session.id}", details)
+    return saved
 
 
 #: What an editor does not set: where a session came from, kept from the stored one.
@@ -300,7 +322,9 @@ def _provenance(old: Session, new: Session) -> Session:
 async def cancel_session(host: ScheduleHost, principal: Principal, event_id: str, session_id: str) -> Session:
     """Cancel a session: it stays in the schedule (and its history), but occupies nothing."""
     await event_frame(host, principal, event_id, write=True)
-    return await schedule_edits.set_status(_replica(host), event_id, session_id, "cancelled")
+    cancelled = await schedule_edits.set_status(_replica(host), event_id, session_id, "cancelled")
+    await _audit(host, principal, "schedule.edit", event_id, f"session {session_id}", {"what": "cancelled"})
+    return cancelled
 
 
 async def delete_session(host: ScheduleHost, principal: Principal, event_id: str, session_id: str) -> None:
@@ -316,6 +340,7 @@ async def delete_session(host: ScheduleHost, principal: Principal, event_id: str
             proposal_id=session.proposal_id,
         )
     await schedule_edits.remove_session(replica, event_id, session_id)
+    await _audit(host, principal, "schedule.edit", event_id, f"session {session_id}", {"what": "removed"})
 
 
 async def save_settings(
@@ -348,7 +373,10 @@ async def save_settings(
     unknown = [r for r in rules.rooms if r not in rooms]
     if unknown:
         raise Invalid(f"no such room: {', '.join(unknown)}", field="grassroots.rooms")
-    return await schedule_edits.put_settings(replica, event_id, settings)
+    saved = await schedule_edits.put_settings(replica, event_id, settings)
+    details = {"what": "settings", "grassroots": rules.enabled, "public": settings.public}
+    await _audit(host, principal, "schedule.edit", event_id, "schedule settings", details)
+    return saved
 
 
 async def schedule_settings(host: ScheduleHost, principal: Principal, event_id: str) -> ScheduleSettings:
@@ -396,6 +424,10 @@ async def import_schedule(
         warnings = await schedule_edits.apply_import(
             replica, event_id, plan.rooms, plan.sessions, frame, by=by, overlap_reason=overlap_reason
         )
+        details: dict[str, Any] = {"format": imported_format, "summary": plan.report.summary}
+        if overlap_reason:
+            details["overlaps_approved"] = overlap_reason
+        await _audit(host, principal, "schedule.import", event_id, filename[:200], details)
     return ImportOutcome(format=imported_format, dry_run=dry_run, report=plan.report, warnings=warnings)
 
 
@@ -648,6 +680,8 @@ async def approve(
         approver=await actor(host, principal),  # the approval's sentence names a person, not an id
     )
     assert session is not None
+    details = {"room": room_id, "starts_at": starts_at, "session": session.id}
+    await _audit(host, principal, "proposal.approve", event_id, f"proposal {proposal_id}", details)
     return decision, session, found
 
 
@@ -669,6 +703,9 @@ async def reject(
         known=lambda _: True,
         reason=reason.strip()[:500],
     )
+    await _audit(
+        host, principal, "proposal.reject", event_id, f"proposal {proposal_id}", {"reason": decision.reason}
+    )
     return decision
 
 
@@ -687,6 +724,9 @@ async def withdraw(
         by=principal.account_id,
         known=lambda _: True,
         reason=reason.strip()[:500],
+    )
+    await _audit(
+        host, principal, "proposal.withdraw", event_id, f"proposal {proposal_id}", {"reason": decision.reason}
     )
     return decision
 

@@ -7,6 +7,14 @@ amended) writes one ``audit`` row, **on the connection of the action**: the
 row and the change commit together or not at all, so the trail never shows
 an action that did not happen, nor misses one that did.
 
+Schedule edits and grassroots decisions are the exception: they are
+written to the event's control document (the sync log, shared with the
+appliances), not in a tenant transaction, so their row follows in a
+transaction of its own once the edit is durable.  A crash between the two
+leaves the edit without its row, never a row without its edit; the edit
+itself still names its author in the document (``Decision.by``, an
+overlap approval's ``by``).
+
 The table has row-level security like every tenant table, and the tenant
 role may only insert and read (no ``UPDATE``/``DELETE`` grant): a request
 for one organization can neither read nor rewrite another's history, nor
@@ -36,6 +44,11 @@ ACTIONS = {
     "session.sign_out_everywhere": "signed out everywhere",
     "account.password_change": "changed their password",
     "member.role_change": "changed a member's role",
+    "schedule.import": "imported a schedule",
+    "schedule.edit": "changed the schedule",
+    "proposal.approve": "approved a grassroots proposal",
+    "proposal.reject": "rejected a grassroots proposal",
+    "proposal.withdraw": "withdrew a grassroots approval",
 }
 PAGE_SIZE = 100
 

@@ -275,6 +275,16 @@ def test_rejecting_needs_a_reason_and_withdrawing_cancels_the_session_and_its_ch
     )
     unknown = http.post(g.path("/proposals/p-none/approve"), json=slot, headers=g.org.auth)
     assert_error(unknown, 404, "unknown_proposal")
+    # the organization's audit trail tells who decided what, refusals left out
+    trail = http.get(f"{hub.url}/api/v1/audit", headers=g.org.auth).json()
+    mine = [(e["action"], e["target"]) for e in trail if e["event_id"] == g.event]
+    assert ("proposal.reject", f"proposal {drop.proposal_id}") in mine
+    assert ("proposal.approve", f"proposal {keep.proposal_id}") in mine
+    assert ("proposal.withdraw", f"proposal {keep.proposal_id}") in mine
+    assert ("schedule.edit", f"session {session['id']}") in mine  # the removal
+    assert sum(1 for action, _ in mine if action == "proposal.reject") == 1  # the refused ones wrote nothing
+    [rejection] = [e for e in trail if e["action"] == "proposal.reject"]
+    assert rejection["details"]["reason"] == "Too loud for the lab"
 
 
 def test_a_decision_made_offline_at_an_appliance_shows_as_a_conflict_on_the_hub(
