@@ -113,12 +113,15 @@ def event_frame(
             event_id=event_id, name=(name or event_id)[:120], timezone=_zone_or_utc(timezone, event_id)
         )
     c_name, c_timezone, starts_at, ends_at = row
+    # A catalog without dates says 0 and 0 (the hub's events are made so): no frame, else every
+    # session would be "outside the event" and refused.
+    dated = starts_at is not None and ends_at is not None and int(ends_at) > int(starts_at)
     return EventFrame(
         event_id=event_id,
         name=(c_name or name or event_id)[:120],
         timezone=_zone_or_utc(c_timezone or timezone, event_id),
-        starts_at=int(starts_at) if starts_at is not None else None,
-        ends_at=int(ends_at) if ends_at is not None else None,
+        starts_at=int(starts_at) if dated else None,
+        ends_at=int(ends_at) if dated else None,
     )
 
 

@@ -150,6 +150,12 @@ async def test_the_frame_comes_from_the_catalog_else_from_the_control_document(
     )
     with pytest.raises(KonferencoError, match="outside the event's dates"):
         await service.save_session(EVENT, late, by="Olga")
+    # An event the hub made without dates reaches the box as 0 and 0: no dates, nothing "outside" them.
+    service.conn.execute("UPDATE catalog_event SET starts_at = 0, ends_at = 0 WHERE id = ?", (EVENT,))
+    frame = await service.frame(EVENT)
+    assert (frame.starts_at, frame.ends_at) == (None, None)
+    saved, warnings = await service.save_session(EVENT, late, by="Olga")
+    assert saved.id == "late" and warnings == []
 
 
 async def test_a_box_without_the_organizer_capability_writes_nothing(tmp_path: Path) -> None:
