@@ -25,7 +25,7 @@ HUB_PORT ?= 8000
 # Debian packages the project and its tests use (real components, not mocks).
 # Fonts: DejaVu for Latin, Greek and Cyrillic badge names, Droid Fallback for Chinese, Japanese, Korean.
 # nftables: the lossy-uplink drill drops packets with it (tests/drills/netns.py).
-APT_PACKAGES := postgresql mosquitto pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
+APT_PACKAGES := postgresql mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
 	fonts-dejavu-core fonts-droid-fallback nftables
 
 .PHONY: setup system-packages services run hub test bench lint clean fuzz

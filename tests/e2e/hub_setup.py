@@ -112,10 +112,10 @@ def create_event(organizer: Organizer, attendees: int = 50) -> Organizer:
     return organizer
 
 
-def enrol(organizer: Organizer, data: Path, name: str) -> Box:
+def enrol(organizer: Organizer, data: Path, name: str, capabilities: tuple[str, ...] = ("scanner",)) -> Box:
     """Enrol an appliance into DATA (not started yet: ``box.process.start()``)."""
     enrolment = organizer.post(
-        f"/api/v1/events/{organizer.event_id}/enrolments", {"capabilities": ["scanner"], "name": name}
+        f"/api/v1/events/{organizer.event_id}/enrolments", {"capabilities": list(capabilities), "name": name}
     )
     done = konferenco(
         "appliance", "enroll", "--data", str(data), "--hub", organizer.url, "--token", enrolment["token"],
