@@ -35,7 +35,9 @@ from bench import (
     hub_catalog,
     hub_ingest,
     local_append,
+    schedule_import,
     schedule_queries,
+    schedule_signage,
     sync_convergence,
 )
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
@@ -62,6 +64,8 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("badge render", lambda: badge_render.run(repetitions=small)),
         Benchmark("driver scan", lambda: driver_scan.run(repetitions=big)),
         Benchmark("schedule queries", lambda: schedule_queries.run(repetitions=small)),
+        Benchmark("schedule edit to signs", lambda: schedule_signage.run(repetitions=big)),
+        Benchmark("schedule import", lambda: schedule_import.run(repetitions=big)),
     ]
 
 
