@@ -120,27 +120,36 @@ def find_slots(index: ScheduleIndex, query: SlotQuery) -> list[Slot]:
     eligible.sort()
 
     def gather(prune: bool) -> tuple[list[tuple[float, int, str]], bool]:
-        """Candidates, best rooms first; with ``prune``, rooms that cannot reach the best few are skipped.
+        """Candidates, best rooms first; with ``prune``, what cannot reach the best few is skipped.
 
-        Every candidate of a room scores at least the room's fit, so once
-        :data:`KEEP` candidates score better than a room's fit, that room
-        and every later one (sorted by fit) can be left out.
+        Every candidate of a room scores at least the room's fit, and the
+        ranking is by (score, start).  So once :data:`KEEP` candidates rank
+        better than ``(fit, t)``, a room with a worse fit (and every later
+        one: they are sorted by fit) is left out, and a room with the same
+        fit only needs its gaps that begin before ``t``.
         """
         keep = max(KEEP, query.limit * 4)
-        worst: list[float] = []  # a max-heap (negated) of the best ``keep`` scores so far
+        worst: list[tuple[float, int]] = []  # a max-heap (negated) of the best ``keep`` (score, start)
         candidates: list[tuple[float, int, str]] = []
         pruned = False
         for fit, room_id in eligible:
-            if prune and len(worst) >= keep and fit > -worst[0]:
-                pruned = True
-                break
-            for candidate in _room_candidates(index, query, room_id, fit, lo, hi, step, shortest, host_busy):
+            until = hi
+            if prune and len(worst) >= keep:
+                bound_score, bound_start = -worst[0][0], -worst[0][1]
+                if fit > bound_score:
+                    pruned = True
+                    break
+                if fit == bound_score:
+                    until, pruned = bound_start, True
+            found = _room_candidates(index, query, room_id, fit, lo, hi, step, shortest, host_busy, until)
+            for candidate in found:
                 candidates.append(candidate)
                 if prune:
+                    rank = (-candidate[0], -candidate[1])
                     if len(worst) < keep:
-                        heapq.heappush(worst, -candidate[0])
-                    elif candidate[0] < -worst[0]:
-                        heapq.heapreplace(worst, -candidate[0])
+                        heapq.heappush(worst, rank)
+                    elif rank > worst[0]:
+                        heapq.heapreplace(worst, rank)
         return candidates, pruned
 
     candidates, pruned = gather(prune=True)
@@ -160,8 +169,12 @@ def _room_candidates(
     step: int,
     shortest: int,
     host_busy: list[tuple[int, int]],
+    gaps_before: int,
 ) -> list[tuple[float, int, str]]:
-    """One room's candidate slots as ``(score, start, room_id)``: gap ends, a few hours inside, wishes."""
+    """One room's candidate slots as ``(score, start, room_id)``: gap ends, a few hours inside, wishes.
+
+    Gaps that begin at or after ``gaps_before`` are not looked at (see ``gather``).
+    """
     duration = query.duration_ms
     hours = index.open_hours(room_id)
     spans = [(max(a, lo), min(b, hi)) for a, b in (hours if hours is not None else [(lo, hi)])]
@@ -175,6 +188,8 @@ def _room_candidates(
     hour = 60 * MINUTE
     out: list[tuple[float, int, str]] = []
     for g_start, g_end in _free_gaps(spans, busy):
+        if g_start >= gaps_before:
+            break
         if g_end - g_start < duration:
             continue
         first = -(-g_start // step) * step
@@ -197,13 +212,13 @@ def _room_candidates(
             end = start + duration
             if end > g_end:
                 continue
-            before, after = start - g_start, g_end - end
+            ahead, behind = start - g_start, g_end - end  # what the slot leaves of its gap
             score = fit
-            if 0 < before < shortest:
+            if 0 < ahead < shortest:
                 score += 0.25
-            if 0 < after < shortest:
+            if 0 < behind < shortest:
                 score += 0.25
-            if before and after:
+            if ahead and behind:
                 score += 0.1
             if query.wished:
                 score += (
