@@ -291,7 +291,7 @@ def main() -> None:
     args = parser.parse_args()
     from bench.run import render_result
 
-    print(render_result(run(args.repetitions)))
+    print("\n".join(render_result(run(args.repetitions))))
 
 
 if __name__ == "__main__":

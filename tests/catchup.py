@@ -469,6 +469,9 @@ def door_main(config: str) -> None:
         scans = asyncio.run(main())
     else:
         scans = uvloop.run(main())
+    # The event loop may leave stdout non-blocking; then a write of this one long line into a full
+    # pipe stops at 64 KiB and the parent reads half a JSON document (seen: "char 65536").
+    os.set_blocking(sys.stdout.fileno(), True)
     print(json.dumps({"event": "done", "scans": [asdict(s) for s in scans]}), flush=True)
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from appliance.config import EventScope
 from appliance.schedule.occupancy import occupancy
@@ -449,11 +449,11 @@ async def get_slots(
     schedule: NamedDependency[ScheduleService],
     duration: Annotated[int, QueryParameter(ge=5, le=24 * 60, description="minutes")],
     attendance: Annotated[int | None, QueryParameter(ge=0, le=1_000_000)] = None,
-    from_: Annotated[str | None, Parameter(query="from", max_length=40)] = None,
+    from_: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None,
     to: Annotated[str | None, QueryParameter(max_length=40)] = None,
     features: Annotated[str | None, QueryParameter(max_length=500)] = None,
     rooms: Annotated[str | None, QueryParameter(max_length=4000)] = None,
-    grassroots_only: Annotated[bool, Parameter(query="grassroots")] = False,
+    grassroots_only: Annotated[bool, QueryParameter(name="grassroots")] = False,
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
     event: Event = None,
 ) -> SlotList:

@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from appliance.config import EventScope
 from appliance.schedule.service import ScheduleService
@@ -95,9 +95,9 @@ async def post_import(
     request: Request[Any, Any, Any],
     events: NamedDependency[EventScope],
     schedule: NamedDependency[ScheduleService],
-    dry_run: bool = False,
-    filename: Annotated[str | None, Parameter(max_length=255)] = None,
-    approve_overlaps: Annotated[str | None, Parameter(min_length=1, max_length=500)] = None,
+    dry_run: FromQuery[bool] = False,
+    filename: Annotated[str | None, QueryParameter(max_length=255)] = None,
+    approve_overlaps: Annotated[str | None, QueryParameter(min_length=1, max_length=500)] = None,
     event: FromQuery[str | None] = None,
 ) -> ImportOutcome:
     event_id = events.resolve(event)
@@ -154,8 +154,8 @@ async def get_ics(
     request: Request[Any, Any, Any],
     events: NamedDependency[EventScope],
     schedule: NamedDependency[ScheduleService],
-    room: Annotated[str | None, Parameter(max_length=64)] = None,
-    speaker: Annotated[str | None, Parameter(max_length=120)] = None,
+    room: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    speaker: Annotated[str | None, QueryParameter(max_length=120)] = None,
     event: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     event_id = events.resolve(event)

@@ -303,10 +303,38 @@ class ScheduleService:
             )
         if session.ends_at <= session.starts_at:
             raise Invalid(f"“{session.title}” ends before it starts", field="ends_at")
+        self._require_attendees(event_id, session, old)
         reason = (overlap_reason or "").strip() or None
         return await schedule_edits.put_session(
             self.replica, event_id, session, await self.frame(event_id), by=by[:120], overlap_reason=reason
         )
+
+    def _require_attendees(self, event_id: str, session: Session, old: Session | None) -> None:
+        """Speakers and hosts named by attendee id must be on the roster (``invalid`` names the field).
+
+        Ids a stored session already carried are not checked again: a walk-in
+        host whose record has not reached this box yet must not block an edit
+        of the title.
+        """
+        known = {*old.speaker_ids, old.host} if old is not None else set()
+        asked = [(f"speaker_ids[{n}]", a) for n, a in enumerate(session.speaker_ids)]
+        if session.host:
+            asked.append(("host", session.host))
+        for field_name, attendee_id in asked:
+            if attendee_id in known:
+                continue
+            try:
+                found = self.conn.execute(
+                    "SELECT 1 FROM attendee WHERE event_id = ? AND id = ?", (event_id, attendee_id)
+                ).fetchone()
+            except sqlite3.OperationalError:  # no catalog imported yet
+                found = None
+            if found is None:
+                raise Invalid(
+                    f"unknown speaker '{attendee_id}': not an attendee of this event (give a free name in "
+                    "'speakers' instead)",
+                    field=field_name,
+                )
 
     async def cancel_session(self, event_id: str, session_id: str) -> Session:
         self._check_event(event_id)

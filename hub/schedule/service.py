@@ -293,6 +293,7 @@ async def save_session(
     old = (await schedule_edits.snapshot(replica, event_id)).sessions.get(session.id)
     if old is not None:
         session = _provenance(old, session)
+    await _require_attendees(host, principal, event_id, session, old)
     reason = (overlap_reason or "").strip() or None
     saved = await schedule_edits.put_session(
         replica, event_id, session, frame, by=await actor(host, principal), overlap_reason=reason
@@ -302,6 +303,36 @@ async def save_session(
         details["overlap_approved"] = reason
     await _audit(host, principal, "schedule.edit", event_id, f"session {session.id}", details)
     return saved
+
+
+async def _require_attendees(
+    host: ScheduleHost, principal: Principal, event_id: str, session: Session, old: Session | None
+) -> None:
+    """Speakers and hosts named by attendee id must be attendees of the event (``invalid`` names the field).
+
+    Ids the stored session already carried are not checked again (a walk-in
+    host whose record is still on its way from the venue).
+    """
+    known = {*old.speaker_ids, old.host} if old is not None else set()
+    asked = [(f"speaker_ids[{n}]", a) for n, a in enumerate(session.speaker_ids)]
+    if session.host:
+        asked.append(("host", session.host))
+    asked = [(f, a) for f, a in asked if a not in known]
+    if not asked:
+        return
+    async with host.db.tenant(principal.org_id) as conn:
+        rows = await conn.execute(
+            text("SELECT id FROM attendee WHERE event_id = :e AND id = ANY(:ids)"),
+            {"e": event_id, "ids": [a for _, a in asked]},
+        )
+        present = {r.id for r in rows}
+    for field_name, attendee_id in asked:
+        if attendee_id not in present:
+            raise Invalid(
+                f"unknown speaker '{attendee_id}': not an attendee of this event (give a free name in "
+                "'speakers' instead)",
+                field=field_name,
+            )
 
 
 #: What an editor does not set: where a session came from, kept from the stored one.

@@ -463,3 +463,21 @@ def test_a_wrongly_typed_grassroots_field_is_the_clients_mistake(schedule_box: D
         ("PUT", "/api/v1/schedule/settings", {"grassroots": [None]}),
     ]:
         refused(call(schedule_box, method, path, json=body), 400, "bad_request")
+
+
+def test_speakers_by_attendee_id_must_be_on_the_roster(schedule_box: DemoAppliance) -> None:
+    attendee = next(iter(schedule_box.catalog))
+    unknown = call(
+        schedule_box, "POST", "/api/v1/sessions",
+        json=session_body("main-hall", day3(schedule_box, 18), speaker_ids=["att-nobody"]),
+    )  # fmt: skip
+    body = refused(unknown, 422, "invalid")
+    assert "unknown speaker 'att-nobody'" in body["message"] and body["details"]["field"] == "speaker_ids[0]"
+    known = ok(
+        call(
+            schedule_box, "POST", "/api/v1/sessions",
+            json=session_body("main-hall", day3(schedule_box, 18), speaker_ids=[attendee], host=attendee),
+        ),
+        201,
+    )  # fmt: skip
+    assert known["session"]["speaker_ids"] == [attendee]

@@ -467,3 +467,21 @@ def test_another_organization_can_neither_read_nor_change_the_schedule(
         sql(hub_db_module, "SELECT count(*) AS n FROM schedule_session WHERE event_id = $1", event)[0]["n"]
         == 1
     )
+
+
+def test_a_speaker_named_by_an_unknown_attendee_id_is_refused_with_the_field(
+    hub_db_module: str, http: httpx.Client
+) -> None:
+    org = new_org(hub_db_module, http)
+    event = dated_event(http, org)
+    put_room(http, org, event, "hall")
+    unknown = add_session(http, org, event, "Panel", "hall", at(0, "10:00"), speaker_ids=["att-nobody"])
+    message = assert_error(unknown, 422, "invalid")
+    assert (
+        "unknown speaker 'att-nobody'" in message and unknown.json()["details"]["field"] == "speaker_ids[0]"
+    )
+    host = add_session(http, org, event, "Meetup", "hall", at(0, "12:00"), host="att-ghost")
+    assert_error(host, 422, "invalid")
+    assert schedule(http, org, event)["sessions"] == []  # nothing written
+    named = add_session(http, org, event, "Panel", "hall", at(0, "10:00"), speakers=["Ada Lovelace"])
+    assert named.status_code == 201, named.text  # a free name needs no attendee
