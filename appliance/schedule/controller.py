@@ -39,6 +39,7 @@ from appliance.schedule.structs import (
 from appliance.staff.guard import ALL_ROLES, roles, staff_of
 from appliance.staff.service import StaffRole
 from konferenco.errors import Invalid
+from konferenco.schedule.bodies import check_settings, query_moment, query_words
 from konferenco.schedule.grassroots import proposal_states, slot_conflicts
 from konferenco.schedule.model import MINUTE, ScheduleSettings, at_local
 from konferenco.schedule.rules import DEFAULT_SEVERITY, FIXED
@@ -82,33 +83,6 @@ def _day_window(day: str, zone: ZoneInfo) -> tuple[int, int]:
     except ValueError:
         raise Invalid(f"day: give a date as YYYY-MM-DD, not {day!r}", field="day") from None
     return at_local(day, "00:00", zone), at_local(day, "24:00", zone)
-
-
-def moment(value: str | None, zone: ZoneInfo, field: str) -> int | None:
-    """A query's time: milliseconds since the epoch, or an ISO date-time (no offset: the event's zone)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        ms = int(text)
-        if ms > 2**53 - 1:
-            raise Invalid(f"{field}: {text} is not a time", field=field)
-        return ms
-    if "T" in text and " " in text:  # "+02:00" in a query string that was not percent-encoded
-        text = text.replace(" ", "+")
-    try:
-        moment_ = datetime.fromisoformat(text)
-    except ValueError:
-        raise Invalid(
-            f"{field}: give milliseconds since the epoch or an ISO date-time, not {value!r}", field=field
-        ) from None
-    if moment_.tzinfo is None:
-        moment_ = moment_.replace(tzinfo=zone)
-    return int(moment_.timestamp() * 1000)
-
-
-def _words(value: str | None) -> list[str]:
-    return [w.strip() for w in (value or "").split(",") if w.strip()]
 
 
 # --- the schedule ------------------------------------------------------------------------------
@@ -222,28 +196,7 @@ async def put_settings(
     event: Event = None,
 ) -> SettingsAnswer:
     event_id = events.resolve(event)
-    for rule, severity in data.severities.items():
-        if rule not in DEFAULT_SEVERITY:
-            raise Invalid(
-                f"there is no rule '{rule}' (rules: {', '.join(DEFAULT_SEVERITY)})",
-                field=f"severities.{rule}",
-            )
-        if rule in FIXED and severity != DEFAULT_SEVERITY[rule]:
-            raise Invalid(
-                f"'{rule}' always blocks: approve a single overlap with overlap_reason instead",
-                field=f"severities.{rule}",
-            )
-    rules = data.grassroots
-    if rules.min_minutes > rules.max_minutes:
-        raise Invalid(
-            "grassroots.min_minutes is above grassroots.max_minutes", field="grassroots.min_minutes"
-        )
-    if rules.opens_at is not None and rules.closes_at is not None and rules.closes_at <= rules.opens_at:
-        raise Invalid("the proposal window closes before it opens", field="grassroots.closes_at")
-    state = await schedule.state(event_id)
-    unknown = [r for r in rules.rooms if r not in state.rooms]
-    if unknown:
-        raise Invalid(f"no such room: {', '.join(unknown)}", field="grassroots.rooms")
+    check_settings(data.settings(), (await schedule.state(event_id)).rooms)
     saved = await schedule.save_settings(event_id, data.settings())
     return _settings_answer(event_id, saved)
 
@@ -459,13 +412,13 @@ async def get_slots(
 ) -> SlotList:
     event_id = events.resolve(event)
     index = await schedule.index(event_id)
-    window_from = moment(from_, index.zone, "from")
+    window_from = query_moment(from_, index.zone, "from")
     if window_from is None:
         window_from = now_ms()  # a free slot in the past books nothing
-    window_to = moment(to, index.zone, "to")
+    window_to = query_moment(to, index.zone, "to")
     if window_from is not None and window_to is not None and window_to <= window_from:
         raise Invalid("to is before from", field="to")
-    wanted = _words(rooms)
+    wanted = query_words(rooms)
     unknown = [r for r in wanted if r not in index.rooms]
     if unknown:
         raise Invalid(f"no such room: {', '.join(unknown[:10])}", field="rooms")
@@ -474,7 +427,7 @@ async def get_slots(
         attendance=attendance,
         window_from=window_from,
         window_to=window_to,
-        features=_words(features),
+        features=query_words(features),
         rooms=wanted,
         grassroots=grassroots_only,
         limit=limit,

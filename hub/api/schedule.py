@@ -12,9 +12,7 @@ anonymously.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
@@ -44,6 +42,7 @@ from hub.schedule import service
 from hub.state import HubState
 from hub.tenants.accounts import Principal
 from konferenco.errors import Invalid
+from konferenco.schedule.bodies import query_moment, query_words
 from konferenco.schedule.model import MINUTE, ScheduleSettings
 from konferenco.schedule.rules import DEFAULT_SEVERITY, FIXED
 from konferenco.schedule.slots import SlotQuery
@@ -80,33 +79,6 @@ _EDIT_RULES = (
     "`warnings`. Two sessions in one room at once always block, unless `overlap_reason` approves that "
     "overlap explicitly: the approval is recorded on the session with the organizer's e-mail."
 )
-
-
-def moment(value: str | None, zone: ZoneInfo, field: str) -> int | None:
-    """A query's time: milliseconds since the epoch, or an ISO date-time (no offset: the event's zone)."""
-    if value is None or not value.strip():
-        return None
-    raw = value.strip()
-    if raw.isdigit():
-        ms = int(raw)
-        if ms > 2**53 - 1:
-            raise Invalid(f"{field}: {raw} is not a time", field=field)
-        return ms
-    if "T" in raw and " " in raw:  # "+02:00" in a query string that was not percent-encoded
-        raw = raw.replace(" ", "+")
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(
-            f"{field}: give milliseconds since the epoch or an ISO date-time, not {value!r}", field=field
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return int(parsed.timestamp() * 1000)
-
-
-def _words(value: str | None) -> list[str]:
-    return [w.strip() for w in (value or "").split(",") if w.strip()]
 
 
 # --- the schedule ------------------------------------------------------------------------------
@@ -256,10 +228,10 @@ async def get_slots(
     query = SlotQuery(
         duration_ms=duration * MINUTE,
         attendance=attendance,
-        window_from=moment(from_, frame.zone, "from"),
-        window_to=moment(to, frame.zone, "to"),
-        features=tuple(_words(features)),
-        rooms=tuple(_words(rooms)),
+        window_from=query_moment(from_, frame.zone, "from"),
+        window_to=query_moment(to, frame.zone, "to"),
+        features=tuple(query_words(features)),
+        rooms=tuple(query_words(rooms)),
         grassroots=grassroots,
         limit=limit,
     )

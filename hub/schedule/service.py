@@ -41,6 +41,7 @@ from hub.schedule.views import (
 from hub.tenants import audit
 from hub.tenants.accounts import OrgRole, Principal
 from konferenco.errors import Invalid, KonferencoError, NotFound, Unauthorized
+from konferenco.schedule.bodies import check_settings
 from konferenco.schedule.grassroots import (
     Conflict,
     apply_host_edits,
@@ -58,7 +59,7 @@ from konferenco.schedule.model import (
     at_local,
     local,
 )
-from konferenco.schedule.rules import DEFAULT_SEVERITY, FIXED, Finding, ScheduleIndex, blocking
+from konferenco.schedule.rules import Finding, ScheduleIndex, blocking
 from konferenco.schedule.slots import Slot, SlotQuery, find_slots
 from konferenco.types import now_ms
 from sync import schedule_edits
@@ -379,31 +380,9 @@ async def save_settings(
 ) -> ScheduleSettings:
     await event_frame(host, principal, event_id, write=True)
     settings = _valid(settings, ScheduleSettings, "schedule settings")
-    for rule, severity in settings.severities.items():
-        if rule not in DEFAULT_SEVERITY:
-            raise Invalid(
-                f"there is no rule '{rule}' (rules: {', '.join(DEFAULT_SEVERITY)})",
-                field=f"severities.{rule}",
-            )
-        if rule in FIXED and severity != DEFAULT_SEVERITY[rule]:
-            raise Invalid(
-                f"'{rule}' always blocks: approve a single overlap with an overlap reason instead",
-                field=f"severities.{rule}",
-            )
-    rules = settings.grassroots
-    if rules.min_minutes > rules.max_minutes:
-        raise Invalid(
-            f"the shortest grassroots session ({rules.min_minutes} min) is longer than the longest "
-            f"({rules.max_minutes} min)",
-            field="grassroots",
-        )
-    if rules.opens_at is not None and rules.closes_at is not None and rules.closes_at <= rules.opens_at:
-        raise Invalid("the proposal window closes before it opens", field="grassroots")
     replica = _replica(host)
-    rooms = (await schedule_edits.snapshot(replica, event_id)).rooms
-    unknown = [r for r in rules.rooms if r not in rooms]
-    if unknown:
-        raise Invalid(f"no such room: {', '.join(unknown)}", field="grassroots.rooms")
+    check_settings(settings, (await schedule_edits.snapshot(replica, event_id)).rooms)
+    rules = settings.grassroots
     saved = await schedule_edits.put_settings(replica, event_id, settings)
     details = {"what": "settings", "grassroots": rules.enabled, "public": settings.public}
     await _audit(host, principal, "schedule.edit", event_id, "schedule settings", details)

@@ -21,7 +21,10 @@ control document stores sessions without their defaults, but a kiosk reading
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -40,7 +43,7 @@ from konferenco.schedule.model import (
     ShortText,
     Text,
 )
-from konferenco.schedule.rules import Finding
+from konferenco.schedule.rules import DEFAULT_SEVERITY, FIXED, Finding
 from konferenco.types import Millis
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -221,3 +224,67 @@ class SettingsAnswer(msgspec.Struct, kw_only=True):
     settings: SettingsView
     rules: dict[str, str]  # every rule and its default severity
     fixed: list[str]  # rules whose severity cannot be changed
+
+
+# --- reading queries and checking settings, the same on both apps ------------------------------
+
+
+def query_moment(value: str | None, zone: ZoneInfo, field: str) -> int | None:
+    """A query's time: milliseconds since the epoch, or an ISO date-time (no offset: the event's zone)."""
+    if value is None or not value.strip():
+        return None
+    raw = value.strip()
+    if raw.isdigit():
+        ms = int(raw)
+        if ms > 2**53 - 1:
+            raise Invalid(f"{field}: {raw} is not a time", field=field)
+        return ms
+    if "T" in raw and " " in raw:  # "+02:00" in a query string that was not percent-encoded
+        raw = raw.replace(" ", "+")
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(
+            f"{field}: give milliseconds since the epoch or an ISO date-time, not {value!r}", field=field
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return int(parsed.timestamp() * 1000)
+
+
+def query_words(value: str | None) -> list[str]:
+    """A comma-separated query value (``features=projector,stream``) as its words."""
+    return [w.strip() for w in (value or "").split(",") if w.strip()]
+
+
+def check_settings(settings: ScheduleSettings, rooms: Collection[str]) -> None:
+    """Refuse settings that cannot work, naming the field (``invalid``): one check for both apps.
+
+    Unknown rules, a fixed rule lowered (a double-booked room always blocks:
+    approve one overlap with a reason instead), a grassroots window that
+    closes before it opens, a shortest session longer than the longest, and
+    grassroots rooms that do not exist.
+    """
+    for rule, severity in settings.severities.items():
+        if rule not in DEFAULT_SEVERITY:
+            raise Invalid(
+                f"there is no rule '{rule}' (rules: {', '.join(DEFAULT_SEVERITY)})",
+                field=f"severities.{rule}",
+            )
+        if rule in FIXED and severity != DEFAULT_SEVERITY[rule]:
+            raise Invalid(
+                f"'{rule}' always blocks: approve a single overlap with an overlap reason instead",
+                field=f"severities.{rule}",
+            )
+    rules = settings.grassroots
+    if rules.min_minutes > rules.max_minutes:
+        raise Invalid(
+            f"the shortest grassroots session ({rules.min_minutes} min) is longer than the longest "
+            f"({rules.max_minutes} min)",
+            field="grassroots.min_minutes",
+        )
+    if rules.opens_at is not None and rules.closes_at is not None and rules.closes_at <= rules.opens_at:
+        raise Invalid("the proposal window closes before it opens", field="grassroots.closes_at")
+    unknown = [r for r in rules.rooms if r not in rooms]
+    if unknown:
+        raise Invalid(f"no such room: {', '.join(unknown)}", field="grassroots.rooms")
