@@ -230,11 +230,49 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _section(name: str, result: BenchResult | str) -> str:
+    if isinstance(result, str):
+        return "\n".join(
+            [f"## {name}", "", "**The benchmark failed:**", "", "```", result.rstrip(), "```", ""]
+        )
+    return "\n".join(render_result(result))
+
+
+def merge(existing: str, results: list[tuple[str, BenchResult | str]], stamp: str) -> str:
+    """``existing`` with the sections of ``results`` replaced (or added at the end), and a header line.
+
+    For re-running a few benchmarks after a change (``--only``) without
+    pretending the rest was measured again: the header keeps the full run's
+    date and machine, and says which sections were re-run when.
+    """
+    head, _, body = existing.partition("\n## ")
+    sections = [f"## {part}" for part in body.split("\n## ")] if body else []
+    for name, result in results:
+        text = _section(name, result).rstrip() + "\n"
+        title = text.split("\n", 1)[0]
+        for i, section in enumerate(sections):
+            if section.split("\n", 1)[0] == title:
+                sections[i] = text
+                break
+        else:
+            sections.append(text)
+    head = head.rstrip() + f"\n- Re-run alone since: {stamp}\n"
+    return head + "\n" + "\n".join(s.rstrip() + "\n" for s in sections)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and write docs/benchmarks.md.")
     parser.add_argument("--quick", action="store_true", help="one repetition of everything")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"default: {OUTPUT.relative_to(ROOT)}")
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="comma-separated benchmark names (e.g. 'schedule queries'): run just these and replace their "
+        "sections in the existing output, which says so in its header",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        return _only(args.only, args.output, args.quick)
     started = datetime.now(UTC)
     environment = machine()
     load_at_start = load_average()
@@ -271,6 +309,35 @@ def main(argv: list[str] | None = None) -> int:
         progress("warning: sync/ changed during the run; the figures may mix versions")
     args.output.write_text(render(results, started, time.monotonic() - t0, args.quick, environment))
     progress(f"wrote {args.output}")
+    return 1 if failed else 0
+
+
+def _only(names: str, output: Path, quick: bool) -> int:
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {b.name: b for b in benchmarks(quick)}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        progress(f"no benchmark named {', '.join(unknown)} (known: {', '.join(known)})")
+        return 2
+    started = datetime.now(UTC)
+    digest, load = source_digest(), load_average()
+    results: list[tuple[str, BenchResult | str]] = []
+    failed = False
+    for name in wanted:
+        progress(f"=== {name} ===")
+        try:
+            results.append((name, known[name].run()))
+        except Exception:
+            failed = True
+            traceback.print_exc()
+            results.append((name, traceback.format_exc()))
+    stamp = (
+        f"{', '.join(wanted)} on {started.strftime('%Y-%m-%d %H:%M UTC')} "
+        f"(`python -m bench.run --only`; load average {load} at start; source digest {digest})"
+    )
+    existing = output.read_text() if output.exists() else render([], started, 0, quick, machine())
+    output.write_text(merge(existing, results, stamp))
+    progress(f"wrote {output}")
     return 1 if failed else 0
 
 
