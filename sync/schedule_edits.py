@@ -100,6 +100,29 @@ def _with_approval(session: Session, old: Session | None, by: str, overlap_reaso
     return msgspec.structs.replace(session, overlap=None)
 
 
+#: Where a session came from: set by an approval or an import, never by an editor's form.
+PROVENANCE = ("proposer", "proposal_id", "decision_id", "source_id")
+
+
+def _with_provenance(session: Session, old: Session | None) -> Session:
+    """Keep a session's origin through an edit, read in the edit's own transaction.
+
+    An editor's form does not carry where a session came from; losing
+    ``decision_id`` would cut a grassroots session off its approval and its
+    child event.  A session an approval placed stays grassroots, and keeps
+    its host when the edit names none.
+    """
+    if old is None:
+        return session
+    kept: dict[str, Any] = {f: getattr(old, f) for f in PROVENANCE}
+    if old.decision_id:
+        kept["grassroots"] = True
+        if session.host is None and old.host is not None:
+            kept["host"] = old.host
+            kept["host_name"] = session.host_name or old.host_name
+    return msgspec.structs.replace(session, **kept)
+
+
 def _place(
     control: ControlDoc,
     state: ScheduleState,
@@ -109,7 +132,8 @@ def _place(
     overlap: str | None,
 ) -> tuple[Session, list[Finding]]:
     """Check ``session`` against the document as it is now; put it there, or raise the refusal."""
-    session = _with_approval(session, state.sessions.get(session.id), by, overlap)
+    old = state.sessions.get(session.id)
+    session = _with_approval(_with_provenance(session, old), old, by, overlap)
     found = state.index(frame).check(session)
     block = blocking(found)
     if block:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import msgspec
 from pycrdt import Doc
 
 from konferenco.errors import Forbidden, Invalid, KonferencoError, NotFound
@@ -48,8 +47,6 @@ log = logging.getLogger(__name__)
 _EVENT = "SELECT name, timezone, starts_at, ends_at FROM catalog_event WHERE id = ?"
 
 #: Fields an editor never sets through the API: they say where a session came from.
-MANAGED = ("proposer", "proposal_id", "decision_id", "source_id")
-
 Watcher = Callable[[str], None]
 
 
@@ -286,16 +283,13 @@ class ScheduleService:
     ) -> tuple[Session, list[Finding]]:
         """Create or replace a session if no ``block`` rule refuses it; returns it with its warnings.
 
-        The fields that say where a session came from (:data:`MANAGED`) are
-        kept from the stored session: an editor's form does not carry them,
-        and losing ``decision_id`` would cut a grassroots session off its approval.
+        Where a session came from (proposal, approval, import) is kept from the
+        stored session by the edit layer (``sync.schedule_edits.PROVENANCE``).
         """
         self._check_event(event_id)
         self.require_organizer_device()
         state = await self.state(event_id)
         old = state.sessions.get(session.id)
-        if old is not None:
-            session = msgspec.structs.replace(session, **{f: getattr(old, f) for f in MANAGED})
         if session.room_id not in state.rooms:
             raise Invalid(
                 f"there is no room '{session.room_id}' in this event; create it first",

@@ -292,8 +292,6 @@ async def save_session(
     session = _valid(session, Session, "session")
     replica = _replica(host)
     old = (await schedule_edits.snapshot(replica, event_id)).sessions.get(session.id)
-    if old is not None:
-        session = _provenance(old, session)
     await _require_attendees(host, principal, event_id, session, old)
     reason = (overlap_reason or "").strip() or None
     saved = await schedule_edits.put_session(
@@ -334,21 +332,6 @@ async def _require_attendees(
                 "'speakers' instead)",
                 field=field_name,
             )
-
-
-#: What an editor does not set: where a session came from, kept from the stored one.
-_PROVENANCE = ("proposer", "proposal_id", "decision_id", "source_id")
-
-
-def _provenance(old: Session, new: Session) -> Session:
-    """Keep a session's origin (proposal, approval, import) and its grassroots host through an edit."""
-    kept: dict[str, Any] = {f: getattr(old, f) for f in _PROVENANCE if getattr(new, f) in (None, "")}
-    if old.grassroots and new.host is None and old.host is not None:
-        kept["host"] = old.host
-        kept["host_name"] = new.host_name or old.host_name
-    if old.decision_id:
-        kept["grassroots"] = True
-    return msgspec.structs.replace(new, **kept) if kept else new
 
 
 async def cancel_session(host: ScheduleHost, principal: Principal, event_id: str, session_id: str) -> Session:

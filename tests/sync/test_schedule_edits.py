@@ -244,3 +244,24 @@ async def test_an_import_may_approve_its_own_overlaps_for_the_whole_file_with_a_
     with pytest.raises(KonferencoError, match="booked twice"):
         await edits.apply_import(replica, EVENT, {}, intruder, FRAME, by="olga", overlap_reason="file")
     await replica.close()
+
+
+async def test_an_edit_keeps_where_a_grassroots_session_came_from(tmp_path: Path) -> None:
+    replica = await with_rooms(tmp_path / "a.db")
+    decision, placed, _ = await edits.decide(
+        replica, EVENT, "p1", "scheduled", FRAME, by="olga", known=lambda _: True,
+        session=lambda did: msgspec.structs.replace(
+            grassroots("p1", "a", "11:00")(did), host="att-7", host_name="Ada", proposer="att-7"
+        ),
+    )  # fmt: skip
+    assert placed is not None
+    # an organizer's form knows nothing of proposals: a plain session with the same id and a new title
+    form = session(placed.id, "a", "11:00", 60, title="Knitting, renamed")
+    kept, _ = await edits.put_session(replica, EVENT, form, FRAME, by="ravi")
+    assert (kept.title, kept.decision_id, kept.proposal_id, kept.proposer) == (
+        "Knitting, renamed", decision.id, "p1", "att-7",
+    )  # fmt: skip
+    assert kept.grassroots and (kept.host, kept.host_name) == ("att-7", "Ada")
+    stored = (await edits.snapshot(replica, EVENT)).sessions[placed.id]
+    assert stored == kept
+    await replica.close()

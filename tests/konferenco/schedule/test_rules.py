@@ -18,7 +18,7 @@ from konferenco.schedule.model import (
     open_intervals,
     settings_from,
 )
-from konferenco.schedule.rules import DEFAULT_SEVERITY, blocking
+from konferenco.schedule.rules import blocking
 from tests.konferenco.schedule.builders import MINUTE, ROOMS, index, session
 
 
@@ -171,10 +171,6 @@ def test_check_of_an_edit_ignores_the_session_s_own_old_value() -> None:
 def test_settings_refuse_an_unknown_severity_with_the_field() -> None:
     with pytest.raises(msgspec.ValidationError, match="severities"):
         settings_from({"severities": {"changeover": "sometimes"}})
-
-
-def test_every_default_rule_has_a_valid_severity() -> None:
-    assert set(DEFAULT_SEVERITY.values()) <= {"block", "warn", "ignore"}
 
 
 # --- the full list and the one-session check agree -----------------------------------------
