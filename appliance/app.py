@@ -26,8 +26,11 @@ from appliance.config import DataDir
 from appliance.desk import controller as desk
 from appliance.devices import controller as devices
 from appliance.grassroots import controller as grassroots
+from appliance.kiosk import controller as kiosk
+from appliance.live import ROUTES as LIVE_ROUTES
 from appliance.ops import controller as ops
 from appliance.ops import peers
+from appliance.pages import load_pages
 from appliance.printing import controller as printing
 from appliance.schedule import controller as schedule
 from appliance.schedule import files_controller as schedule_files
@@ -73,6 +76,8 @@ def _dependencies(box: Box) -> dict[str, Provide]:
         "conn": part(lambda: box.conn),
         "prints": part(lambda: box.prints),
         "devices": part(lambda: box.devices),
+        "kiosk": part(lambda: box.kiosk),
+        "live_feed": part(lambda: box.live),
     }
 
 
@@ -108,7 +113,10 @@ def create_app(
             *schedule.ROUTES,
             *schedule_files.ROUTES,
             *grassroots.ROUTES,
+            *kiosk.ROUTES,
+            *LIVE_ROUTES,
             docs_assets_router(),
+            *load_pages(),  # the kiosk's pages (kiosk_ui), found by entry point: appliance/pages.py
         ],
         dependencies=_dependencies(box),
         before_request=staff_guard(lambda: box.tokens),

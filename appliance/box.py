@@ -35,6 +35,8 @@ from appliance.grassroots.assembly import grassroots_part
 from appliance.grassroots.service import Grassroots
 from appliance.health import health_report
 from appliance.hub_link import CatalogPuller
+from appliance.kiosk.service import KioskService
+from appliance.live import LiveFeed
 from appliance.peer_check import PeerChecks
 from appliance.peers import (
     REPORT_EVERY_S,
@@ -106,6 +108,7 @@ class Box:
     devices: DeviceManager
     feeds: list[SignageFeed]
     links: Links
+    kiosk: KioskService
 
     def __init__(
         self, data: DataDir, *, upstreams: list[Upstream] | None = None, synchronous: Synchronous = "FULL"
@@ -132,6 +135,8 @@ class Box:
         self.peer_checks = PeerChecks(self.trust)
         self.links = Links()  # filled in by start(): /healthz may be asked before
         self.sync = SyncService(self.replica, self.peer_auth, events=lambda: set(self.config.events))
+        # Notifications only (print progress, scans), for pages; built first, so no event is missed.
+        self.live = LiveFeed()
 
     async def start(self) -> None:
         """Build and start every part; if one fails, what was started is stopped again."""
@@ -156,6 +161,19 @@ class Box:
         report["sync"] = self.catch_up()
         report["peers"] = self.peer_report()
         return report
+
+    def _scanned(self, answer: Any, event: str) -> None:
+        self.live.publish(
+            "scan",
+            {
+                "scan_id": answer.scan_id,
+                "result": answer.result,
+                "gate": answer.gate,
+                "attendee_id": answer.attendee.id if answer.attendee else None,
+                "at": answer.at,
+                "event": event,
+            },
+        )
 
     def peer_report(self) -> dict[str, Any]:
         """Upstreams that failed to prove who they are, and peers whose proofs this box refused."""
@@ -229,15 +247,32 @@ class Box:
             config.device_id,
             printers=printers,
             render=BadgeRenderer(data, config).render,
+            on_change=lambda job: self.live.publish("print", job),
         )
         # 5. the door, with its print policy
-        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print))
+        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print), on_scan=self._scanned)
         # 6. devices: outputs first, then the scanners and readers that feed the door
         self.devices = DeviceManager(config, self.door.device_sink, printers)
         await self.devices.start()
         stack.push_async_callback(self.devices.stop)
         await self.prints.start()  # after the printers: jobs a crash left are settled and sent at once
         stack.push_async_callback(self.prints.stop)
+        # the touch kiosk: its rules over the door, the desk and the print queue
+        self.kiosk = KioskService(
+            data=data,
+            config=config,
+            writer=self.writer,
+            conn=self.conn,
+            reads=self.reads,
+            tokens=self.tokens,
+            checkin=self.checkin,
+            door=self.door,
+            desk=self.desk,
+            prints=self.prints,
+            devices=self.devices,
+            schedule=self.schedule,
+        )
+        await self.kiosk.start()
         # 7. signs: each started publisher gets the schedule and capacity feed
         self.feeds = []
         for sign in self.devices.signs():

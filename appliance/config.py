@@ -49,6 +49,28 @@ class DeviceConfig(msgspec.Struct, kw_only=True):
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class KioskSettings(msgspec.Struct, kw_only=True):
+    """What the touch kiosk lets an attendee do and tells them (``appliance.json`` → ``kiosk``).
+
+    Every field has a default, so an ``appliance.json`` written before the kiosk existed loads
+    unchanged and a new box's kiosk works without configuration.
+    """
+
+    #: Seconds of no touch before the kiosk offers "need more time?" and then resets (WCAG 2.2.1).
+    idle_timeout_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    #: Seconds a tap on "need more time?" adds (at least 20: WCAG 2.2.1).
+    extend_s: Annotated[int, msgspec.Meta(ge=20, le=3600)] = 30
+    #: The roster fields an attendee may correct at the kiosk (within limits: appliance/kiosk/limits.py).
+    corrections: list[Literal["name", "company"]] = msgspec.field(default_factory=lambda: ["name", "company"])
+    #: Where the badge comes out, as the kiosk says it: one text, or one per language
+    #: (``{"en": "…", "de": "…"}``); empty: the kiosk's own sentence, in every language.
+    pickup: str | dict[str, str] = ""
+    #: What to do after check-in (the cloakroom, the first keynote), the same way; empty: nothing.
+    next_steps: str | dict[str, str] = ""
+    #: The gate a kiosk check-in is recorded at (it must be in the catalog; else the first gate there).
+    gate: str = "kiosk"
+
+
 class ApplianceConfig(msgspec.Struct, kw_only=True):
     device_id: str
     events: list[str]
@@ -68,6 +90,8 @@ class ApplianceConfig(msgspec.Struct, kw_only=True):
     devices: list[DeviceConfig] = msgspec.field(default_factory=list)
     #: Gates whose first admission of an attendee prints their badge, and on which printer.
     auto_print: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The touch kiosk's settings (defaults: a kiosk works without configuration).
+    kiosk: KioskSettings = msgspec.field(default_factory=KioskSettings)
 
 
 class NotProvisioned(RuntimeError):

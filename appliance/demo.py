@@ -170,6 +170,7 @@ def catalog(event: str, count: int, seed: int, signer: BadgeSigner, start: dt.da
             Gate(id="south", name="South entrance", default_list="main"),
             Gate(id="workshop", name="Sala Łódź door", default_list="workshop"),
             Gate(id="dinner", name="Dinner", default_list="party"),
+            Gate(id="kiosk", name="Self check-in kiosk", default_list="main"),  # appliance/kiosk
         ],
         keys=[PublicKey(kid=signer.kid, public_key=b64(signer.public))],
         attendees=list(attendees(event, count, random.Random(seed), signer, start, tz)),
@@ -287,3 +288,30 @@ def first_gate(data: DataDir, event: str) -> str:
 def demo_door_token(data: DataDir, hours: int = 12) -> str:
     """A door token for the quick-start scan (a demo box only: an enrolled one prints how to get one)."""
     return data.staff_tokens().issue("demo-door", "Door", StaffRole.DOOR, hours * 3600)
+
+
+def demo_printer(data: DataDir) -> Path | None:
+    """Give a demo box with no printer a ``file`` printer, so the kiosk prints with no hardware.
+
+    The ESC/POS bytes of the last badge land in ``DATA/printed/last-badge.escpos``.  Returns that
+    file while the demo printer is this box's printer, None when the box has a printer of its own.
+    """
+    from appliance.devices.admin import add_device
+
+    config = data.load()
+    folder = data.path / "printed"
+    if any(d.domain == "printer" for d in config.devices):
+        return folder / "last-badge.escpos" if any(d.id == "demo-printer" for d in config.devices) else None
+    folder.mkdir(mode=0o700, exist_ok=True)
+    target = folder / "last-badge.escpos"
+    target.touch(exist_ok=True)
+    add_device(
+        data,
+        config,
+        device_id="demo-printer",
+        domain="printer",
+        kind="file",
+        name="Demo printer (a file)",
+        settings={"connection": "file", "device": str(target.resolve()), "poll_interval": 0},
+    )
+    return target

@@ -121,6 +121,23 @@ CODES: dict[str, ErrorCode] = {
     "no_printer": ErrorCode(404, "no such printer is configured", "appliance"),
     "not_waiting": ErrorCode(409, "the print job is not waiting any more", "appliance"),
     "not_finished": ErrorCode(409, "the print job has not finished yet", "appliance"),
+    # the touch kiosk
+    "wrong_code": ErrorCode(
+        403, "the pairing code is wrong, expired or used (one answer for all three)", "appliance"
+    ),
+    "wrong_factor": ErrorCode(
+        403, "the second factor does not match this attendee (`details.attempts_left`)", "appliance"
+    ),
+    "ask_at_desk": ErrorCode(
+        429,
+        "too many wrong second factors: the kiosk pauses for `details.retry_after_s` s; ask at the desk",
+        "appliance",
+    ),
+    "correction_refused": ErrorCode(
+        422,
+        "the correction is beyond what a kiosk may change (`details.field`); ask at the desk",
+        "appliance",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ when a scan could skip its badge.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from appliance.checkin.service import CheckinService
 from appliance.checkin.structs import ScanAnswer, ScanRequest
@@ -57,15 +58,28 @@ SCANNER_TRIES = 3
 _RETRYABLE = frozenset({"too_late", "unavailable"})
 
 
+#: Told of every recorded scan (the live feed): the answer, and the event it was recorded in.
+ScanListener = Callable[[ScanAnswer, str], None]
+
+
 class Door:
-    def __init__(self, checkin: CheckinService, policy: PrintPolicy) -> None:
+    def __init__(
+        self, checkin: CheckinService, policy: PrintPolicy, on_scan: ScanListener | None = None
+    ) -> None:
         self.checkin = checkin
         self.policy = policy
+        self.on_scan = on_scan
 
     async def scan(self, request: ScanRequest, staff: str) -> ScanAnswer:
         """Decide, record durably, then print if the gate says so; the answer is the door's."""
         answer = await self.checkin.scan(request, staff)
-        await self.policy.after(answer, self.checkin.scope.resolve(request.event))
+        event = self.checkin.scope.resolve(request.event)
+        if self.on_scan is not None and not answer.replayed:
+            try:
+                self.on_scan(answer, event)
+            except Exception:  # a listener's trouble never changes the door's answer
+                log.exception("scan %s: the scan listener failed", answer.scan_id)
+        await self.policy.after(answer, event)
         return answer
 
     def device_sink(self, device: DeviceConfig) -> ScanSink:

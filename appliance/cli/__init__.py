@@ -12,6 +12,7 @@ one-line reason when it cannot do its job.  The modules, by what they do:
 * ``staff``: ``staff add``, ``issue-token``;
 * ``devices``: ``devices`` (list), ``devices add|remove|auto-print``;
 * ``schedule``: ``schedule import|export|findings``;
+* ``kiosk``: ``kiosk pair-code`` (pairing a touch kiosk);
 * ``demo``: ``demo seed``, ``demo credentials``;
 * ``common``: the ``--data`` option and loading the appliance in it.
 """
@@ -25,6 +26,7 @@ from appliance.cli.common import DATA_OPTION, provisioned
 from appliance.cli.demo import demo
 from appliance.cli.devices import devices
 from appliance.cli.enrol import enroll
+from appliance.cli.kiosk import kiosk
 from appliance.cli.schedule import schedule
 from appliance.cli.serve import init, peer_token_command, serve, status
 from appliance.cli.staff import issue_token, staff
@@ -49,5 +51,6 @@ for command in (
     devices,
     staff,
     schedule,
+    kiosk,
 ):
     appliance.add_command(command)

@@ -93,6 +93,22 @@ Try:  curl -H 'Authorization: Bearer <viewer token>' {base}/api/v1/sync/status
         for name, account in accounts.items():
             click.echo(f"  {name:<10} role {account['role']:<10} PIN {account['pin']}")
     _scan_example(data, config, data_dir, base, demo_door_token(data))
+    _kiosk(data, data_dir, base)
+
+
+def _kiosk(data: DataDir, data_dir: Path, base: str) -> None:
+    """The touch kiosk: a printer with no hardware, and a fresh pairing code."""
+    from appliance.demo import demo_printer
+    from appliance.kiosk.pairing import create_code
+
+    printed = demo_printer(data)
+    code, _ = create_code(data, "Demo kiosk")
+    where = f"\n  (badges print to {printed}: the demo's printer is a file)" if printed else ""
+    click.echo(f"""
+Touch kiosk: open {base}/kiosk
+  and pair it with the code {code} (single use, 10 minutes; a new one:
+  {program()} appliance kiosk pair-code --data {quoted(data_dir)}){where}
+""")
 
 
 def _scan_example(data: DataDir, config: ApplianceConfig, data_dir: Path, base: str, token: str) -> None:

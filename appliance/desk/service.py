@@ -79,7 +79,14 @@ def match_expression(query: str) -> str:
 async def search(
     conn: aiosqlite.Connection, event_id: str, query: str, *, limit: int = 20, private: bool = True
 ) -> list[SearchHit]:
-    """Ranked matches; ``private=False`` (kiosk) leaves out e-mail, order and badge code."""
+    """Ranked matches; ``private=False`` (kiosk) leaves out e-mail, order and badge code.
+
+    ``private=False`` also matches names and companies only: a kiosk's masked results would
+    otherwise tell anyone who types an e-mail address or an order code that its owner is registered.
+    """
+    expression = match_expression(query)
+    if not private:
+        expression = f"{{name company name_cjk company_cjk}} : ({expression})"
     rows = await conn.execute_fetchall(
         """
         SELECT a.id, a.name, a.company, a.ticket_type_id, coalesce(t.name, ''), a.status, a.source,
@@ -94,7 +101,7 @@ async def search(
         ORDER BY bm25(attendee_fts, 10.0, 3.0, 2.0, 5.0, 10.0, 3.0), a.name
         LIMIT ?
         """,
-        (match_expression(query), event_id, limit),
+        (expression, event_id, limit),
     )
     hits = []
     for r in rows:

@@ -80,4 +80,14 @@ async def cancel(job_id: FromPath[str], prints: NamedDependency[PrintQueue]) -> 
     return await _queue(prints).cancel(job_id)
 
 
-ROUTES = [list_print_jobs, create_print_job, reprint, cancel]
+@get(
+    "/api/v1/print-jobs/{job_id:str}",
+    summary="One print job: its status and the printer's reason (e.g. out of paper)",
+    tags=["printing"],
+    opt=roles(*ALL_ROLES),
+)
+async def get_print_job(job_id: FromPath[str], prints: NamedDependency[PrintQueue]) -> PrintJob:
+    return prints.job(job_id)
+
+
+ROUTES = [list_print_jobs, create_print_job, reprint, cancel, get_print_job]

@@ -116,6 +116,7 @@ class PrintQueue:
         render: Render,
         *,
         backoff: tuple[float, ...] = BACKOFF_S,
+        on_change: Callable[[PrintJob], None] | None = None,
     ) -> None:
         self.writer = writer
         self.reader = reader
@@ -124,6 +125,8 @@ class PrintQueue:
         self.printers = printers
         self.render = render
         self.backoff = backoff
+        #: Told every job's new state once it is committed (the live feed); must not block or raise.
+        self.on_change = on_change
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -135,6 +138,7 @@ class PrintQueue:
         for job in interrupted:
             log.warning("print job %s was being printed when the appliance stopped: marked uncertain", job.id)
             await self._record(job, "uncertain", job.detail)
+            self._changed(job.id)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -196,6 +200,7 @@ class PrintQueue:
         if not await self.writer.run(insert):
             return None
         self._wake.set()
+        self._changed(job.id)
         return job
 
     async def reprint(self, job_id: str) -> PrintJob:
@@ -222,6 +227,7 @@ class PrintQueue:
                 "not_waiting", f"only a waiting job can be cancelled; this one is {current.status}"
             )
         job = _job(row)
+        self._changed(job.id)
         await self._record(job, "failed", "cancelled by staff")
         return job
 
@@ -301,6 +307,7 @@ class PrintQueue:
             )
 
         await self.writer.run(update)
+        self._changed(job.id)
         if job.attempts == 0:
             log.warning("print job %s waits for printer %s: %s", job.id, job.printer, reason)
 
@@ -312,6 +319,16 @@ class PrintQueue:
             )
 
         await self.writer.run(update)
+        self._changed(job_id)
+
+    def _changed(self, job_id: str) -> None:
+        """Tell the listener (the live feed) the job as now committed; its trouble is never the queue's."""
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(self.job(job_id))
+        except Exception:
+            log.exception("print job %s: the change listener failed", job_id)
 
     async def _record(
         self, job: PrintJob, status: Literal["done", "failed", "uncertain"], reason: str

@@ -15,6 +15,9 @@ from konferenco.errors import Forbidden
 from sync.litestar_route import presented_token
 
 ALL_ROLES = tuple(StaffRole)
+#: The kiosk page's HttpOnly cookie holding its staff token; read only by routes with opt ``kiosk_cookie``
+#: (``EventSource`` cannot send a bearer header), never by the rest of the API.
+KIOSK_COOKIE = "konferenco_kiosk"
 
 
 def roles(*allowed: StaffRole) -> dict[str, Any]:
@@ -54,7 +57,10 @@ async def check_staff(
     allowed: tuple[StaffRole, ...] | None = handler.opt.get("roles")
     if allowed is None:
         return
-    claims = tokens.verify(presented_token(connection))
+    token = presented_token(connection)
+    if token is None and handler.opt.get("kiosk_cookie"):
+        token = connection.cookies.get(KIOSK_COOKIE)  # only routes that opt in (``/api/v1/live``)
+    claims = tokens.verify(token)
     if claims.role not in allowed and claims.role != StaffRole.ORGANIZER:
         raise forbidden(claims.role, allowed)
     connection.scope["staff"] = claims  # type: ignore[typeddict-unknown-key]

@@ -1,0 +1,1 @@
+"""The touch kiosk, appliance side: pairing, identification, masked search, corrections, check-in."""
