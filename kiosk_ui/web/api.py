@@ -1,0 +1,79 @@
+"""The appliance's own HTTP API, called in-process: the kiosk pages hold no business rules.
+
+Every call goes through the same routes, guard and validation as a remote client's, with the
+kiosk's token from its cookie as ``Authorization: Bearer``; ASGI in-process saves the socket.
+The attendee's address is passed on as the client, so the API's lock-outs (pairing, second
+factor) count the kiosk's own address, not one shared by every page request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Request
+
+COOKIE = "konferenco_kiosk"
+
+
+class ApiError(Exception):
+    """An answer of the API that is not a success: its status, ``code``, message and ``details``."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def _error(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    details = body.get("details")
+    return ApiError(
+        response.status_code,
+        str(body.get("code") or f"http_{response.status_code}"),
+        str(body.get("message") or response.reason_phrase),
+        details if isinstance(details, dict) else {},
+    )
+
+
+class Api:
+    """One page request's client of the appliance API, signed in as the kiosk (or not at all)."""
+
+    def __init__(self, request: Request[Any, Any, Any], token: str | None) -> None:
+        client = request.client
+        transport = httpx.ASGITransport(
+            app=request.app,  # type: ignore[arg-type]
+            client=(client.host, client.port) if client else ("127.0.0.1", 0),
+        )
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(
+            transport=transport, base_url="http://appliance", headers=headers, timeout=30
+        )
+
+    async def __aenter__(self) -> Api:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The raw answer of a success; an :class:`ApiError` for anything else."""
+        response = await self._client.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.call(method, path, **kwargs)).json()
+
+
+def token_of(request: Request[Any, Any, Any]) -> str | None:
+    """The kiosk's token from its HttpOnly cookie (never rendered into a page)."""
+    return request.cookies.get(COOKIE) or None
