@@ -7,6 +7,7 @@
 #   make test    setup, then the whole test suite
 #   make bench   the benchmarks, written to docs/benchmarks.md, and the scaling model fed by them (docs/scaling.md)
 #   make lint    ruff, mypy and the import contracts (import-linter)
+#   make screenshots-kiosk   every kiosk screen, portrait and landscape, into docs/screenshots/kiosk/
 #
 # Every step is idempotent and cheap when its result is already there: stamps
 # under .venv/ remember what was installed, and are redone when their inputs change.
@@ -28,7 +29,7 @@ HUB_PORT ?= 8000
 APT_PACKAGES := postgresql mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
 	fonts-dejavu-core fonts-droid-fallback nftables
 
-.PHONY: setup system-packages services run hub test bench lint clean fuzz
+.PHONY: setup system-packages services run hub test bench lint clean fuzz screenshots-kiosk
 
 setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
 
@@ -99,6 +100,10 @@ fuzz: setup
 bench: setup
 	$(PY) -m bench.run
 	$(PY) -m bench.scaling_model --write
+
+# The kiosk's screens in real Chromium (the same test that checks each with axe-core); look at them.
+screenshots-kiosk: setup
+	KONFERENCO_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/kiosk_ui/test_kiosk_screens.py -q
 
 lint: setup
 	$(VENV)/bin/ruff check .
