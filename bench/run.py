@@ -34,6 +34,7 @@ from bench import (
     driver_scan,
     hub_catalog,
     hub_ingest,
+    kiosk,
     local_append,
     schedule_import,
     schedule_queries,
@@ -66,6 +67,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("schedule queries", lambda: schedule_queries.run(repetitions=small)),
         Benchmark("schedule edit to signs", lambda: schedule_signage.run(repetitions=big)),
         Benchmark("schedule import", lambda: schedule_import.run(repetitions=big)),
+        Benchmark("kiosk", lambda: kiosk.run(repetitions=big)),
     ]
 
 
