@@ -46,8 +46,9 @@ class Attendee:
     name: str
 
 
-def badge_refused(result: str, reason: str) -> KonferencoError:
-    return KonferencoError(reason, code="badge_refused", reason=reason, result=result)
+def badge_refused(result: str, reason: str, **window: int) -> KonferencoError:
+    """The door's refusal; ``window`` (``valid_from``/``valid_until``, ms) lets a kiosk name the day."""
+    return KonferencoError(reason, code="badge_refused", reason=reason, result=result, **window)
 
 
 def prove(checkin: CheckinService, event: str, badge: BadgeProof) -> Attendee:
@@ -71,7 +72,12 @@ def prove(checkin: CheckinService, event: str, badge: BadgeProof) -> Attendee:
         Context(now=now_ms(), tz=catalog.timezone, checkin_list=_ANYONE, revoked=who.revoked),
     )
     if not verdict.admitted:
-        raise badge_refused(verdict.result, verdict.reason)
+        window = {}
+        if presented.valid_from:
+            window["valid_from"] = presented.valid_from * 1000
+        if presented.valid_until:
+            window["valid_until"] = presented.valid_until * 1000
+        raise badge_refused(verdict.result, verdict.reason, **window)
     if presented.name == NOT_IN_ROSTER:
         raise badge_refused(
             "unknown_badge",

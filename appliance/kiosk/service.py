@@ -4,9 +4,9 @@ kiosk_ui holds no rule of its own: every decision is made here, behind the
 same staff guard as the rest of the API (role ``kiosk``).  The steps:
 
 1. **Identify** by badge (QR or NFC) through the door's own identification
-   and decision for the badge itself (as :mod:`appliance.grassroots.proof`
-   does), so a refusal carries the door's result and sentence; nothing is
-   recorded.  Or **look up** by name: results show initials and company
+   and decision for the badge itself (:func:`appliance.grassroots.proof.prove`,
+   shared with proposals), so a refusal carries the door's result, sentence
+   and validity window; nothing is recorded.  Or **look up** by name: results show initials and company
    only (:mod:`appliance.kiosk.masking`), and choosing one asks for a second
    factor (the order code's last four characters or the e-mail's domain).
    Three wrong factors for one person or at one kiosk pause the kiosk's
@@ -43,15 +43,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from appliance.checkin.decide import Context, decide
 from appliance.checkin.door import Door
-from appliance.checkin.history import NOT_IN_ROSTER
 from appliance.checkin.service import CheckinService
 from appliance.checkin.structs import ScanRequest
 from appliance.config import ApplianceConfig, DataDir, EventScope
 from appliance.desk.service import Amend, Desk, search
 from appliance.devices.manager import DeviceManager
-from appliance.grassroots.proof import BadgeProof
+from appliance.grassroots.proof import BadgeProof, badge_refused, prove
 from appliance.kiosk.grants import Grant, KioskSeals
 from appliance.kiosk.limits import MAX_LENGTH, name_refusal
 from appliance.kiosk.masking import masked_name
@@ -77,7 +75,6 @@ from appliance.schedule.service import ScheduleService
 from appliance.staff.service import StaffRole, StaffTokens
 from drivers.printer import BadgeLayout, PrintedBadge, load_layout, render
 from konferenco.errors import KonferencoError
-from konferenco.rules import CheckinList
 from konferenco.schedule.grassroots import proposal_refusal
 from konferenco.types import new_id, now_ms
 from sync.permissions import Capability
@@ -86,8 +83,6 @@ from sync.tokens import load_secret
 
 log = logging.getLogger(__name__)
 
-#: The door's decision with nothing a gate adds: who the badge is, and whether it is valid now.
-_ANYONE = CheckinList(id="kiosk", name="Kiosk", reentry="multiple")
 #: Results of a kiosk scan after which the badge prints (inside already: the badge is still theirs).
 _IN = frozenset({"admitted", "already_admitted"})
 #: Jobs that mean "this attendee's badge is printed or on its way": no second one from a kiosk.
@@ -117,10 +112,6 @@ SELECT a.name, a.company, coalesce(t.name, a.ticket_type_id), a.badge_code, a.nf
 FROM attendee a LEFT JOIN catalog_ticket_type t ON t.event_id = a.event_id AND t.id = a.ticket_type_id
 WHERE a.event_id = ? AND a.id = ?
 """
-
-
-def badge_refused(result: str, reason: str, **window: int) -> KonferencoError:
-    return KonferencoError(reason, code="badge_refused", reason=reason, result=result, **window)
 
 
 class WrongFactors:
@@ -339,38 +330,7 @@ class KioskService:
 
     def _prove(self, event: str, badge: BadgeProof) -> str:
         """The attendee this badge proves, checked as the door checks the badge itself; nothing recorded."""
-        if (badge.code is None) == (badge.nfc_uid is None):
-            raise KonferencoError(
-                "send exactly one of 'badge.code' (QR text) and 'badge.nfc_uid'",
-                code="invalid",
-                field="badge",
-            )
-        catalog = self.checkin.catalog_cache.event(event)
-        request = ScanRequest(nonce="kiosk", gate="kiosk", code=badge.code, nfc_uid=badge.nfc_uid)
-        who = self.checkin.identify(event, catalog, request)
-        if who.verdict is not None:
-            raise badge_refused(who.verdict.result, who.verdict.reason)
-        presented = who.presented
-        assert presented is not None
-        verdict = decide(
-            "entry",
-            presented,
-            Context(now=now_ms(), tz=catalog.timezone, checkin_list=_ANYONE, revoked=who.revoked),
-        )
-        if not verdict.admitted:
-            window = {}
-            if presented.valid_from:
-                window["valid_from"] = presented.valid_from * 1000
-            if presented.valid_until:
-                window["valid_until"] = presented.valid_until * 1000
-            raise badge_refused(verdict.result, verdict.reason, **window)
-        if presented.name == NOT_IN_ROSTER:
-            raise badge_refused(
-                "unknown_badge",
-                "This badge is genuine, but its attendee is not in this appliance's roster yet; "
-                "try again in a minute or ask at the desk.",
-            )
-        return presented.attendee_id
+        return prove(self.checkin, event, badge).id
 
     async def identify(self, kiosk: str, badge: BadgeProof) -> Identified:
         event = self.events.resolve(None)

@@ -154,6 +154,19 @@ async def _status(api: Api) -> dict[str, Any]:
     return status
 
 
+async def _status_or_screen(
+    request: Request[Any, Any, Any], api: Api, lang: str
+) -> dict[str, Any] | Response[str]:
+    """The kiosk's status, or the screen to show instead: pairing when the appliance no longer
+    knows this kiosk's token, else the trouble screen (every handler starts here)."""
+    try:
+        return await _status(api)
+    except ApiError as err:
+        if err.status in _UNPAIRED:
+            return _pair_page(request, lang, error="expired")
+        return _trouble(request, lang, None, err)
+
+
 def _pair_page(
     request: Request[Any, Any, Any], lang: str, *, error: str = "", code: int = 200
 ) -> Response[str]:
@@ -240,12 +253,9 @@ async def kiosk_page(
     if not token:
         return _pair_page(request, lang)
     async with Api(request, token) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            if err.status in _UNPAIRED:
-                return _pair_page(request, lang, error="expired")
-            return _trouble(request, lang, None, err)
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
         if screen not in SCREENS:
             screen = "welcome"
         try:
@@ -325,14 +335,9 @@ async def identify(request: Request[Any, Any, Any], data: Form) -> Response[str]
         return _cross_origin()
     code, purpose = _form(data, "code"), _form(data, "purpose")
     async with Api(request, token_of(request)) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            return (
-                _pair_page(request, lang, error="expired")
-                if err.status in _UNPAIRED
-                else _trouble(request, lang, None, err)
-            )
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
         if not code:
             return _refusal(request, lang, status, ApiError(422, "badge_refused", "", {"result": "invalid"}))
         try:
@@ -389,14 +394,9 @@ async def verify(request: Request[Any, Any, Any], data: Form) -> Response[str]:
     ref, factor = _form(data, "ref"), _form(data, "factor")
     shown = {"ref": ref, "name": _form(data, "name"), "company": _form(data, "company")}
     async with Api(request, token_of(request)) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            return (
-                _pair_page(request, lang, error="expired")
-                if err.status in _UNPAIRED
-                else _trouble(request, lang, None, err)
-            )
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
         if not factor:
             return render(request, lang, "verify", status, code=422, error={"code": "empty"}, **shown)
         try:
@@ -437,10 +437,9 @@ async def correct_form(request: Request[Any, Any, Any], data: Form) -> Response[
         "attendee": {"name": _form(data, "name"), "company": _form(data, "company")},
     }
     async with Api(request, token_of(request)) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            return _trouble(request, lang, None, err)
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
     return render(request, lang, "correct", status, identified=identified, error=None)
 
 
@@ -452,10 +451,9 @@ async def correct(request: Request[Any, Any, Any], data: Form) -> Response[str]:
         return _cross_origin()
     grant = _form(data, "grant")
     async with Api(request, token_of(request)) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            return _trouble(request, lang, None, err)
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
         allowed = status.get("settings", {}).get("corrections", [])
         body: dict[str, Any] = {"grant": grant}
         for field in ("name", "company"):
@@ -560,10 +558,9 @@ async def propose(request: Request[Any, Any, Any], data: Form) -> Response[str]:
     except ValueError:
         body["duration_min"] = 0
     async with Api(request, token_of(request)) as api:
-        try:
-            status = await _status(api)
-        except ApiError as err:
-            return _trouble(request, lang, None, err)
+        status = await _status_or_screen(request, api, lang)
+        if isinstance(status, Response):
+            return status
         typed = {k: _form(data, k) for k in ("title", "description", "duration_min", "slot", "nonce")}
         if not body["title"] or body["duration_min"] not in DURATIONS:
             field = "title" if not body["title"] else "duration_min"
