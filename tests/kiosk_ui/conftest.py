@@ -136,6 +136,15 @@ class Venue:
             self.printer.stop()
             self.printer = None
 
+    def printer_gone(self) -> None:
+        """Wait until the kiosk sees no printer that can print (not a fixed sleep: a busy machine)."""
+
+        def gone() -> bool:
+            answer = self.as_kiosk("GET", "/api/v1/kiosk/status")
+            return answer.status_code == 200 and not answer.json()["can_print"]
+
+        wait_for(gone, timeout=15, what="the kiosk to see that no printer can print")
+
     def printed_codes(self, job_bytes: bytes) -> list[str]:
         """The QR codes on the paper those bytes make (decoded from ESC/POS, read by zxing-cpp)."""
         page = decode(job_bytes).page().convert("L")

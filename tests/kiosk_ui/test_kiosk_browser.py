@@ -314,7 +314,7 @@ def test_a_printer_switched_off_sends_the_attendee_to_the_desk_before_anything_i
     person = venue.take()
     admitted = venue.admitted()
     venue.printer_off()
-    settle(3.5)  # the kiosk's status keeps a printer reading for 3 s
+    venue.printer_gone()  # the kiosk's status keeps a printer reading for 3 s
     page, errors = open_kiosk(venue, browser)
     screen(page, "welcome")
     scan(page, person["badge_code"])
