@@ -125,6 +125,7 @@ async def _stream(feed: LiveFeed, topics: frozenset[str], keepalive: float) -> A
         "cannot set headers)."
     ),
     tags=["live"],
+    media_type="text/event-stream",  # what the OpenAPI document promises, and what is sent
     opt={**roles(*ALL_ROLES), "kiosk_cookie": True},
 )
 async def live(
