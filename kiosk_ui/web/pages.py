@@ -491,6 +491,11 @@ async def print_badge(request: Request[Any, Any, Any], data: Form) -> Response[s
             if err.code == "badge_refused":
                 return _refusal(request, lang, status, err)
             return _trouble(request, lang, None, err)
+    scan = answer.get("scan") or {}
+    if scan.get("result") not in ("admitted", "already_admitted"):
+        # Refused at the moment of check-in (revoked meanwhile, a gate's rule): never "printed".
+        refused = ApiError(422, "badge_refused", str(scan.get("reason", "")), {"result": scan.get("result")})
+        return _refusal(request, lang, status, refused)
     job = answer.get("job")
     return render(
         request,

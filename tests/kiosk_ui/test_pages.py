@@ -436,6 +436,37 @@ def test_a_double_tap_on_print_prints_one_badge_and_shows_its_progress(
         printer.stop()
 
 
+def test_a_badge_revoked_while_the_attendee_reads_the_preview_is_refused_at_print_and_never_printed(
+    corner: KioskCorner, kiosk: httpx.Client
+) -> None:
+    printer = corner.printer()
+    try:
+        person = corner.take()
+        wait_for(
+            lambda: corner.kiosk("GET", "/api/v1/kiosk/status").json()["can_print"],
+            what="the printer to be ready",
+        )
+        params = {"screen": "confirm", "badge": person["badge_code"], "lang": "es"}
+        confirm = kiosk.get("/kiosk", params=params)
+        assert "data-print" in confirm.text, confirm.text[:2000]
+        grant, nonce = hidden(confirm.text, "grant"), hidden(confirm.text, "nonce")
+        revoked = corner.call(
+            "POST",
+            "/api/v1/revocations",
+            corner.tokens["organizer"],
+            json={"target": "attendee", "value": person["attendee_id"], "reason": "refunded"},
+        )
+        assert revoked.status_code in (200, 201), revoked.text
+        answer = htmx_post(kiosk, "/kiosk/print", grant=grant, nonce=nonce, lang="es")
+        assert answer.status_code == 422 and screen_of(answer.text) == "refusal", answer.text[:1500]
+        assert 'data-result="revoked"' in answer.text
+        assert "impres" not in h1(answer.text).lower()  # never "your badge is printed"
+        jobs = corner.call("GET", "/api/v1/print-jobs", corner.tokens["desk"]).json()
+        assert [j for j in jobs if j["attendee_id"] == person["attendee_id"]] == []
+    finally:
+        printer.stop()
+
+
 def test_the_propose_step_gives_the_reference_and_keeps_the_form_when_something_is_missing(
     corner: KioskCorner, kiosk: httpx.Client
 ) -> None:
