@@ -109,6 +109,7 @@ class Box:
     feeds: list[SignageFeed]
     links: Links
     kiosk: KioskService
+    badges: BadgeRenderer
 
     def __init__(
         self, data: DataDir, *, upstreams: list[Upstream] | None = None, synchronous: Synchronous = "FULL"
@@ -238,7 +239,9 @@ class Box:
         )
         if await publish_certificates(data, config, self.replica, self.conn):
             self.checkin.catalog_cache.invalidate()
-        # 4. the print queue, with the printer table the device manager fills
+        # 4. the print queue, with the printer table the device manager fills; one badge drawing
+        # for the printer and the kiosk's preview
+        self.badges = BadgeRenderer(data, config)
         printers: dict[str, Any] = {}
         self.prints = PrintQueue(
             self.writer,
@@ -246,7 +249,7 @@ class Box:
             self.replica,
             config.device_id,
             printers=printers,
-            render=BadgeRenderer(data, config).render,
+            render=self.badges.render,
             on_change=lambda job: self.live.publish("print", job),
         )
         # 5. the door, with its print policy
@@ -271,6 +274,8 @@ class Box:
             prints=self.prints,
             devices=self.devices,
             schedule=self.schedule,
+            renderer=self.badges,
+            events=self.events,
         )
         await self.kiosk.start()
         # 7. signs: each started publisher gets the schedule and capacity feed

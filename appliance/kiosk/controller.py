@@ -124,7 +124,7 @@ async def badge_png(
     kiosk: NamedDependency[KioskService],
     grant: Annotated[str, QueryParameter(max_length=4096)],
 ) -> Response[bytes]:
-    png = kiosk.badge_png(staff_of(request).sub, grant)
+    png = await kiosk.badge_png(staff_of(request).sub, grant)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

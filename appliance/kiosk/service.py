@@ -39,8 +39,6 @@ import logging
 import sqlite3
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from appliance.checkin.door import Door
@@ -68,14 +66,14 @@ from appliance.kiosk.structs import (
     PairingCode,
     PrinterView,
 )
-from appliance.printing.badges import DEFAULT_PROFILE, BadgeRenderer
+from appliance.printing.badges import BadgeRenderer
 from appliance.printing.queue import PrintError, PrintJob, PrintQueue
 from appliance.read_pool import ReadPool
 from appliance.schedule.service import ScheduleService
 from appliance.staff.service import StaffRole, StaffTokens
-from drivers.printer import BadgeLayout, PrintedBadge, load_layout, render
 from konferenco.errors import KonferencoError
 from konferenco.schedule.grassroots import proposal_refusal
+from konferenco.schedule.model import EventFrame
 from konferenco.types import new_id, now_ms
 from sync.permissions import Capability
 from sync.sqlite_writer import SQLiteWriter
@@ -194,10 +192,12 @@ class KioskService:
         prints: PrintQueue,
         devices: DeviceManager,
         schedule: ScheduleService,
+        renderer: BadgeRenderer,
+        events: EventScope,
     ) -> None:
         self.data = data
         self.config = config
-        self.events = EventScope(tuple(config.events))
+        self.events = events
         self.writer = writer
         self.conn = conn
         self.reads = reads
@@ -213,9 +213,11 @@ class KioskService:
         self.wrong_codes = WrongCodes()
         self.wrong_factors = WrongFactors()
         self._pairing = asyncio.Lock()  # guesses are counted one at a time, or a burst would all be tried
-        self._attendee_locks: dict[str, asyncio.Lock] = {}
+        # Kiosk check-ins one at a time: a double tap's two requests (one nonce) must not both find
+        # "nothing recorded yet" and print twice.  A check-in takes milliseconds, a person seconds.
+        self._checking_in = asyncio.Lock()
         self._states: dict[str, tuple[float, Any]] = {}
-        self.renderer = BadgeRenderer(data, config)
+        self.renderer = renderer
 
     async def start(self) -> None:
         await self.writer.run(lambda conn: conn.execute(SCHEMA))
@@ -260,15 +262,14 @@ class KioskService:
                 corrections=list(settings.corrections),
                 pickup=settings.pickup,
                 next_steps=settings.next_steps,
-                proposals_open=await self._proposals_open(event),
+                proposals_open=await self._proposals_open(event, frame),
             ),
         )
 
-    async def _proposals_open(self, event: str) -> bool:
+    async def _proposals_open(self, event: str, frame: EventFrame) -> bool:
         if Capability.KIOSK not in self.config.capabilities:
             return False
         state = await self.schedule.state(event)
-        frame = await self.schedule.frame(event)
         rules = state.settings.grassroots
         why = proposal_refusal(
             state.settings, frame, now_ms(), duration_min=rules.min_minutes, open_proposals=0
@@ -348,11 +349,7 @@ class KioskService:
 
     def _identified(self, event: str, attendee: str, grant: str) -> Identified:
         name, company, ticket_type, *_ = self._roster(event, attendee)
-        printed = self.conn.execute(
-            f"SELECT 1 FROM print_job WHERE event_id = ? AND attendee_id = ?"
-            f" AND status IN {_ACTIVE_JOBS} LIMIT 1",
-            (event, attendee),
-        ).fetchone()
+        printed = self._active_job_id(event, attendee)
         checked_in = self.conn.execute(
             "SELECT 1 FROM checkin c WHERE c.event_id = ? AND c.attendee_id = ? AND c.result = 'admitted'"
             " AND c.direction = 'entry'"
@@ -403,19 +400,21 @@ class KioskService:
 
     # --- preview and corrections -----------------------------------------------------------
 
-    def badge_png(self, kiosk: str, grant: str) -> bytes:
-        """The badge as the printer will print it: the same layout, the first printer's paper width."""
+    async def badge_png(self, kiosk: str, grant: str) -> bytes:
+        """The badge as the printer will print it: the print queue's own drawing, first printer's paper.
+
+        Drawn in a worker thread, as the queue draws it: fonts and a QR take tens of milliseconds
+        that the door's scans must not wait for.
+        """
         claims = self.seals.open_grant(grant, kiosk)
-        name, company, ticket_type, code, *_ = self._roster(claims.event, claims.attendee)
-        layout_file = self.renderer.layout_file(claims.event)
-        layout = load_layout(layout_file) if layout_file.exists() else BadgeLayout()
-        printers = self._printer_configs()
-        profile = self.renderer.profiles.get(printers[0].id, DEFAULT_PROFILE) if printers else DEFAULT_PROFILE
-        badge = PrintedBadge(name=name, company=company or "", ticket_type=ticket_type or "", code=code or "")
-        image = render(badge, layout, profile)
-        out = io.BytesIO()
-        image.save(out, format="PNG")
-        return out.getvalue()
+        self._roster(claims.event, claims.attendee)  # gone from the roster: the kiosk's own refusal
+
+        def draw() -> bytes:
+            out = io.BytesIO()
+            self.renderer.image(claims.event, claims.attendee, None).save(out, format="PNG")
+            return out.getvalue()
+
+        return await asyncio.to_thread(draw)
 
     async def correct(self, kiosk: str, grant: str, name: str | None, company: str | None) -> Identified:
         """Apply the attendee's corrections, all checked before any is written."""
@@ -444,23 +443,18 @@ class KioskService:
 
     # --- check-in and print ----------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _one_at_a_time(self, attendee: str) -> AsyncIterator[None]:
-        lock = self._attendee_locks.setdefault(attendee, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._attendee_locks.pop(attendee, None)
-
-    def _active_job(self, event: str, attendee: str) -> PrintJob | None:
+    def _active_job_id(self, event: str, attendee: str) -> str | None:
+        """The newest job that means "their badge is printed or on its way" (no second one here)."""
         row = self.conn.execute(
             f"SELECT id FROM print_job WHERE event_id = ? AND attendee_id = ? AND status IN {_ACTIVE_JOBS}"
             " ORDER BY created_at DESC LIMIT 1",
             (event, attendee),
         ).fetchone()
-        return None if row is None else self.prints.job(row[0])
+        return None if row is None else str(row[0])
+
+    def _active_job(self, event: str, attendee: str) -> PrintJob | None:
+        job_id = self._active_job_id(event, attendee)
+        return None if job_id is None else self.prints.job(job_id)
 
     def _gate(self, event: str) -> str:
         gates = self.checkin.catalog_cache.event(event).gates
@@ -472,7 +466,7 @@ class KioskService:
     async def check_in(self, kiosk: str, grant: str, nonce: str, printer: str | None) -> CheckinAnswer:
         claims = self.seals.open_grant(grant, kiosk)
         scan_nonce = f"kiosk:{nonce}"
-        async with self._one_at_a_time(claims.attendee):
+        async with self._checking_in:
             stored = self.conn.execute(
                 "SELECT attendee_id, job_id FROM kiosk_checkin WHERE nonce = ?", (scan_nonce,)
             ).fetchone()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from PIL import Image
+
 from appliance.config import ApplianceConfig, DataDir
 from appliance.printing.queue import PrintJob
-from drivers.printer import BadgeLayout, PrintedBadge, badge_bytes, load_layout
+from drivers.printer import BadgeLayout, PrintedBadge, encode, load_layout, render
 
 #: The profile of a printer configured without one (python-escpos; Epson TM-T20II, 80 mm).
 DEFAULT_PROFILE = "TM-T20II"
@@ -39,16 +41,26 @@ class BadgeRenderer:
         """``DATA/layouts/{event}.json`` if the organizer provided one, else the built-in layout."""
         return self.data.path / "layouts" / f"{event_id}.json"
 
-    def render(self, job: PrintJob) -> bytes:
+    def image(self, event_id: str, attendee_id: str, printer: str | None) -> Image.Image:
+        """The badge as ``printer`` prints it (its paper width); the kiosk's preview is this image."""
         conn = sqlite3.connect(f"file:{self.data.database}?mode=ro", uri=True)
         try:
-            row = conn.execute(_ATTENDEE, (job.event_id, job.attendee_id)).fetchone()
+            row = conn.execute(_ATTENDEE, (event_id, attendee_id)).fetchone()
         finally:
             conn.close()
         if row is None:
-            raise LookupError(f"attendee {job.attendee_id} is not on this appliance's roster")
+            raise LookupError(f"attendee {attendee_id} is not on this appliance's roster")
         name, company, ticket_type, code = row
-        layout_file = self.layout_file(job.event_id)
+        layout_file = self.layout_file(event_id)
         layout = load_layout(layout_file) if layout_file.exists() else BadgeLayout()
         badge = PrintedBadge(name=name, company=company or "", ticket_type=ticket_type or "", code=code or "")
-        return badge_bytes(badge, layout, self.profiles.get(job.printer, DEFAULT_PROFILE))
+        return render(badge, layout, self.profile(printer))
+
+    def profile(self, printer: str | None) -> str:
+        """The printer's profile; without a printer, the first configured one's (else the default)."""
+        if printer is None:
+            printer = next(iter(self.profiles), None)
+        return self.profiles.get(printer, DEFAULT_PROFILE) if printer is not None else DEFAULT_PROFILE
+
+    def render(self, job: PrintJob) -> bytes:
+        return encode(self.image(job.event_id, job.attendee_id, job.printer), self.profile(job.printer))
