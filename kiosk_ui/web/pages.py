@@ -567,8 +567,10 @@ async def propose(request: Request[Any, Any, Any], data: Form) -> Response[str]:
         if isinstance(status, Response):
             return status
         typed = {k: _form(data, k) for k in ("title", "description", "duration_min", "slot", "nonce")}
-        if not body["title"] or body["duration_min"] not in DURATIONS:
-            field = "title" if not body["title"] else "duration_min"
+
+        def form_again(field: str, code: str) -> Response[str]:
+            """The form with what was typed and why it was not taken (422)."""
+            error = {"field": field, "code": code}
             return render(
                 request,
                 lang,
@@ -578,25 +580,18 @@ async def propose(request: Request[Any, Any, Any], data: Form) -> Response[str]:
                 badge=badge,
                 identified=None,
                 typed=typed,
-                error={"field": field, "code": "missing"},
+                error=error,
             )
+
+        if not body["title"] or body["duration_min"] not in DURATIONS:
+            return form_again("title" if not body["title"] else "duration_min", "missing")
         try:
             proposal = await api.json("POST", "/api/v1/proposals", json=body)
         except ApiError as err:
             if err.code == "badge_refused":
                 return _refusal(request, lang, status, err)
             if err.status == 422:
-                return render(
-                    request,
-                    lang,
-                    "propose_form",
-                    status,
-                    code=422,
-                    badge=badge,
-                    identified=None,
-                    typed=typed,
-                    error={"field": err.details.get("field", ""), "code": err.code},
-                )
+                return form_again(str(err.details.get("field", "")), err.code)
             return _trouble(request, lang, status, err)
     return render(request, lang, "proposed", status, ref=proposal["ref"])
 
