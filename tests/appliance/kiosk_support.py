@@ -87,9 +87,16 @@ def qr_codes_in(job_bytes: bytes) -> list[str]:
 
 
 @contextmanager
-def kiosk_corner(root: Path, attendees: int = 40, seed: int = 5) -> Iterator[KioskCorner]:
+def kiosk_corner(
+    root: Path, attendees: int = 40, seed: int = 5, without: tuple[str, ...] = ()
+) -> Iterator[KioskCorner]:
+    """A demo box with a kiosk paired; ``without`` names capabilities the box is enrolled without."""
     data = root / "data"
     konferenco("demo", "seed", "--data", str(data), "--attendees", str(attendees), "--seed", str(seed))
+    if without:
+        config = json.loads((data / "appliance.json").read_text())
+        config["capabilities"] = [c for c in config["capabilities"] if c not in without]
+        (data / "appliance.json").write_text(json.dumps(config))
     probe = FakePrinter()  # only to reserve a port the tests' printers then take in turn
     port = probe.port
     probe.stop()

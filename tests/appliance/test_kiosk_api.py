@@ -319,6 +319,23 @@ def test_a_spelling_fix_is_recorded_as_the_desks_and_a_new_name_is_refused(corne
     assert after["name"] == fixed_name  # nothing changed
 
 
+def test_a_box_without_the_organizer_capability_refuses_corrections_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Roster corrections are control-document amendments: only an organizer box may make them,
+    the desk's and the kiosk's alike; the kiosk sends the attendee to the desk instead."""
+    with kiosk_corner(tmp_path, attendees=5, without=("organizer",)) as plain:
+        row = plain.take()
+        grant = plain.identify(row)["grant"]
+        first, _, last = row["name"].partition(" ")
+        answer = plain.kiosk(
+            "POST", "/api/v1/kiosk/corrections", json={"grant": grant, "name": f"{first}e {last}"}
+        )
+        assert refusal(answer, 403, "forbidden")["capability"] == "organizer"
+        seen = plain.call("GET", f"/api/v1/attendees/{row['attendee_id']}", plain.tokens["desk"]).json()
+        assert seen["name"] == row["name"]
+
+
 # --- check-in and print -------------------------------------------------------------------------
 
 
