@@ -125,7 +125,7 @@ def test_a_new_kiosk_pairs_once_with_the_short_code_from_the_desk(venue: Venue, 
     screen(page, "pair")
     page.get_by_label("Pairing code").fill("000000")
     page.get_by_role("button", name="Pair").click()
-    expect(page.get_by_role("alert")).to_contain_text("wrong, expired or already used")
+    expect(page.locator("#screen").get_by_role("alert")).to_contain_text("wrong, expired or already used")
     code = venue.pairing_code("Entrance kiosk 2")
     page.get_by_label("Pairing code").fill(code)
     page.get_by_role("button", name="Pair").click()
@@ -319,7 +319,7 @@ def test_a_printer_switched_off_sends_the_attendee_to_the_desk_before_anything_i
     screen(page, "welcome")
     scan(page, person["badge_code"])
     screen(page, "confirm")
-    expect(page.get_by_role("alert")).to_contain_text("No printer can print now")
+    expect(page.locator("#screen").get_by_role("alert")).to_contain_text("No printer can print now")
     expect(page.get_by_role("button", name="Print my badge")).to_be_disabled()
     assert venue.jobs_of(person["attendee_id"]) == []
     assert venue.admitted() == admitted  # not checked in: they go to the desk instead
@@ -340,7 +340,7 @@ def test_a_printer_switched_off_after_the_preview_is_refused_at_print_time(
     venue.printer_off()
     page.get_by_role("button", name="Print my badge").click()
     screen(page, "desk")
-    expect(page.get_by_role("alert")).to_contain_text("No printer can print now")
+    expect(page.locator("#screen").get_by_role("alert")).to_contain_text("No printer can print now")
     assert venue.jobs_of(person["attendee_id"]) == []
     assert venue.admitted() == admitted
     assert not errors, errors
@@ -570,7 +570,7 @@ def test_a_name_spelling_fix_shows_on_the_preview_and_at_the_desk(
 
     name.fill("Someone Else Entirely")  # not a spelling fix: refused, nothing changed
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("alert")).to_contain_text("more than the kiosk may make")
+    expect(page.locator("#screen").get_by_role("alert")).to_contain_text("more than the kiosk may make")
     expect(name).to_have_attribute("aria-invalid", "true")
     assert venue.attendee(person["attendee_id"])["name"] == person["name"]
 
