@@ -1,4 +1,5 @@
-// Copies what the kiosk pages need from node_modules to kiosk_ui/static/vendor: htmx, and
+// Copies what the kiosk pages need from node_modules to kiosk_ui/static/vendor: htmx, mqtt.js for
+// the room signs, and
 // zxing-wasm's reader build (its ES module, the chunk it imports, and the .wasm), for kiosks whose
 // browser has no BarcodeDetector.  Each package's licence is written once as LICENSE.<package>.txt;
 // each JS file starts with a short header naming its package, version and licence file.
@@ -17,6 +18,8 @@ const FILES = [
   ["zxing-wasm", "dist/es/reader/index.js", "zxing-wasm/reader/index.js", ["LICENSE"]],
   ["zxing-wasm", "dist/es/share.js", "zxing-wasm/share.js", ["LICENSE"]],
   ["zxing-wasm", "dist/reader/zxing_reader.wasm", "zxing-wasm/reader/zxing_reader.wasm", ["LICENSE"]],
+  // The room signs' MQTT client over WebSockets (an ES module with no imports of its own).
+  ["mqtt", "dist/mqtt.esm.js", "mqtt/mqtt.esm.js", ["LICENSE.md"]],
 ];
 
 const comment = (text) => `/*!\n${text.replaceAll("*/", "* /").trimEnd()}\n*/\n`;
