@@ -37,6 +37,8 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     f"POST {_SCAN}/annul": ("token_expired", "unknown_scan", "already_annulled", "not_annullable"),
     "GET /api/v1/duplicates": ("token_expired", *_EVENT),
     "GET /api/v1/stats": ("token_expired", *_EVENT),
+    "GET /api/v1/door/setup": ("token_expired", *_EVENT),
+    "GET /api/v1/door/counts": ("token_expired", *_EVENT, "unknown_gate", "unknown_list"),
     "POST /api/v1/revocations": ("token_expired", *_EVENT, *_ORGANIZER_DEVICE, "invalid"),
     "PUT /api/v1/catalog": ("token_expired", *_EVENT, "catalog_rejected"),
     "GET /api/v1/catalog": ("token_expired", *_EVENT, "no_catalog"),

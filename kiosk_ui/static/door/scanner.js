@@ -1,0 +1,86 @@
+// The camera at the door: it keeps looking, so a volunteer scans a queue without touching the
+// screen.  BarcodeDetector where the browser has it, else the kiosk's vendored zxing-wasm
+// reader (loaded from the kiosk's URL on first use).  A code is handed on once; the same code
+// is ignored while it stays in view and for DEBOUNCE_MS after it was last seen, so a badge
+// held up for three seconds is one scan, and the next badge is read at once.
+const DEBOUNCE_MS = 2000;
+const ZXING = "/kiosk/static/vendor/zxing-wasm/reader/";
+let reader = null;
+
+async function zxingReader() {
+  const zxing = await import(`${ZXING}index.js`);
+  await zxing.prepareZXingModule({
+    overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? `${ZXING}${path}` : prefix + path) },
+    fireImmediately: true,
+  });
+  const canvas = document.createElement("canvas");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  return async (video) => {
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    context.drawImage(video, 0, 0);
+    const image = context.getImageData(0, 0, canvas.width, canvas.height);
+    const found = await zxing.readBarcodes(image, { formats: ["QRCode"], tryHarder: false, maxNumberOfSymbols: 1 });
+    return found.find((result) => result.isValid)?.text || "";
+  };
+}
+
+async function nativeReader() {
+  if (!("BarcodeDetector" in window)) return null;
+  const formats = await window.BarcodeDetector.getSupportedFormats();
+  if (!formats.includes("qr_code")) return null;
+  const native = new window.BarcodeDetector({ formats: ["qr_code"] });
+  return async (video) => (await native.detect(video))[0]?.rawValue || "";
+}
+
+export class Camera {
+  constructor(video, onCode) {
+    this.video = video;
+    this.onCode = onCode;
+    this.stream = null;
+    this.last = "";
+    this.lastSeen = 0;
+    this.generation = 0;
+  }
+
+  get running() {
+    return this.stream !== null;
+  }
+
+  async start() {
+    this.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    this.video.srcObject = this.stream;
+    await this.video.play().catch(() => {});
+    reader = reader || (await nativeReader()) || (await zxingReader());
+    this.look();
+  }
+
+  async look() {
+    const generation = ++this.generation; // a restarted camera's loop replaces the old one
+    while (this.stream && generation === this.generation) {
+      let text = "";
+      try {
+        if (this.video.readyState >= 2) text = await reader(this.video);
+      } catch {
+        text = "";
+      }
+      const now = performance.now();
+      if (text) {
+        const repeat = text === this.last && now - this.lastSeen < DEBOUNCE_MS;
+        this.last = text;
+        this.lastSeen = now;
+        if (!repeat) this.onCode(text);
+      }
+      // Wait for the next frame rather than a fixed delay: a new badge is read in the frame it appears.
+      await new Promise((resolve) =>
+        this.video.requestVideoFrameCallback ? this.video.requestVideoFrameCallback(() => resolve()) : setTimeout(resolve, 50),
+      );
+    }
+  }
+
+  stop() {
+    if (this.stream) for (const track of this.stream.getTracks()) track.stop();
+    this.stream = null;
+    this.video.srcObject = null;
+  }
+}
