@@ -13,6 +13,7 @@ one-line reason when it cannot do its job.  The modules, by what they do:
 * ``devices``: ``devices`` (list), ``devices add|remove|auto-print``;
 * ``schedule``: ``schedule import|export|findings``;
 * ``kiosk``: ``kiosk pair-code`` (pairing a touch kiosk);
+* ``signage``: ``signage broker-config`` (Mosquitto for the room signs);
 * ``demo``: ``demo seed``, ``demo credentials``;
 * ``common``: the ``--data`` option and loading the appliance in it.
 """
@@ -29,6 +30,7 @@ from appliance.cli.enrol import enroll
 from appliance.cli.kiosk import kiosk
 from appliance.cli.schedule import schedule
 from appliance.cli.serve import init, peer_token_command, serve, status
+from appliance.cli.signage import signage
 from appliance.cli.staff import issue_token, staff
 
 __all__ = ["DATA_OPTION", "appliance", "demo", "provisioned"]
@@ -52,5 +54,6 @@ for command in (
     staff,
     schedule,
     kiosk,
+    signage,
 ):
     appliance.add_command(command)
