@@ -8,6 +8,7 @@
 #   make bench   the benchmarks, written to docs/benchmarks.md, and the scaling model fed by them (docs/scaling.md)
 #   make lint    ruff, mypy and the import contracts (import-linter)
 #   make screenshots-kiosk   every kiosk screen, portrait and landscape, into docs/screenshots/kiosk/
+#   make screenshots         every page's screenshots (kiosk, door, room signs, front page) into docs/screenshots/
 #
 # Every step is idempotent and cheap when its result is already there: stamps
 # under .venv/ remember what was installed, and are redone when their inputs change.
@@ -18,6 +19,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= var/demo
 PORT ?= 8080
+# The demo's own Mosquitto for the room signs (beside, not instead of, the system broker on 1883).
+SIGNS_BROKER ?= var/demo-mosquitto
+SIGNS_MQTT_PORT ?= 1884
+SIGNS_WS_PORT ?= 9001
 HUB ?=
 ENROL_TOKEN ?=
 HUB_DATABASE ?= postgresql://postgres@127.0.0.1:5432/konferenco
@@ -29,7 +34,7 @@ HUB_PORT ?= 8000
 APT_PACKAGES := postgresql mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
 	fonts-dejavu-core fonts-droid-fallback nftables
 
-.PHONY: setup system-packages services run hub test bench lint clean fuzz screenshots-kiosk
+.PHONY: setup system-packages services run hub test bench lint clean fuzz screenshots-kiosk screenshots
 
 setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
 
@@ -80,6 +85,12 @@ run: setup
 		$(VENV)/bin/konferenco appliance enroll --data $(DATA) --hub $(HUB) --token $(ENROL_TOKEN) --port $(PORT); \
 	else $(VENV)/bin/konferenco demo seed --data $(DATA) --if-missing; fi
 	@$(VENV)/bin/konferenco demo credentials --data $(DATA) --port $(PORT)
+	@if command -v mosquitto >/dev/null 2>&1; then \
+		$(VENV)/bin/konferenco appliance signage broker-config --data $(DATA) --out $(SIGNS_BROKER) \
+			--port $(SIGNS_MQTT_PORT) --ws-port $(SIGNS_WS_PORT) --bind 127.0.0.1 >/dev/null && \
+		{ (exec 3<>/dev/tcp/127.0.0.1/$(SIGNS_MQTT_PORT)) 2>/dev/null || mosquitto -d -c $(SIGNS_BROKER)/mosquitto.conf; } && \
+		echo "room signs: http://127.0.0.1:$(PORT)/signage (Mosquitto for them on 127.0.0.1:$(SIGNS_MQTT_PORT), WebSockets $(SIGNS_WS_PORT))"; \
+	else echo "no Mosquitto: the room signs at /signage will say their broker is not set up"; fi
 	@$(VENV)/bin/konferenco appliance serve --data $(DATA) --port $(PORT)
 
 hub: setup
@@ -104,6 +115,12 @@ bench: setup
 # The kiosk's screens in real Chromium (the same test that checks each with axe-core); look at them.
 screenshots-kiosk: setup
 	KONFERENCO_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/kiosk_ui/test_kiosk_screens.py -q
+
+# Every page's screenshots (the same tests that check each state with axe-core); look at them.
+screenshots: setup
+	KONFERENCO_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/kiosk_ui/test_kiosk_screens.py \
+		tests/kiosk_ui/door/test_door_screens.py tests/kiosk_ui/signage/test_sign_screens.py \
+		tests/kiosk_ui/front/test_front_screens.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

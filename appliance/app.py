@@ -22,6 +22,7 @@ from appliance import errors
 from appliance.box import Box, Upstream
 from appliance.catalog import controller as catalog
 from appliance.checkin import controller as checkin
+from appliance.checkin import gates as door_gates
 from appliance.config import DataDir
 from appliance.desk import controller as desk
 from appliance.devices import controller as devices
@@ -29,11 +30,12 @@ from appliance.grassroots import controller as grassroots
 from appliance.kiosk import controller as kiosk
 from appliance.live import ROUTES as LIVE_ROUTES
 from appliance.ops import controller as ops
-from appliance.ops import peers
+from appliance.ops import overview, peers
 from appliance.pages import load_pages
 from appliance.printing import controller as printing
 from appliance.schedule import controller as schedule
 from appliance.schedule import files_controller as schedule_files
+from appliance.signage_access import ROUTES as SIGNAGE_ACCESS_ROUTES
 from appliance.staff import controller as staff
 from appliance.staff.guard import staff_guard
 from konferenco.edge_input import edge_input
@@ -102,10 +104,12 @@ def create_app(
     return Litestar(
         route_handlers=[
             *ops.ROUTES,
+            *overview.ROUTES,
             *peers.ROUTES,
             sync_router(box.sync, prover=box.prover, challenges=box.peer_auth.challenges),
             *staff.ROUTES,
             *checkin.ROUTES,
+            *door_gates.ROUTES,
             *catalog.ROUTES,
             *desk.ROUTES,
             *devices.ROUTES,
@@ -115,6 +119,7 @@ def create_app(
             *grassroots.ROUTES,
             *kiosk.ROUTES,
             *LIVE_ROUTES,
+            *SIGNAGE_ACCESS_ROUTES,
             docs_assets_router(),
             *load_pages(),  # the kiosk's pages (kiosk_ui), found by entry point: appliance/pages.py
         ],

@@ -31,6 +31,7 @@ from bench import (
     checkin_import,
     checkin_scans,
     door_catchup,
+    door_page,
     driver_scan,
     hub_catalog,
     hub_ingest,
@@ -39,6 +40,7 @@ from bench import (
     schedule_import,
     schedule_queries,
     schedule_signage,
+    sign_page,
     sync_convergence,
 )
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
@@ -68,6 +70,8 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("schedule edit to signs", lambda: schedule_signage.run(repetitions=big)),
         Benchmark("schedule import", lambda: schedule_import.run(repetitions=big)),
         Benchmark("kiosk", lambda: kiosk.run(repetitions=big)),
+        Benchmark("door page", lambda: door_page.run(repetitions=big)),
+        Benchmark("room sign page", lambda: sign_page.run(repetitions=big)),
     ]
 
 
