@@ -7,7 +7,9 @@ it (or without the dev extra) skips the browser tests with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Headless in a container, and quiet: no update checks or sync that would reach for the internet.
@@ -46,6 +48,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+def playwright_driver() -> Iterator[Playwright]:
+    """Playwright's sync API for a test module, started after its appliance (the sync API then owns
+    this thread's event loop), with the 10 s ``expect`` timeout two shared cores need."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (browser tests need a real Chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
+    sync_api.expect.set_options(timeout=10_000)
+    with sync_api.sync_playwright() as playwright:
+        yield playwright
+
+
 #: axe-core, from tests/js (npm, with the lock file; ``make setup`` installs it).
 AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 #: WCAG 2.2 level AA and everything below it, as axe-core tags them.
@@ -72,3 +85,35 @@ def wcag_violations(page: Page) -> list[str]:
         WCAG_AA,
     )
     return [f"{v['id']} ({v['impact']}): {v['help']} at {v['where']}" for v in found]
+
+
+#: ``make screenshots`` sets it to ``docs/screenshots``: the screen tests then publish what they shot.
+SCREENSHOTS_ENV = "KONFERENCO_SCREENSHOTS"
+
+
+def publish_screenshots(shots: Iterable[Path], page_name: str) -> None:
+    """Copy the shots into ``$KONFERENCO_SCREENSHOTS/<page_name>/`` when it is set; else keep them in tmp.
+
+    A normal test run draws every screen (the axe check needs it) but leaves the committed
+    pictures alone, so they change only when someone means to redraw and look at them.
+    """
+    target = os.environ.get(SCREENSHOTS_ENV)
+    if not target:
+        return
+    folder = Path(target) / page_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        shutil.copyfile(shot, folder / shot.name)
+
+
+def small_targets(page: Page, selector: str) -> list[str]:
+    """The visible elements matching ``selector`` smaller than 44 x 44 CSS px (WCAG 2.5.8 and the
+    platforms' touch guidelines), each as the start of its HTML."""
+    found: list[str] = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+            .filter((e) => e.offsetParent !== null)
+            .filter((e) => { const r = e.getBoundingClientRect(); return r.width < 44 || r.height < 44; })
+            .map((e) => e.outerHTML.slice(0, 80))""",
+        selector,
+    )
+    return found

@@ -8,13 +8,14 @@ used from the kiosk's own URLs, never copied.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import jinja2
 from litestar import Response, get
 from litestar.params import FromPath
 from litestar.response import File
+
+from kiosk_ui.static_files import STATIC_ROOT, asset_version, static_file
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE.parent / "static" / "door"
@@ -24,13 +25,18 @@ SHELL = ("door.css", "door.js", "queue.js", "feedback.js", "scanner.js", "sessio
 #: The kiosk's files the door uses by URL (the service worker keeps them too, for an offline reload).
 BORROWED = (
     "/kiosk/static/js/wedge.js",
+    "/kiosk/static/js/qr_reader.js",
     "/kiosk/static/vendor/zxing-wasm/reader/index.js",
     "/kiosk/static/vendor/zxing-wasm/reader/zxing_reader.wasm",
 )
-ASSET_VERSION = hashlib.sha256(
-    b"".join((STATIC_DIR / name).read_bytes() for name in (*SHELL, "sw.js"))
-    + (TEMPLATE_DIR / "door" / "page.html").read_bytes()
-).hexdigest()[:10]
+#: Borrowed files count too: a new wedge.js must replace the copy in the door's service worker.
+ASSET_VERSION = asset_version(
+    [
+        *(STATIC_DIR / name for name in (*SHELL, "sw.js")),
+        TEMPLATE_DIR / "door" / "page.html",
+        *(STATIC_ROOT / url.removeprefix("/kiosk/static/") for url in BORROWED),
+    ]
+)
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self'; "
     "script-src 'self' 'wasm-unsafe-eval'"
@@ -42,7 +48,6 @@ SECURITY_HEADERS = {
     # The shell holds no one's data: the browser may keep it, but must ask whether it changed.
     "Cache-Control": "no-cache",
 }
-_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -78,15 +83,7 @@ async def service_worker() -> Response[str]:
 @get("/door/static/{path:path}", include_in_schema=False)
 async def static(path: FromPath[str]) -> File | Response[str]:
     """The door's CSS and scripts, with the types a strict browser needs."""
-    target = (STATIC_DIR / path.lstrip("/")).resolve()
-    if STATIC_DIR not in target.parents or not target.is_file() or target.suffix not in _TYPES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return File(
-        target,
-        content_disposition_type="inline",
-        media_type=_TYPES[target.suffix],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(STATIC_DIR, path)
 
 
 ROUTES = [door_page, service_worker, static]

@@ -24,6 +24,7 @@ from litestar.response import File, Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from kiosk_ui.front import view
+from kiosk_ui.static_files import static_file
 from kiosk_ui.web.api import Api, ApiError
 from kiosk_ui.web.pages import SECURITY_HEADERS, Form, same_origin
 
@@ -230,21 +231,10 @@ async def pairing_code(request: Request[Any, Any, Any], data: Form) -> Response[
     return _html(body, code)
 
 
-_TYPES = {".css": "text/css", ".js": "text/javascript"}
-
-
 @get("/front/static/{path:path}", include_in_schema=False)
 async def static(path: FromPath[str]) -> File | Response[str]:
     """The front page's own stylesheet and script."""
-    target = (STATIC_DIR / path.lstrip("/")).resolve()
-    if STATIC_DIR not in target.parents or not target.is_file() or target.suffix not in _TYPES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return File(
-        target,
-        content_disposition_type="inline",
-        media_type=_TYPES[target.suffix],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(STATIC_DIR, path)
 
 
 ROUTES = [front_page, panel, sign_in, sign_out, pairing_code, static]

@@ -9,7 +9,6 @@ Nothing on these pages is personal: a sign shows what the door of a room shows.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,14 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import File
 
+from kiosk_ui.static_files import asset_version, static_file
 from kiosk_ui.web.api import Api, ApiError
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE.parent / "static" / "signage"
 TEMPLATE_DIR = HERE.parent / "templates"
 SCRIPTS = ("sign.css", "js/sign.js", "js/board.js", "js/clock.js", "js/link.js", "js/view.js")
-ASSET_VERSION = hashlib.sha256(b"".join((STATIC_DIR / name).read_bytes() for name in SCRIPTS)).hexdigest()[
-    :10
-]
+ASSET_VERSION = asset_version(STATIC_DIR / name for name in SCRIPTS)
 #: Like the kiosk's: no inline script or style; the broker is another port of the same host (ws:).
 CSP = "default-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self' ws: wss:"
 SECURITY_HEADERS = {
@@ -37,7 +35,6 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 ROOM_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.StrictUndefined
@@ -78,15 +75,7 @@ async def sign_page(room: FromPath[str]) -> Response[str]:
 @get("/signage/static/{path:path}", include_in_schema=False)
 async def static(path: FromPath[str]) -> File | Response[str]:
     """The signs' own CSS and JS (the vendored mqtt.js comes from the kiosk's /kiosk/static/vendor/)."""
-    target = (STATIC_DIR / path.lstrip("/")).resolve()
-    if STATIC_DIR not in target.parents or not target.is_file() or target.suffix not in _TYPES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return File(
-        target,
-        content_disposition_type="inline",
-        media_type=_TYPES[target.suffix],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(STATIC_DIR, path)
 
 
 ROUTES = [rooms_page, wall_page, sign_page, static]

@@ -11,7 +11,6 @@ as a bearer token) and anything of an attendee beyond the screen showing it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import uuid
@@ -26,6 +25,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File, Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from kiosk_ui.static_files import asset_version, static_file
 from kiosk_ui.web import i18n
 from kiosk_ui.web.api import COOKIE, Api, ApiError, token_of
 
@@ -38,12 +38,13 @@ SHELL = (
     "js/kiosk.js",
     "js/wedge.js",
     "js/camera.js",
+    "js/qr_reader.js",
     "js/idle.js",
     "js/printing.js",
     "js/offline.js",
     "vendor/htmx.min.js",
 )
-ASSET_VERSION = hashlib.sha256(b"".join((STATIC_DIR / name).read_bytes() for name in SHELL)).hexdigest()[:10]
+ASSET_VERSION = asset_version(STATIC_DIR / name for name in SHELL)
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self'; "
     "script-src 'self' 'wasm-unsafe-eval'"
@@ -624,27 +625,10 @@ async def offline(request: Request[Any, Any, Any], lang: FromQuery[str] = "en") 
     return Response(body, media_type="text/html", headers=headers)
 
 
-_TYPES = {
-    ".css": "text/css",
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".wasm": "application/wasm",
-    ".txt": "text/plain",
-}
-
-
 @get("/kiosk/static/{path:path}", include_in_schema=False)
 async def static(path: FromPath[str]) -> File | Response[str]:
     """The kiosk's own CSS and JS and the vendored copies, with the types a strict browser needs."""
-    target = (STATIC_DIR / path.lstrip("/")).resolve()
-    if STATIC_DIR not in target.parents or not target.is_file() or target.suffix not in _TYPES:
-        return Response("not found", status_code=404, media_type="text/plain")
-    return File(
-        target,
-        content_disposition_type="inline",
-        media_type=_TYPES[target.suffix],
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(STATIC_DIR, path)
 
 
 ROUTES = [

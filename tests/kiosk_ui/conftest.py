@@ -26,7 +26,7 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from konferenco.badges import BadgePayload, BadgeSigner
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, playwright_driver
 from tests.drivers.escpos_decode import decode
 from tests.drivers.test_printer import FakePrinter
 from tests.helpers import ApplianceProcess, konferenco, wait_for
@@ -290,14 +290,8 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
 
 @pytest.fixture(scope="module")
 def driver(venue: Venue) -> Iterator[Playwright]:
-    """Playwright, once per module and after the venue: its sync API owns this thread's event loop."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (browser tests need a real Chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    # Two cores shared with the appliance, Chromium and other test runs: 5 s can be a slow moment.
-    sync_api.expect.set_options(timeout=10_000)
-    with sync_api.sync_playwright() as playwright:
-        yield playwright
+    """Playwright, once per module and after the appliance."""
+    yield from playwright_driver()
 
 
 @pytest.fixture(scope="module")

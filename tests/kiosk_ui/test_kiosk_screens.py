@@ -17,8 +17,6 @@ under ``docs/screenshots/kiosk/``).
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -29,7 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser import wcag_violations
+from tests.browser import publish_screenshots, wcag_violations
 from tests.kiosk_ui.conftest import (
     LANDSCAPE,
     LANGUAGES,
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.slow
-
-SCREENSHOTS_ENV = "KONFERENCO_SCREENSHOTS"
 
 
 @dataclass(frozen=True)
@@ -247,9 +243,4 @@ def test_screenshots_of_every_screen(
     shots.append(tmp_path / f"01-welcome-de-{orientation}.png")
     page.screenshot(path=str(shots[-1]), animations="disabled", caret="hide")
     german.close()
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if target:
-        folder = Path(target) / "kiosk"
-        folder.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copyfile(shot, folder / shot.name)
+    publish_screenshots(shots, "kiosk")

@@ -3,35 +3,10 @@
 // reader (loaded from the kiosk's URL on first use).  A code is handed on once; the same code
 // is ignored while it stays in view and for DEBOUNCE_MS after it was last seen, so a badge
 // held up for three seconds is one scan, and the next badge is read at once.
+import { qrReader } from "/kiosk/static/js/qr_reader.js";
+
 const DEBOUNCE_MS = 2000;
-const ZXING = "/kiosk/static/vendor/zxing-wasm/reader/";
 let reader = null;
-
-async function zxingReader() {
-  const zxing = await import(`${ZXING}index.js`);
-  await zxing.prepareZXingModule({
-    overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? `${ZXING}${path}` : prefix + path) },
-    fireImmediately: true,
-  });
-  const canvas = document.createElement("canvas");
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  return async (video) => {
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    context.drawImage(video, 0, 0);
-    const image = context.getImageData(0, 0, canvas.width, canvas.height);
-    const found = await zxing.readBarcodes(image, { formats: ["QRCode"], tryHarder: false, maxNumberOfSymbols: 1 });
-    return found.find((result) => result.isValid)?.text || "";
-  };
-}
-
-async function nativeReader() {
-  if (!("BarcodeDetector" in window)) return null;
-  const formats = await window.BarcodeDetector.getSupportedFormats();
-  if (!formats.includes("qr_code")) return null;
-  const native = new window.BarcodeDetector({ formats: ["qr_code"] });
-  return async (video) => (await native.detect(video))[0]?.rawValue || "";
-}
 
 export class Camera {
   constructor(video, onCode) {
@@ -51,7 +26,7 @@ export class Camera {
     this.stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     this.video.srcObject = this.stream;
     await this.video.play().catch(() => {});
-    reader = reader || (await nativeReader()) || (await zxingReader());
+    reader = reader || (await qrReader({ tryHarder: false })); // every frame of a queue: speed first
     this.look();
   }
 

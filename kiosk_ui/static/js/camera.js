@@ -1,35 +1,11 @@
-// The kiosk's camera, opened only when the attendee taps "Use the camera".  BarcodeDetector
-// where the browser has it; else zxing-wasm's reader, vendored, loaded on first use only.
+// The kiosk's camera, opened only when the attendee taps "Use the camera" (the reading itself is
+// qr_reader.js, shared with the door).
+import { qrReader } from "./qr_reader.js";
 import { submitScan } from "./wedge.js";
 
 let stream = null;
 let timer = null;
 let detector = null;
-
-async function zxingReader() {
-  const zxing = await import("/kiosk/static/vendor/zxing-wasm/reader/index.js");
-  await zxing.prepareZXingModule({
-    overrides: { locateFile: (path, prefix) => (path.endsWith(".wasm") ? `/kiosk/static/vendor/zxing-wasm/reader/${path}` : prefix + path) },
-    fireImmediately: true,
-  });
-  return async (video, canvas) => {
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    context.drawImage(video, 0, 0);
-    const image = context.getImageData(0, 0, canvas.width, canvas.height);
-    const found = await zxing.readBarcodes(image, { formats: ["QRCode"], tryHarder: true, maxNumberOfSymbols: 1 });
-    return found.find((result) => result.isValid)?.text || "";
-  };
-}
-
-async function nativeReader() {
-  if (!("BarcodeDetector" in window)) return null;
-  const formats = await window.BarcodeDetector.getSupportedFormats();
-  if (!formats.includes("qr_code")) return null;
-  const native = new window.BarcodeDetector({ formats: ["qr_code"] });
-  return async (video) => (await native.detect(video))[0]?.rawValue || "";
-}
 
 export async function startCamera(form) {
   const view = form?.querySelector("[data-camera-view]");
@@ -47,13 +23,12 @@ export async function startCamera(form) {
   video.srcObject = stream;
   await video.play().catch(() => {});
   status.textContent = status.dataset.looking;
-  detector = detector || (await nativeReader()) || (await zxingReader());
-  const canvas = document.createElement("canvas");
+  detector = detector || (await qrReader());
   const look = async () => {
     if (!stream) return;
     let text = "";
     try {
-      if (video.readyState >= 2) text = await detector(video, canvas);
+      if (video.readyState >= 2) text = await detector(video);
     } catch {
       text = "";
     }

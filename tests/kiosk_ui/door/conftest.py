@@ -91,6 +91,3 @@ def door_token(venue: Venue) -> str:
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
-
-
-SCREENSHOTS_ENV = "KONFERENCO_SCREENSHOTS"

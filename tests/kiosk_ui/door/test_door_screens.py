@@ -8,8 +8,6 @@ machine does not photograph the screen after the answer went away.
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +16,11 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import wcag_violations
+from tests.browser import publish_screenshots, small_targets, wcag_violations
 from tests.kiosk_ui.conftest import Venue
 from tests.kiosk_ui.door.conftest import (
     DESKTOP,
     PHONE,
-    SCREENSHOTS_ENV,
     TABLET,
     door_page,
     result,
@@ -162,17 +159,7 @@ def test_screenshots_of_the_door(size: str, venue: Venue, browser: Browser, tmp_
         page.screenshot(path=str(shots[-1]), animations="disabled", caret="hide")
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
         assert not overflow, f"{name} scrolls sideways at {viewport}"
-        small = page.evaluate(
-            """() => [...document.querySelectorAll('button, select, input:not([type=radio])')]
-                .filter((e) => e.offsetParent !== null)
-                .filter((e) => { const r = e.getBoundingClientRect(); return r.width < 44 || r.height < 44; })
-                .map((e) => e.outerHTML.slice(0, 80))"""
-        )
+        small = small_targets(page, "button, select, input:not([type=radio])")
         assert not small, f"{name}: touch targets under 44 px at {viewport}: {small}"
         context.close()
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if target:
-        folder = Path(target) / "door"
-        folder.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copyfile(shot, folder / shot.name)
+    publish_screenshots(shots, "door")

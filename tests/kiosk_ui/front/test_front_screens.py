@@ -11,14 +11,13 @@ and, with ``KONFERENCO_SCREENSHOTS=DIR``, to ``DIR/front/`` (the committed ones 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser import wcag_violations
+from tests.browser import publish_screenshots, small_targets, wcag_violations
 from tests.helpers import konferenco
 from tests.kiosk_ui.conftest import Venue, make_venue
 from tests.kiosk_ui.front.conftest import VIEWPORTS, front, sign_in
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-SCREENSHOTS_ENV = "KONFERENCO_SCREENSHOTS"
 Staff = dict[str, dict[str, str]]
 
 
@@ -92,16 +90,6 @@ STATES: list[tuple[str, Callable[[Page, Staff], None], bool]] = [
 ]
 
 
-def _small_targets(page: Page) -> list[str]:
-    """Buttons, inputs, links in cards and summaries smaller than 44 x 44 CSS px."""
-    found: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('button, input, .card, summary')]
-            .filter((e) => { const r = e.getBoundingClientRect(); return r.width < 44 || r.height < 44; })
-            .map((e) => e.id || e.className || e.tagName)"""
-    )
-    return found
-
-
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_every_state_meets_wcag_aa_and_is_photographed_at(
     size: str, venue: Venue, browser: Browser, staff: Staff, tmp_path: Path
@@ -117,14 +105,10 @@ def test_every_state_meets_wcag_aa_and_is_photographed_at(
         page.screenshot(path=str(shots[-1]), full_page=full_page, animations="disabled", caret="hide")
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
         assert not overflow, f"{name} scrolls sideways at {viewport}"
-        assert not _small_targets(page), f"{name}: targets under 44 px: {_small_targets(page)}"
+        small = small_targets(page, "button, input, .card, summary")
+        assert not small, f"{name}: targets under 44 px: {small}"
         found[name] = wcag_violations(page)
         context.close()
     bad = {name: v for name, v in found.items() if v}
     assert not bad, "axe-core: " + "\n".join(f"{n}: {v}" for n, v in bad.items())
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if target:
-        folder = Path(target) / "front"
-        folder.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copyfile(shot, folder / shot.name)
+    publish_screenshots(shots, "front")

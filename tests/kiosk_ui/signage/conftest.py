@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, playwright_driver
 from tests.helpers import ApplianceProcess, free_port, konferenco, wait_for
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ MOSQUITTO = shutil.which("mosquitto") or (
 ROOM = "sign-hall"
 ROOM_NAME = "Sign Hall"
 FULL_ROOM = "small-room"
-SCREENSHOTS_ENV = "KONFERENCO_SCREENSHOTS"
 needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (make setup)")
 
 
@@ -224,13 +223,8 @@ def signs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signs]:
 
 @pytest.fixture(scope="module")
 def driver(signs: Signs) -> Iterator[Playwright]:
-    """Playwright after the appliance (its sync API owns this thread's event loop)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (browser tests need a real Chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev extra")
-    sync_api.expect.set_options(timeout=10_000)
-    with sync_api.sync_playwright() as playwright:
-        yield playwright
+    """Playwright, once per module and after the appliance."""
+    yield from playwright_driver()
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,14 @@ offline after the appliance stopped) and the wall, at phone 390x844, tablet 820x
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser import wcag_violations
+from tests.browser import publish_screenshots, wcag_violations
 from tests.helpers import wait_for
-from tests.kiosk_ui.signage.conftest import FULL_ROOM, ROOM, SCREENSHOTS_ENV, Signs, connected, now_ms
+from tests.kiosk_ui.signage.conftest import FULL_ROOM, ROOM, Signs, connected, now_ms
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -111,9 +109,4 @@ def test_every_page_and_state_is_accessible_at_every_size(
         page.context.close()
         signs.start_appliance()
 
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if target:
-        folder = Path(target) / "signage"
-        folder.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copyfile(shot, folder / shot.name)
+    publish_screenshots(shots, "signage")
