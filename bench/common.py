@@ -13,11 +13,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from konferenco.types import new_id
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 EVENT = "bench"
 _started = time.monotonic()
@@ -135,3 +140,32 @@ def konferenco(*args: str, timeout: float = 600.0) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"konferenco {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.stdout
+
+
+@contextmanager
+def playwright_session(what: str) -> Iterator[Playwright]:
+    """Playwright driving Debian's Chromium (tests/browser.py), for the benchmark named ``what``.
+
+    Unlike the tests, a benchmark without Chromium fails loudly: a skipped figure would read as met.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM
+
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is not installed: the {what} benchmark runs in a real Chromium")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@contextmanager
+def chromium(what: str) -> Iterator[Browser]:
+    """A headless Chromium with the tests' arguments, closed afterwards."""
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with playwright_session(what) as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

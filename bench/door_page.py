@@ -33,7 +33,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,14 +40,24 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from PIL import Image, ImageDraw
 
-from bench.common import BenchResult, Row, Series, Table, Verdict, konferenco, percentile, progress
+from bench.common import (
+    BenchResult,
+    Row,
+    Series,
+    Table,
+    Verdict,
+    konferenco,
+    percentile,
+    playwright_session,
+    progress,
+)
 from drivers.printer.layout import qr_mask
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import ApplianceProcess
 from tests.kiosk_ui.qr_video import BLACK, GREY, WHITE, write_y4m
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 ATTENDEES = 180_000
 WEDGE_SCANS = 30
@@ -161,16 +170,6 @@ def camera_video(path: Path, codes: list[str]) -> Path:
 
 
 # --- the browser ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _playwright() -> Iterator[Playwright]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is not installed: the door benchmark runs in a real Chromium")
-    with sync_playwright() as playwright:
-        yield playwright
 
 
 def _door(browser: Browser, url: str, pin: str) -> Page:
@@ -293,7 +292,7 @@ def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
             login.raise_for_status()
             headers = {"Authorization": f"Bearer {login.json()['token']}"}
             with (
-                _playwright() as playwright,
+                playwright_session("door") as playwright,
                 httpx.Client(base_url=appliance.url, headers=headers, timeout=30) as api,
             ):
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

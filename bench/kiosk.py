@@ -39,16 +39,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from bench.common import BenchResult, Row, Series, Table, Verdict, konferenco, percentile, progress
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.common import BenchResult, Row, Series, Table, Verdict, chromium, konferenco, percentile, progress
 from tests.drivers.test_printer import FakePrinter
 from tests.helpers import ApplianceProcess
 
@@ -216,20 +214,6 @@ def _pair(url: str, desk: str) -> str:
 
 
 # --- the browser ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _chromium() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is not installed: the kiosk benchmark runs in a real Chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _kiosk_page(browser: Browser, url: str, token: str) -> Page:
@@ -407,7 +391,7 @@ def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
             reps: list[Repetition] = []
             sizes = (0, 0)
             with (
-                _chromium() as browser,
+                chromium("kiosk") as browser,
                 httpx.Client(
                     base_url=appliance.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
                 ) as api,

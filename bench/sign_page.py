@@ -26,16 +26,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.common import BenchResult, Row, Series, Table, Verdict, percentile, progress
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.common import BenchResult, Row, Series, Table, Verdict, chromium, percentile, progress
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -61,20 +58,6 @@ OBSERVE = """(title) => {
   observer.observe(target, {childList: true, subtree: true, characterData: true});
   check();
 }"""
-
-
-@contextmanager
-def _chromium() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is not installed: the sign benchmark runs in a real Chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class RawSubscriber:
@@ -226,7 +209,7 @@ def run(repetitions: int = 3) -> BenchResult:
             raw_p95: list[float] = []
             growth: list[float] = []
             heaps: list[tuple[float, float, int, bool, str]] = []
-            with _chromium() as browser:
+            with chromium("sign") as browser:
                 for rep in range(repetitions):
                     progress(
                         f"room sign page: repetition {rep + 1}/{repetitions}: {UPDATES} schedule changes"
