@@ -73,8 +73,6 @@ class GateCounts(msgspec.Struct, kw_only=True):
     ),
     tags=["check-in"],
     opt=roles(*DOOR_STAFF),
-    # The specific codes, here rather than in appliance/errors.py's table: the generic ones (400,
-    # 401, 403, 500) are added by the app's ErrorResponses plugin, which keeps these.
 )
 async def door_setup(
     events: NamedDependency[EventScope],

@@ -18,14 +18,13 @@ from typing import Any
 
 import jinja2
 from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import File, Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from kiosk_ui.front import view
 from kiosk_ui.static_files import static_file
-from kiosk_ui.web.api import Api, ApiError
+from kiosk_ui.web.api import Api, ApiError, token_cookie
 from kiosk_ui.web.pages import SECURITY_HEADERS, Form, same_origin
 
 HERE = Path(__file__).resolve().parent
@@ -185,19 +184,8 @@ async def sign_in(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
     if signed.get("role") not in PANEL_ROLES:
         refused = {"code": "kiosk_account", "retry_after": None, "message": ""}
         return await _page(request, code=403, signin_error=refused, typed_name=name)
-    max_age = max(0, int(signed["expires_at"] - time.time()))
     response: Response[Any] = Redirect("/", status_code=HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        Cookie(
-            key=COOKIE,
-            value=signed["token"],
-            path="/",
-            max_age=max_age,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-    )
+    response.set_cookie(token_cookie(request, COOKIE, signed["token"], signed["expires_at"]))  # seconds
     return response
 
 

@@ -8,10 +8,12 @@ factor) count the kiosk's own address, not one shared by every page request.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 from litestar import Request
+from litestar.datastructures import Cookie
 
 COOKIE = "konferenco_kiosk"
 
@@ -77,3 +79,20 @@ class Api:
 def token_of(request: Request[Any, Any, Any]) -> str | None:
     """The kiosk's token from its HttpOnly cookie (never rendered into a page)."""
     return request.cookies.get(COOKIE) or None
+
+
+def token_cookie(request: Request[Any, Any, Any], key: str, token: str, expires_at_s: float) -> Cookie:
+    """The cookie a page keeps a staff token in until ``expires_at_s`` (seconds since the epoch).
+
+    HttpOnly (no script reads it), SameSite=Strict (no other site sends it), and Secure when the
+    page came over https; the kiosk and the front page each keep theirs under their own ``key``.
+    """
+    return Cookie(
+        key=key,
+        value=token,
+        path="/",
+        max_age=max(0, int(expires_at_s - time.time())),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

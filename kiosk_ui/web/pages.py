@@ -12,14 +12,12 @@ as a bearer token) and anything of an attendee beyond the screen showing it.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
 from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File, Redirect
@@ -27,7 +25,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from kiosk_ui.static_files import asset_version, static_file
 from kiosk_ui.web import i18n
-from kiosk_ui.web.api import COOKIE, Api, ApiError, token_of
+from kiosk_ui.web.api import COOKIE, Api, ApiError, token_cookie, token_of
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE.parent / "static"
@@ -312,19 +310,9 @@ async def pair(request: Request[Any, Any, Any], data: Form, lang: FromQuery[str]
             if err.code in ("wrong_code", "invalid"):
                 return _pair_page(request, lang, error="wrong_code", code=err.status)
             return _pair_page(request, lang, error="trouble", code=err.status)
-    max_age = max(0, int(paired["expires_at"] / 1000 - time.time()))
     response: Response[Any] = Redirect(f"/kiosk?lang={lang}", status_code=HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        Cookie(
-            key=COOKIE,
-            value=paired["token"],
-            path="/",
-            max_age=max_age,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-    )
+    # The pairing answers in milliseconds, like the rest of the API (sign-in in seconds).
+    response.set_cookie(token_cookie(request, COOKIE, paired["token"], paired["expires_at"] / 1000))
     return response
 
 
