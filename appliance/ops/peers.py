@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 
 from appliance.box import Box
 from appliance.staff.guard import ALL_ROLES, roles
-from drivers.discovery.peer import parse_peer
+from konferenco.peer_record import parse_peer
 
 
 class Peer(msgspec.Struct, kw_only=True):

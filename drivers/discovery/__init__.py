@@ -33,7 +33,7 @@ from drivers.discovery.matchers import (
     matching_domains,
     zeroconf_table,
 )
-from drivers.discovery.peer import (
+from konferenco.peer_record import (
     PEER_TYPE,
     PRINTER_TYPE,
     PROTOCOL_VERSION,

@@ -17,7 +17,7 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from drivers.discovery.interfaces import ROUTE_TABLE, DiscoverySettings
 from drivers.discovery.lifecycle import ZeroconfUser
-from drivers.discovery.peer import PEER_TYPE, host_label, peer_properties
+from konferenco.peer_record import PEER_TYPE, host_label, peer_properties
 
 log = logging.getLogger(__name__)
 

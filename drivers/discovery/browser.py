@@ -28,7 +28,7 @@ from drivers.base import Millis
 from drivers.discovery.interfaces import ROUTE_TABLE, DiscoverySettings
 from drivers.discovery.lifecycle import ZeroconfUser
 from drivers.discovery.matchers import DomainMatcher, ZeroconfTable, matching_domains, zeroconf_table
-from drivers.discovery.peer import PEER_TYPE, PeerInfo, parse_peer
+from konferenco.peer_record import PEER_TYPE, PeerInfo, parse_peer
 from konferenco.types import now_ms
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """What an appliance says about itself on the LAN: the ``_konferenco._tcp.local.`` TXT record.
 
-Writer (:class:`~drivers.discovery.advertiser.Advertiser`) and reader
-(:func:`parse_peer`) live together so the two sides cannot drift.  ``v`` comes
+Writer (:func:`peer_properties`, used by the appliance's advertiser) and reader
+(:func:`parse_peer`, used by its browser and by the staff TUI) live together, in the
+shared core, so the sides cannot drift.  ``v`` comes
 first (DNS-SD's ``txtvers`` convention); a reader that meets another ``v``
 still sees the peer but knows it may not speak the same sync protocol.
 """
