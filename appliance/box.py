@@ -28,8 +28,8 @@ from typing import Any
 
 from appliance.checkin.door import Door, PrintPolicy
 from appliance.checkin.service import CheckinService
-from appliance.config import ApplianceConfig, DataDir, EventScope
-from appliance.desk.service import Desk
+from appliance.config import ApplianceConfig, DataDir, DeviceConfig, EventScope
+from appliance.desk.service import Desk, tag_owner
 from appliance.devices.manager import DeviceManager
 from appliance.grassroots.assembly import grassroots_part
 from appliance.grassroots.service import Grassroots
@@ -55,6 +55,7 @@ from appliance.schedule.standalone import ServingLock
 from appliance.signage_feed import SignageFeed
 from appliance.staff.service import StaffDirectory, StaffTokens
 from appliance.storage import open_replica
+from drivers.base import ScanEvent
 from konferenco.lifecycle import Periodic
 from konferenco.types import now_ms
 from sync.client import SyncClient
@@ -176,6 +177,22 @@ class Box:
             },
         )
 
+    def _tapped(self, device: DeviceConfig, read: ScanEvent) -> None:
+        """A help-desk reader read a tag or code: tell the desk whose it is (nothing is recorded)."""
+        event = self.checkin.scope.resolve(None)
+        owner = tag_owner(self.conn, event, read.nfc_uid) if read.nfc_uid else None
+        self.live.publish(
+            "tap",
+            {
+                "device": device.id,
+                "nfc_uid": read.nfc_uid or None,
+                "code": read.code or None,
+                "attendee_id": owner,
+                "at": read.at,
+                "event": event,
+            },
+        )
+
     def peer_report(self) -> dict[str, Any]:
         """Upstreams that failed to prove who they are, and peers whose proofs this box refused."""
         clients = self.links.clients
@@ -253,7 +270,12 @@ class Box:
             on_change=lambda job: self.live.publish("print", job),
         )
         # 5. the door, with its print policy
-        self.door = Door(self.checkin, PrintPolicy(self.prints, config.auto_print), on_scan=self._scanned)
+        self.door = Door(
+            self.checkin,
+            PrintPolicy(self.prints, config.auto_print),
+            on_scan=self._scanned,
+            on_tap=self._tapped,
+        )
         # 6. devices: outputs first, then the scanners and readers that feed the door
         self.devices = DeviceManager(config, self.door.device_sink, printers)
         await self.devices.start()

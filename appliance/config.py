@@ -38,7 +38,9 @@ class DeviceConfig(msgspec.Struct, kw_only=True):
     ``domain`` is the driver family (``drivers/<domain>/``), ``kind`` the
     variant within it (a printer's connection, a scanner's interface).
     Scanners and NFC readers stand at a ``gate``: their scans count there,
-    recorded with the device's id as the staff member.
+    recorded with the device's id as the staff member.  One at the help desk
+    (``desk``) admits no one: what it reads goes to the live feed's ``tap``
+    topic, where the desk links a new NFC tag or finds the badge's owner.
     """
 
     id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}\Z")]
@@ -46,6 +48,7 @@ class DeviceConfig(msgspec.Struct, kw_only=True):
     kind: str = ""
     name: str = ""
     gate: str | None = None
+    desk: bool = False
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

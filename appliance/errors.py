@@ -44,6 +44,7 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     "GET /api/v1/catalog": ("token_expired", *_EVENT, "no_catalog"),
     "GET /api/v1/attendees": ("token_expired", *_EVENT, "query_too_short"),
     f"GET {_ATTENDEE}": ("token_expired", *_EVENT, "unknown_attendee"),
+    f"GET {_ATTENDEE}/record": ("token_expired", *_EVENT, "unknown_attendee"),
     "POST /api/v1/attendees": (
         "token_expired",
         *_EVENT,
@@ -61,7 +62,7 @@ ROUTE_ERRORS: dict[str, tuple[str, ...]] = {
     f"POST {_JOB}/reprint": ("token_expired", "no_printer", "not_finished"),
     f"POST {_JOB}/cancel": ("token_expired", "no_printer", "not_waiting"),
     f"GET {_JOB}": ("token_expired",),
-    "GET /api/v1/live": ("token_expired", "invalid"),
+    "GET /api/v1/live": ("token_expired", "invalid"),  # forbidden: a door or kiosk asking for `tap`
     "GET /api/v1/kiosk/status": ("token_expired",),
     "POST /api/v1/kiosk/pairing-codes": ("token_expired",),
     "POST /api/v1/kiosk/pair": ("wrong_code", "locked"),

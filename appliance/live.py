@@ -22,16 +22,19 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from appliance.staff.guard import ALL_ROLES, roles
+from appliance.staff.guard import ALL_ROLES, forbidden, roles, staff_of
+from appliance.staff.service import StaffRole
 from konferenco.errors import Invalid
 
 #: Topics a client may ask for; an unknown topic is refused (a typo would otherwise be silence).
-TOPICS = frozenset({"print", "scan"})
+TOPICS = frozenset({"print", "scan", "tap"})
+#: ``tap`` carries NFC tag UIDs read at the help desk: for the desk's staff, not a kiosk's screen.
+DESK_TOPICS = frozenset({"tap"})
 #: Events kept per subscriber before the oldest is dropped.
 QUEUE_SIZE = 256
 #: Seconds between ``: keepalive`` comments (proxies and browsers close silent streams).
@@ -120,7 +123,9 @@ async def _stream(feed: LiveFeed, topics: frozenset[str], keepalive: float) -> A
     summary="Live events (Server-Sent Events): print job changes and scans",
     description=(
         "`event: print` carries the PrintJob on every change of a job; `event: scan` carries "
-        "`{scan_id, result, gate, attendee_id, at}`; a `: keepalive` comment comes every 15 s. "
+        "`{scan_id, result, gate, attendee_id, at}`; `event: tap` (desk and organizer accounts "
+        "only) carries what a help-desk reader read, `{device, nfc_uid, code, attendee_id, at}`, "
+        "nothing decided; a `: keepalive` comment comes every 15 s. "
         "Accepts the kiosk's `konferenco_kiosk` cookie as well as a bearer token (EventSource "
         "cannot set headers)."
     ),
@@ -129,10 +134,14 @@ async def _stream(feed: LiveFeed, topics: frozenset[str], keepalive: float) -> A
     opt={**roles(*ALL_ROLES), "kiosk_cookie": True},
 )
 async def live(
+    request: Request[Any, Any, Any],
     live_feed: NamedDependency[LiveFeed],
     topics: Annotated[str, QueryParameter(max_length=100)] = "print,scan",
 ) -> ServerSentEvent:
     chosen = parse_topics(topics)
+    role = staff_of(request).role
+    if chosen & DESK_TOPICS and role not in (StaffRole.DESK, StaffRole.ORGANIZER):
+        raise forbidden(role, (StaffRole.DESK,))
     return ServerSentEvent(_stream(live_feed, chosen, KEEPALIVE_S), headers={"Cache-Control": "no-store"})
 
 

@@ -254,7 +254,16 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE device_key ADD COLUMN capabilities TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Why staff printed a badge again ("badge lost", "name misspelt"), kept with the job.
+
+    The desk asks for it on every reprint, so an organizer can tell a lost badge
+    from a second person using one; jobs made before have none.
+    """
+    db.execute("ALTER TABLE print_job ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -60,15 +60,22 @@ _RETRYABLE = frozenset({"too_late", "unavailable"})
 
 #: Told of every recorded scan (the live feed): the answer, and the event it was recorded in.
 ScanListener = Callable[[ScanAnswer, str], None]
+#: Told what a help-desk device read (``DeviceConfig.desk``): the device and the read, nothing decided.
+TapListener = Callable[[DeviceConfig, ScanEvent], None]
 
 
 class Door:
     def __init__(
-        self, checkin: CheckinService, policy: PrintPolicy, on_scan: ScanListener | None = None
+        self,
+        checkin: CheckinService,
+        policy: PrintPolicy,
+        on_scan: ScanListener | None = None,
+        on_tap: TapListener | None = None,
     ) -> None:
         self.checkin = checkin
         self.policy = policy
         self.on_scan = on_scan
+        self.on_tap = on_tap
 
     async def scan(self, request: ScanRequest, staff: str) -> ScanAnswer:
         """Decide, record durably, then print if the gate says so; the answer is the door's."""
@@ -86,6 +93,13 @@ class Door:
         """The sink a scanner or reader feeds: its scans count at its gate, with the device as staff."""
 
         async def sink(event: ScanEvent) -> None:
+            if device.desk:  # the help desk's reader admits no one: staff link or look up the read
+                if self.on_tap is not None:
+                    try:
+                        self.on_tap(device, event)
+                    except Exception:
+                        log.exception("read at desk device %s: the tap listener failed", device.id)
+                return
             request = ScanRequest(
                 nonce=new_id(),
                 gate=device.gate or "main",

@@ -40,14 +40,23 @@ class GateOption(msgspec.Struct, kw_only=True):
     default_list: str = ""
 
 
+class TicketTypeOption(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+
+
 class GateChoices(msgspec.Struct, kw_only=True):
-    """The choices of a door: its event, the gates (each with its usual list) and the lists."""
+    """The choices of a door: its event, the gates (each with its usual list) and the lists.
+
+    ``ticket_types`` are what a desk registers a walk-in with (the same catalog, one read).
+    """
 
     event: str
     event_name: str
     timezone: str
     gates: list[GateOption]
     lists: list[GateOption]
+    ticket_types: list[TicketTypeOption] = msgspec.field(default_factory=list)
 
 
 class GateCounts(msgspec.Struct, kw_only=True):
@@ -68,8 +77,9 @@ class GateCounts(msgspec.Struct, kw_only=True):
     "/api/v1/door/setup",
     summary="The gates and check-in lists a door scanner chooses from",
     description=(
-        "The event (id, name, time zone), its gates with their default list, and its check-in "
-        "lists, in the catalog's order by name. For door, desk and organizer accounts."
+        "The event (id, name, time zone), its gates with their default list, its check-in "
+        "lists and its ticket types (for a walk-in at the desk), each sorted by name. "
+        "For door, desk and organizer accounts."
     ),
     tags=["check-in"],
     opt=roles(*DOOR_STAFF),
@@ -102,6 +112,10 @@ async def door_setup(
         timezone=catalog.timezone.key,
         gates=gates,
         lists=lists,
+        ticket_types=sorted(
+            (TicketTypeOption(id=tid, name=tname or tid) for tid, tname in catalog.ticket_types.items()),
+            key=lambda t: (t.name.casefold(), t.id),
+        ),
     )
 
 

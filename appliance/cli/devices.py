@@ -64,6 +64,11 @@ def devices(ctx: click.Context, data_dir: Path | None, port: int) -> None:
 )
 @click.option("--name", default="", help="What staff see in the device list.")
 @click.option("--gate", help="Scanners and readers: the gate their scans count at.")
+@click.option(
+    "--desk",
+    is_flag=True,
+    help="Scanners and readers at the help desk: they admit no one; staff link or look up what they read.",
+)
 @click.option("--set", "values", multiple=True, metavar="KEY=VALUE", help="A driver setting (repeatable).")
 def devices_add(
     data_dir: Path,
@@ -72,6 +77,7 @@ def devices_add(
     kind: str,
     name: str,
     gate: str | None,
+    desk: bool,
     values: tuple[str, ...],
 ) -> None:
     """Add (or replace) a device; the appliance uses it from its next start."""
@@ -86,6 +92,7 @@ def devices_add(
             name=name,
             gate=gate,
             settings=parse_settings(values),
+            desk=desk,
         )
     except DeviceError as exc:
         raise click.UsageError(str(exc)) from None

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from appliance.checkin.service import CheckinService
 from appliance.checkin.structs import AttendeeView
 from appliance.config import EventScope
+from appliance.desk.record import AttendeeRecord, attendee_record
 from appliance.desk.service import (
     Amend,
     Desk,
@@ -59,6 +60,29 @@ async def get_attendee(
     event_id = events.resolve(event)
     require_attendee(checkin.conn, event_id, attendee_id)
     return checkin.attendee_view(event_id, attendee_id)
+
+
+@get(
+    "/api/v1/attendees/{attendee_id:str}/record",
+    summary="One attendee's whole record: tickets, check-ins on every device, prints, corrections",
+    description=(
+        "What the help desk reads to answer an attendee: the roster entry (with e-mail, order and "
+        "NFC tags), every check-in of every device this appliance has synced (newest first, annulled "
+        "ones marked), badge print jobs made here (with the reason of a reprint), the organizers' "
+        "corrections, duplicate admissions and revocations. Lists hold at most 200 entries each."
+    ),
+    tags=["desk"],
+    opt=roles(StaffRole.DESK),
+)
+async def get_attendee_record(
+    attendee_id: FromPath[str],
+    events: NamedDependency[EventScope],
+    reads: NamedDependency[ReadPool],
+    event: FromQuery[str | None] = None,
+) -> AttendeeRecord:
+    event_id = events.resolve(event)
+    async with reads.connection() as conn:
+        return await attendee_record(conn, event_id, attendee_id)
 
 
 @post(
@@ -142,4 +166,12 @@ async def revoke(
     return Revoked(record.id, record.target, record.value, record.at)
 
 
-ROUTES = [search_attendees, get_attendee, register_walk_in, amend_attendee, link_tag, revoke]
+ROUTES = [
+    search_attendees,
+    get_attendee,
+    get_attendee_record,
+    register_walk_in,
+    amend_attendee,
+    link_tag,
+    revoke,
+]

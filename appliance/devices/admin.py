@@ -52,6 +52,7 @@ def add_device(
     name: str = "",
     gate: str | None = None,
     settings: dict[str, object] | None = None,
+    desk: bool = False,
 ) -> DeviceConfig:
     """Add DEVICE_ID, or replace the device of that id, and save the configuration."""
     try:
@@ -62,12 +63,15 @@ def add_device(
                 "kind": kind,
                 "name": name,
                 "gate": gate,
+                "desk": desk,
                 "settings": settings or {},
             },
             DeviceConfig,
         )
     except msgspec.ValidationError as exc:
         raise DeviceError(str(exc)) from None
+    if desk and (domain not in ("scanner", "rfid") or gate):
+        raise DeviceError("--desk is for a scanner or reader at the help desk, which has no --gate")
     config.devices = [d for d in config.devices if d.id != device_id] + [device]
     data.save(config)
     return device

@@ -131,6 +131,15 @@ class LoopHealth(msgspec.Struct, kw_only=True):
     last_error: str | None
 
 
+class CatalogVersion(msgspec.Struct, kw_only=True):
+    """Which catalog an event runs on here: the hub's revision, when it came, how many people."""
+
+    event: str
+    revision: int | None  # None: no catalog imported yet
+    imported_at: int | None
+    attendees: int
+
+
 class Overview(msgspec.Struct, kw_only=True):
     name: str
     device_id: str
@@ -146,6 +155,7 @@ class Overview(msgspec.Struct, kw_only=True):
     printers: list[PrinterSummary]
     loops: list[LoopHealth]
     at: int
+    catalog: list[CatalogVersion] = msgspec.field(default_factory=list)
 
 
 async def _events(box: Box, schedule: ScheduleService) -> list[EventSummary]:
@@ -208,6 +218,27 @@ def _hub(box: Box, now: int) -> HubLink:
     )
 
 
+def _catalogs(box: Box) -> list[CatalogVersion]:
+    """Each event's catalog as imported here (a stale revision explains a "not on the roster" at the door)."""
+    out = []
+    for event in box.config.events:
+        row = box.conn.execute(
+            "SELECT revision, imported_at FROM catalog_event WHERE id = ?", (event,)
+        ).fetchone()
+        (attendees,) = box.conn.execute(
+            "SELECT count(*) FROM attendee WHERE event_id = ?", (event,)
+        ).fetchone()
+        out.append(
+            CatalogVersion(
+                event=event,
+                revision=row[0] if row else None,
+                imported_at=row[1] if row else None,
+                attendees=int(attendees),
+            )
+        )
+    return out
+
+
 def _printers(box: Box, devices: list[DeviceSummary]) -> list[PrinterSummary]:
     counts: dict[tuple[str, str], int] = {}
     for printer, status, count in box.conn.execute(
@@ -259,7 +290,8 @@ async def public_overview(
     summary="The box at a glance: hub link, what the hub has not acknowledged, devices and printers",
     description="For signed-in staff (door, desk, organizer); a kiosk's token is refused. "
     "`hub.unacknowledged` counts this box's changes the hub has not confirmed it holds "
-    "(all of them on a box with no hub configured).",
+    "(all of them on a box with no hub configured). `catalog` names each event's catalog "
+    "revision, when it was imported and how many attendees it holds.",
     tags=TAGS,
     opt=roles(*STAFF),
 )
@@ -312,6 +344,7 @@ async def overview(box: NamedDependency[Box], schedule: NamedDependency[Schedule
             for t in health["tasks"]
         ],
         at=now,
+        catalog=_catalogs(box),
     )
 
 

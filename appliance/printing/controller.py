@@ -21,6 +21,12 @@ class PrintRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     event: str | None = None
 
 
+class ReprintRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Why the badge is printed again; kept with the new job (``GET /api/v1/print-jobs``)."""
+
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
 def _queue(prints: NamedDependency[PrintQueue]) -> PrintQueue:
     if not prints.printers:
         raise PrintError("no_printer", "no printer is configured on this appliance")
@@ -60,13 +66,18 @@ async def create_print_job(
 
 @post(
     "/api/v1/print-jobs/{job_id:str}/reprint",
-    summary="Print a finished job's badge again (a new job)",
+    summary="Print a finished job's badge again (a new job), with the reason staff give",
     tags=["printing"],
     status_code=202,
     opt=roles(*DESK),
 )
-async def reprint(job_id: FromPath[str], prints: NamedDependency[PrintQueue]) -> PrintJob:
-    return await _queue(prints).reprint(job_id)
+async def reprint(
+    job_id: FromPath[str],
+    prints: NamedDependency[PrintQueue],
+    data: JSONBody[ReprintRequest | None] = None,
+) -> PrintJob:
+    reason = data.reason.strip() if data is not None else ""
+    return await _queue(prints).reprint(job_id, reason)
 
 
 @post(

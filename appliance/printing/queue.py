@@ -63,6 +63,7 @@ class PrintJob(msgspec.Struct, frozen=True, kw_only=True):
     reprint_of: str | None = None
     created_at: int = 0
     updated_at: int = 0
+    reason: str = ""  # why staff asked for it (a reprint's reason); empty for automatic jobs
 
 
 class Outcome(Protocol):
@@ -97,8 +98,11 @@ Render = Callable[[PrintJob], bytes]
 
 _COLUMNS = (
     "id, event_id, attendee_id, printer, kind, status, attempts, next_attempt_at, detail, reprint_of,"
-    " created_at, updated_at"
+    " created_at, updated_at, reason"
 )
+
+
+_COLUMN_COUNT = len(_COLUMNS.split(","))
 
 
 def _job(row: tuple[Any, ...]) -> PrintJob:
@@ -166,6 +170,7 @@ class PrintQueue:
         printer: str,
         kind: Kind = "request",
         reprint_of: str | None = None,
+        reason: str = "",
     ) -> PrintJob | None:
         """Queue a badge; durable on return.  None for an automatic job the attendee already had."""
         if printer not in self.printers:
@@ -183,12 +188,13 @@ class PrintQueue:
             reprint_of=reprint_of,
             created_at=now,
             updated_at=now,
+            reason=reason,
         )
 
         def insert(conn: sqlite3.Connection) -> bool:
             try:
                 conn.execute(
-                    f"INSERT INTO print_job ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO print_job ({_COLUMNS}) VALUES ({', '.join('?' * _COLUMN_COUNT)})",
                     tuple(msgspec.structs.astuple(job)),
                 )
             except sqlite3.IntegrityError:
@@ -203,11 +209,13 @@ class PrintQueue:
         self._changed(job.id)
         return job
 
-    async def reprint(self, job_id: str) -> PrintJob:
+    async def reprint(self, job_id: str, reason: str = "") -> PrintJob:
         old = self.job(job_id)
         if old.status in ("queued", "printing"):
             raise PrintError("not_finished", "this job has not finished yet; wait for it or cancel it")
-        job = await self.enqueue(old.event_id, old.attendee_id, old.printer, "reprint", reprint_of=old.id)
+        job = await self.enqueue(
+            old.event_id, old.attendee_id, old.printer, "reprint", reprint_of=old.id, reason=reason
+        )
         assert job is not None
         return job
 
