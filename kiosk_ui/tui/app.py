@@ -13,7 +13,6 @@ while the box is away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -27,10 +26,10 @@ from textual.app import App
 from textual.binding import Binding, BindingType, Keymap
 from textual.reactive import reactive
 
-from kiosk_ui.tui.base import SectionScreen
+from kiosk_ui.tui.base import SIGN_IN_AGAIN, SectionScreen
 from kiosk_ui.tui.client import ApiError, ApplianceClient, LinkState, Unreachable
 from kiosk_ui.tui.commands import StaffCommands
-from kiosk_ui.tui.sections import BY_ID, SECTIONS, sections_for
+from kiosk_ui.tui.sections import BY_ID, DESK, ORGANIZER, SECTIONS, sections_for
 from kiosk_ui.tui.signin import SignInScreen
 from kiosk_ui.tui.widgets import Confirm
 
@@ -110,9 +109,22 @@ class StaffApp(App[None]):
 
     @work(group="heartbeat", exit_on_error=False)
     async def heartbeat(self) -> None:
+        """Ask the box, every beat, whether it answers and whether this sign-in still holds.
+
+        Signed in, the beat is ``/api/v1/auth/me``: a shift that ends shows the sign-in at
+        once, not at the next action.  The client sets the link state from every answer.
+        """
         while True:
-            with contextlib.suppress(Unreachable, ApiError):  # the client sets the link state
-                await self.client.ping()
+            try:
+                if self.client.staff is not None and self._reauth_of is None:
+                    await self.client.get("/api/v1/auth/me")
+                else:
+                    await self.client.ping()
+            except Unreachable:
+                pass
+            except ApiError as exc:
+                if exc.status == 401 and exc.code in SIGN_IN_AGAIN:
+                    self.sign_in_again(exc.message)
             await asyncio.sleep(self.heartbeat_s)
 
     @work(group="live", exit_on_error=False)
@@ -122,8 +134,9 @@ class StaffApp(App[None]):
             if self.client.staff is None:
                 await asyncio.sleep(0.5)
                 continue
+            desk = self.client.staff.role in (DESK, ORGANIZER)  # taps of the desk's reader are theirs
             try:
-                async for topic, payload in self.client.live():
+                async for topic, payload in self.client.live("print,scan,tap" if desk else "print,scan"):
                     self.live_events += 1
                     screen = self.screen
                     if isinstance(screen, SectionScreen):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -21,10 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from kiosk_ui.tui.client import ApiError, ApplianceClient, Unreachable
+from kiosk_ui.tui.host import StaffHost
 from kiosk_ui.tui.widgets import LinkBar
-
-if TYPE_CHECKING:
-    from kiosk_ui.tui.app import StaffApp
 
 T = TypeVar("T")
 
@@ -45,8 +43,8 @@ class SectionScreen(Screen[None]):
         yield from ()
 
     @property
-    def staff_app(self) -> StaffApp:
-        return cast("StaffApp", self.app)
+    def staff_app(self) -> StaffHost:
+        return cast(StaffHost, self.app)
 
     @property
     def client(self) -> ApplianceClient:

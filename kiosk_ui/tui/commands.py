@@ -9,21 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from kiosk_ui.tui.host import StaffHost
 from kiosk_ui.tui.sections import sections_for
-
-if TYPE_CHECKING:
-    from kiosk_ui.tui.app import StaffApp
 
 
 class StaffCommands(Provider):
     """Sections to open and the current screen's actions, each with its key."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = cast("StaffApp", self.app)
+        app = cast(StaffHost, self.app)
         out: list[tuple[str, str, Callable[[], object]]] = []
         staff = app.client.staff
         if staff is not None:
@@ -40,8 +38,8 @@ class StaffCommands(Provider):
             if name in seen:
                 continue
             seen.add(name)
-            action = partial(app.run_action, binding.action, active.node)
-            out.append((name, app.get_key_display(binding) or key, action))
+            action = partial(self.app.run_action, binding.action, active.node)
+            out.append((name, self.app.get_key_display(binding) or key, action))
         return out
 
     async def discover(self) -> Hits:

@@ -28,8 +28,12 @@ class FoundAppliance:
     role: str
 
 
-async def browse(seconds: float = 3.0) -> list[FoundAppliance]:
-    """The appliances that answered within ``seconds``, sorted by event and device."""
+async def browse(seconds: float = 3.0, interfaces: list[str] | None = None) -> list[FoundAppliance]:
+    """The appliances that answered within ``seconds``, sorted by event and device.
+
+    INTERFACES: the addresses to listen on (default: every interface), as the
+    appliance's own discovery settings name them.
+    """
     found: dict[str, FoundAppliance] = {}
     pending: set[asyncio.Task[None]] = set()
 
@@ -61,7 +65,7 @@ async def browse(seconds: float = 3.0) -> list[FoundAppliance]:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
-    azc = AsyncZeroconf()
+    azc = AsyncZeroconf(interfaces=interfaces) if interfaces else AsyncZeroconf()
     try:
         browser = AsyncServiceBrowser(azc.zeroconf, [PEER_TYPE], handlers=[on_change])
         await asyncio.sleep(seconds)

@@ -8,7 +8,7 @@ staff terminal would offer it nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,11 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from kiosk_ui.tui.client import ApiError, Unreachable
+from kiosk_ui.tui.host import StaffHost
 from kiosk_ui.tui.sections import sections_for
 from kiosk_ui.tui.widgets import LinkBar
-
-if TYPE_CHECKING:
-    from kiosk_ui.tui.app import StaffApp
 
 
 class SignInScreen(Screen[None]):
@@ -68,7 +66,7 @@ class SignInScreen(Screen[None]):
 
     @work(exclusive=True, group="signin")
     async def sign_in(self, name: str, pin: str) -> None:
-        app = cast("StaffApp", self.app)
+        app = cast(StaffHost, self.app)
         pin_input = self.query_one("#pin", Input)
         try:
             staff = await app.client.sign_in(name, pin)
