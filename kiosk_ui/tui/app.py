@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +29,7 @@ from textual.reactive import reactive
 from kiosk_ui.tui.base import SIGN_IN_AGAIN, SectionScreen
 from kiosk_ui.tui.client import ApiError, ApplianceClient, LinkState, Unreachable
 from kiosk_ui.tui.commands import StaffCommands
+from kiosk_ui.tui.door_queue import state_dir as default_state_dir
 from kiosk_ui.tui.sections import BY_ID, DESK, ORGANIZER, SECTIONS, sections_for
 from kiosk_ui.tui.signin import SignInScreen
 from kiosk_ui.tui.widgets import Confirm
@@ -69,10 +70,12 @@ class StaffApp(App[None]):
         clock: Callable[[], float] = time.time,
         keymap: Keymap | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        state_dir: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """APPLIANCE: its URL.  LABEL: how the header names it (the name heard on the LAN; default
-        the URL).  CLOCK: seconds since the epoch, for "12 s ago" (fixed in snapshot tests)."""
+        the URL).  CLOCK: seconds since the epoch, for "12 s ago" (fixed in snapshot tests).
+        STATE_DIR: where unconfirmed door scans wait on disk (default ``$XDG_STATE_HOME/konferenco``)."""
         super().__init__()
         self.client = ApplianceClient(appliance, on_link=self._on_link, transport=transport)
         self.label = label
@@ -80,6 +83,7 @@ class StaffApp(App[None]):
         self.timezone: dt.tzinfo = dt.UTC
         self.event_id = ""
         self.heartbeat_s = heartbeat_s
+        self.state_dir = state_dir or default_state_dir()
         self._keymap = dict(keymap or {})
         self._reauth_of: str | None = None  # staff id whose expired session the sign-in screen resumes
         self.live_events = 0
@@ -138,9 +142,12 @@ class StaffApp(App[None]):
             try:
                 async for topic, payload in self.client.live("print,scan,tap" if desk else "print,scan"):
                     self.live_events += 1
-                    screen = self.screen
-                    if isinstance(screen, SectionScreen):
-                        screen.on_live(topic, payload)
+                    # the section on show, even under a modal (a walk-in form waits for its badge)
+                    section = next(
+                        (s for s in reversed(self.screen_stack) if isinstance(s, SectionScreen)), None
+                    )
+                    if section is not None:
+                        section.on_live(topic, payload)
             except (Unreachable, ApiError):
                 pass
             await asyncio.sleep(1.0)

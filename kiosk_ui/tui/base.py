@@ -36,7 +36,7 @@ class SectionScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield LinkBar()
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The section's own widgets, between the link bar and the footer."""

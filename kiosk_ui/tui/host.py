@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from kiosk_ui.tui.client import ApplianceClient
@@ -21,6 +22,7 @@ class StaffHost(Protocol):
     clock: Callable[[], float]
     timezone: dt.tzinfo
     event_id: str
+    state_dir: Path  # what must outlive the app (the door's unconfirmed scans)
 
     def appliance_silent(self) -> None: ...
 

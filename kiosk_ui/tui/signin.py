@@ -40,7 +40,7 @@ class SignInScreen(Screen[None]):
             yield Input(placeholder="PIN or password", password=True, id="pin")
             yield Static("", id="signin-error", classes="field-error")
             yield Button("Sign in", id="signin-button", variant="primary")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

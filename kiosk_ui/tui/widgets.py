@@ -44,7 +44,7 @@ class LinkBar(Horizontal):
 
     def _where(self, _: object = None) -> None:
         app = self.app
-        text = f"{getattr(app, 'event_name', '') or '—'}  ·  {getattr(app, 'appliance_url', '')}"
+        text = f"{getattr(app, 'appliance_url', '')} · {getattr(app, 'event_name', '') or '—'}"
         self.query_one("#where", Static).update(text)
 
     def _who(self, person: str) -> None:

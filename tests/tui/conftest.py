@@ -44,6 +44,7 @@ def pins(venue: Venue) -> dict[str, str]:
 def staff_app(venue: Venue, **kwargs: Any) -> StaffApp:
     """The TUI pointed at the venue's appliance; a quick heartbeat so link changes show fast."""
     kwargs.setdefault("heartbeat_s", 0.5)
+    kwargs.setdefault("state_dir", venue.root / "tui-state")  # the door's queue file, per module
     return StaffApp(venue.url, **kwargs)
 
 

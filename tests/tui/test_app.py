@@ -1,4 +1,4 @@
-"""The staff TUI as a whole: roles, the command palette, rebinding keys, a box that restarts, a shift that ends.
+"""The staff TUI as a whole: roles, the palette, rebinding keys, a box that restarts, a shift that ends.
 
 Against a real appliance process (``tests/tui/conftest.py``); the restart test kills it
 with SIGKILL and starts it again on the same port and data, as a power cut would.
@@ -72,14 +72,14 @@ async def test_the_command_palette_opens_sections_by_name(venue: Venue) -> None:
 
 
 async def test_keys_can_be_rebound_with_a_keymap(venue: Venue) -> None:
-    app = staff_app(venue, keymap={"section.stats": "ctrl+t"})
+    app = staff_app(venue, keymap={"section.stats": "ctrl+s"})
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(pilot, venue, "desk")
         await pilot.press("f7")  # no longer bound
         await pilot.pause(0.3)
         assert app.current_mode == "desk"
-        await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: app.current_mode == "stats", "ctrl+t to open stats")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.current_mode == "stats", "ctrl+s to open stats")
 
 
 async def test_an_expired_sign_in_asks_for_the_pin_over_the_screen_and_resumes_it(venue: Venue) -> None:
@@ -105,7 +105,7 @@ async def test_an_expired_sign_in_asks_for_the_pin_over_the_screen_and_resumes_i
         assert app.client.staff is not None and app.client.staff.token != expired
 
 
-async def test_a_killed_appliance_shows_offline_keeps_the_screen_and_reconnects_by_itself(venue: Venue) -> None:
+async def test_a_killed_appliance_shows_offline_keeps_the_screen_and_reconnects(venue: Venue) -> None:
     app = staff_app(venue)
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(pilot, venue, "desk")
