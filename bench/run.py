@@ -42,6 +42,7 @@ from bench import (
     schedule_signage,
     sign_page,
     sync_convergence,
+    tui,
 )
 from bench.common import ROOT, BenchResult, Row, Series, Table, progress
 
@@ -72,6 +73,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("kiosk", lambda: kiosk.run(repetitions=big)),
         Benchmark("door page", lambda: door_page.run(repetitions=big)),
         Benchmark("room sign page", lambda: sign_page.run(repetitions=big)),
+        Benchmark("staff TUI", lambda: tui.run(repetitions=big)),
     ]
 
 
