@@ -255,12 +255,16 @@ def _v4(db: sqlite_utils.Database) -> None:
 
 
 def _v5(db: sqlite_utils.Database) -> None:
-    """Why staff printed a badge again ("badge lost", "name misspelt"), kept with the job.
+    """Why staff printed a badge again ("badge lost", "name misspelt"), kept with the job; jobs by attendee.
 
     The desk asks for it on every reprint, so an organizer can tell a lost badge
     from a second person using one; jobs made before have none.
     """
     db.execute("ALTER TABLE print_job ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
+    # one attendee's jobs (the desk's record, the kiosk's "already printing?") without a table scan
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS print_job_attendee ON print_job (event_id, attendee_id, created_at)"
+    )
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]

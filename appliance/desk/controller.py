@@ -18,11 +18,10 @@ from appliance.desk.service import (
     Desk,
     LinkTag,
     RevokeRequest,
-    SearchHit,
     WalkInAnswer,
     WalkInRequest,
+    find_attendees,
     require_attendee,
-    search,
 )
 from appliance.read_pool import ReadPool
 from appliance.staff.guard import roles, staff_of
@@ -32,6 +31,11 @@ from appliance.staff.service import StaffRole
 @get(
     "/api/v1/attendees",
     summary="Search attendees by name, company, e-mail or order (2+ letters, diacritics ignored)",
+    description=(
+        "Ranked by relevance, then name. `matches` counts every match; above 10,000 (a query such as "
+        "`ord` that every order code matches) the answer is the first `limit` matches by name, "
+        "unranked (`ranked: false`): type more to narrow it."
+    ),
     tags=["desk"],
     opt=roles(StaffRole.DESK, StaffRole.KIOSK),
 )
@@ -46,8 +50,15 @@ async def search_attendees(
     event_id = events.resolve(event)
     private = staff_of(request).role != StaffRole.KIOSK  # a kiosk shows no e-mail or order to the public
     async with reads.connection() as conn:
-        hits: list[SearchHit] = await search(conn, event_id, q, limit=limit, private=private)
-    return {"event": event_id, "query": q, "count": len(hits), "attendees": hits}
+        found = await find_attendees(conn, event_id, q, limit=limit, private=private)
+    return {
+        "event": event_id,
+        "query": q,
+        "count": len(found.hits),
+        "matches": found.matches,
+        "ranked": found.ranked,
+        "attendees": found.hits,
+    }
 
 
 @get("/api/v1/attendees/{attendee_id:str}", summary="One attendee", tags=["desk"], opt=roles(StaffRole.DESK))

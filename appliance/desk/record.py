@@ -7,7 +7,10 @@ check-ins, the print queue, the organizers' corrections, duplicates and
 revocations.  Everything comes from the merged projections on the read pool,
 so a check-in another appliance made shows here as soon as it has synced.
 Lists are bounded (``LIMIT``): a badge scanned ten thousand times by a broken
-scanner must not make the desk wait.
+scanner must not make the desk wait.  Every read goes through the attendee's own
+index entries (``INDEXED BY`` where SQLite would otherwise walk the whole event's
+check-ins in time order to satisfy the ``ORDER BY``), so the record costs the same
+with 100 check-ins in the event or 200,000.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ WHERE a.event_id = ? AND a.id = ?
 _CHECKINS = f"""
 SELECT c.id, c.at, c.device_id, coalesce(c.gate, ''), coalesce(c.list_id, ''), c.direction, c.result,
        coalesce(c.reason, ''), EXISTS (SELECT 1 FROM checkin_annulment n WHERE n.scan_id = c.id)
-FROM checkin c
+FROM checkin c INDEXED BY idx_checkin_event_id_attendee_id_list_id_at
 WHERE c.event_id = ? AND c.attendee_id = ?
 ORDER BY c.at DESC, c.id DESC
 LIMIT {MAX_ROWS}

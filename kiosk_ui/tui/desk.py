@@ -161,10 +161,10 @@ class DeskScreen(SectionScreen):
         if answer is None:
             self.hint("! The appliance does not answer; these are the last results.", "note")
             return
-        self.show_results(text, list(answer.get("attendees") or []))
+        self.show_results(text, list(answer.get("attendees") or []), int(answer.get("matches") or 0))
         self.answered = text
 
-    def show_results(self, text: str, people: list[dict[str, Any]]) -> None:
+    def show_results(self, text: str, people: list[dict[str, Any]], matches: int = 0) -> None:
         table = self.query_one("#desk-results", DataTable)
         keep = self._want or self.selected
         table.clear()
@@ -181,7 +181,10 @@ class DeskScreen(SectionScreen):
         if not people:
             self.hint(f"No one matches “{text}”.", "note")
             return
-        self.hint(f"{len(people)} found{' (the first ' + str(LIMIT) + ')' if len(people) >= LIMIT else ''}.")
+        if matches > len(people):  # a broad query: the appliance sends the first ones by name
+            self.hint(f"{len(people)} of {matches:,} matches shown: type more to narrow them.")
+        else:
+            self.hint(f"{len(people)} found.")
         ids = [str(p["id"]) for p in people]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))

@@ -109,6 +109,17 @@ async def test_search_as_you_type_ignores_diacritics_and_opens_the_record(venue:
         assert desk(app).selected == "a000051"
 
 
+async def test_a_broad_search_says_how_many_match_and_asks_for_more(venue: Venue) -> None:
+    app = staff_app(venue)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await at_the_desk(pilot, venue, "desk")
+        await search(pilot, "ord")  # every order code: more than the table's 50
+        matches = venue.desk("GET", "/api/v1/attendees", params={"q": "ord", "limit": 50}).json()["matches"]
+        assert matches > 50
+        assert said(app, "#desk-hint") == f"50 of {matches:,} matches shown: type more to narrow them."
+        assert len(results(app)) == 50
+
+
 async def test_odd_characters_are_searched_or_refused_never_a_crash(venue: Venue) -> None:
     app = staff_app(venue)
     async with app.run_test(size=(120, 40)) as pilot:
