@@ -127,8 +127,12 @@ def attendees(
         )
 
 
+#: The demo event's time zone: its days, day passes and schedule are Vienna's.
+DEMO_TZ = "Europe/Vienna"
+
+
 def catalog(event: str, count: int, seed: int, signer: BadgeSigner, start: dt.date) -> Catalog:
-    tz_name = "Europe/Vienna"
+    tz_name = DEMO_TZ
     tz = ZoneInfo(tz_name)
     begin = dt.datetime.combine(start, dt.time(0, 0), tzinfo=tz)
     return Catalog(
@@ -198,7 +202,9 @@ async def seed(
     event_key = data.event_key(event, create=True)
     assert event_key is not None
     data.signer()
-    start = dt.datetime.now(dt.UTC).date()
+    # today in the event's time zone: between 23:00 and 24:00 UTC, Vienna is already tomorrow, and
+    # a first day taken from the UTC date would have ended (its day passes expired) before it began
+    start = dt.datetime.now(ZoneInfo(DEMO_TZ)).date()
     bundle = sign_catalog(catalog(event, count, rng_seed, BadgeSigner(event_key), start), catalog_key)
     bundle_path = data.path / "catalog.json"
     bundle_path.write_bytes(bundle)
