@@ -13,7 +13,6 @@ or came back.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -22,34 +21,16 @@ from typing import Any, Literal
 
 import httpx
 
+from kiosk_ui.api_errors import ApiError, api_error
+
+__all__ = ["ApiError", "ApplianceClient", "LinkState", "Staff", "Unreachable"]
+
 LinkState = Literal["connecting", "up", "down"]
 
 #: Seconds a request may take before the appliance counts as not answering.
 TIMEOUT_S = 10.0
 #: Topics the TUI follows on the live feed.
 LIVE_TOPICS = "print,scan"
-
-
-class ApiError(Exception):
-    """The appliance refused: its HTTP status, stable ``code``, sentence and ``details``."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-
-    def field_errors(self) -> dict[str, str]:
-        """Per-field messages of a refused form (``details.field`` or schema errors), for inline display."""
-        out: dict[str, str] = {}
-        field = self.details.get("field")
-        if isinstance(field, str) and field:
-            out[field] = self.message
-        for error in self.details.get("errors") or []:
-            if isinstance(error, dict) and isinstance(error.get("key"), str):
-                out.setdefault(str(error["key"]), str(error.get("message") or self.message))
-        return out
 
 
 class Unreachable(Exception):
@@ -65,22 +46,6 @@ class Staff:
     name: str
     role: str
     expires_at_s: float
-
-
-def _error(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    details = body.get("details")
-    return ApiError(
-        response.status_code,
-        str(body.get("code") or f"http_{response.status_code}"),
-        str(body.get("message") or response.reason_phrase or "the appliance refused"),
-        details if isinstance(details, dict) else {},
-    )
 
 
 class ApplianceClient:
@@ -126,7 +91,7 @@ class ApplianceClient:
             ) from exc
         self._link("up")
         if response.status_code >= 400:
-            raise _error(response)
+            raise api_error(response)
         return response
 
     async def get(self, path: str, **params: Any) -> Any:
@@ -139,9 +104,6 @@ class ApplianceClient:
 
     async def patch(self, path: str, body: Any) -> Any:
         return (await self.request("PATCH", path, json=body)).json()
-
-    async def put(self, path: str, body: Any) -> Any:
-        return (await self.request("PUT", path, json=body)).json()
 
     # --- signing in -------------------------------------------------------------------------
 
@@ -180,7 +142,7 @@ class ApplianceClient:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _error(response)
+                    raise api_error(response)
                 self._link("up")
                 topic, data = "message", list[str]()
                 async for line in response.aiter_lines():
@@ -200,13 +162,3 @@ class ApplianceClient:
         except (httpx.TransportError, OSError) as exc:
             self._link("down")
             raise Unreachable(f"the live feed of {self.base_url} broke ({type(exc).__name__})") from exc
-
-
-async def wait_until_up(client: ApplianceClient, every_s: float = 1.0) -> None:
-    """Ask ``/healthz`` until the appliance answers (a restart, a cable put back)."""
-    while True:
-        try:
-            await client.ping()
-            return
-        except (Unreachable, ApiError):
-            await asyncio.sleep(every_s)

@@ -15,34 +15,11 @@ import httpx
 from litestar import Request
 from litestar.datastructures import Cookie
 
+from kiosk_ui.api_errors import ApiError, api_error
+
 COOKIE = "konferenco_kiosk"
 
-
-class ApiError(Exception):
-    """An answer of the API that is not a success: its status, ``code``, message and ``details``."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-
-
-def _error(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    details = body.get("details")
-    return ApiError(
-        response.status_code,
-        str(body.get("code") or f"http_{response.status_code}"),
-        str(body.get("message") or response.reason_phrase),
-        details if isinstance(details, dict) else {},
-    )
+__all__ = ["COOKIE", "Api", "ApiError", "token_cookie", "token_of"]
 
 
 class Api:
@@ -69,7 +46,7 @@ class Api:
         """The raw answer of a success; an :class:`ApiError` for anything else."""
         response = await self._client.request(method, path, **kwargs)
         if response.status_code >= 400:
-            raise _error(response)
+            raise api_error(response)
         return response
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
