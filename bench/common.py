@@ -8,6 +8,8 @@ median and the spread.
 
 from __future__ import annotations
 
+import csv
+import json
 import random
 import statistics
 import subprocess
@@ -169,3 +171,26 @@ def chromium(what: str) -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@dataclass(frozen=True)
+class DemoBox:
+    """A seeded demo appliance's data directory, its badges as exported, and the demo staff's PINs."""
+
+    data: Path
+    badges: list[dict[str, str]] = field(repr=False)
+    pins: dict[str, str] = field(repr=False)  # demo account name ("Door", "Desk", ...) -> PIN
+
+
+def seed_demo(root: Path, attendees: int, seed: int, what: str) -> DemoBox:
+    """``konferenco demo seed`` into ROOT/data, then ``appliance badges``: what a benchmark starts from."""
+    data = root / "data"
+    t = time.monotonic()
+    konferenco("demo", "seed", "--data", str(data), "--attendees", str(attendees), "--seed", str(seed))
+    progress(f"{what}: seeded {attendees:,} attendees in {time.monotonic() - t:.1f} s")
+    exported = root / "badges.csv"
+    konferenco("appliance", "badges", "--data", str(data), "--out", str(exported))
+    with exported.open(newline="", encoding="utf-8") as f:
+        badges = list(csv.DictReader(f))
+    staff = json.loads((data / "secrets" / "demo-staff.json").read_text())
+    return DemoBox(data, badges, {name: entry["pin"] for name, entry in staff.items()})

@@ -26,8 +26,6 @@ httpx, one at a time, and 500 of them in a row for the replay.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import statistics
 import tempfile
 import time
@@ -46,10 +44,10 @@ from bench.common import (
     Series,
     Table,
     Verdict,
-    konferenco,
     percentile,
     playwright_session,
     progress,
+    seed_demo,
 )
 from drivers.printer.layout import qr_mask
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -117,16 +115,9 @@ class Prepared:
 
 
 def prepare(root: Path, attendees: int) -> Prepared:
-    data = root / "data"
-    t = time.monotonic()
-    konferenco("demo", "seed", "--data", str(data), "--attendees", str(attendees), "--seed", "17")
-    progress(f"door: seeded {attendees:,} attendees in {time.monotonic() - t:.1f} s")
-    exported = root / "badges.csv"
-    konferenco("appliance", "badges", "--data", str(data), "--out", str(exported))
-    with exported.open(newline="", encoding="utf-8") as f:
-        codes = [r["badge_code"] for r in csv.DictReader(f) if r["ticket_type"] == "Full pass"]
-    staff = json.loads((data / "secrets" / "demo-staff.json").read_text())
-    return Prepared(data, codes, staff["Door"]["pin"])
+    box = seed_demo(root, attendees, 17, "door")
+    codes = [r["badge_code"] for r in box.badges if r["ticket_type"] == "Full pass"]
+    return Prepared(box.data, codes, box.pins["Door"])
 
 
 class Codes:

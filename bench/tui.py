@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import subprocess
@@ -36,7 +35,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.common import BenchResult, Row, Series, Table, Verdict, konferenco, percentile, progress
+from bench.common import BenchResult, Row, Series, Table, Verdict, percentile, progress, seed_demo
 from tests.helpers import ApplianceProcess
 
 ATTENDEES = 180_000
@@ -104,16 +103,8 @@ class Prepared:
 
 
 def prepare(root: Path, attendees: int) -> Prepared:
-    data = root / "data"
-    t = time.monotonic()
-    konferenco("demo", "seed", "--data", str(data), "--attendees", str(attendees), "--seed", "23")
-    progress(f"tui: seeded {attendees:,} attendees in {time.monotonic() - t:.1f} s")
-    exported = root / "badges.csv"
-    konferenco("appliance", "badges", "--data", str(data), "--out", str(exported))
-    with exported.open(newline="", encoding="utf-8") as f:
-        codes = [r["badge_code"] for r in csv.DictReader(f)]
-    staff = json.loads((data / "secrets" / "demo-staff.json").read_text())
-    return Prepared(data, codes, staff["Desk"]["pin"])
+    box = seed_demo(root, attendees, 23, "tui")
+    return Prepared(box.data, [r["badge_code"] for r in box.badges], box.pins["Desk"])
 
 
 async def _wait(pilot: Any, check: Callable[[], bool], what: str, within: float = 60) -> None:
