@@ -120,7 +120,7 @@ screenshots-kiosk: setup
 screenshots: setup
 	KONFERENCO_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/kiosk_ui/test_kiosk_screens.py \
 		tests/kiosk_ui/door/test_door_screens.py tests/kiosk_ui/signage/test_sign_screens.py \
-		tests/kiosk_ui/front/test_front_screens.py
+		tests/kiosk_ui/front/test_front_screens.py tests/tui/test_screenshots_published.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
