@@ -229,7 +229,7 @@ class DeskScreen(SectionScreen):
     def _tapped(self, tap: dict[str, Any]) -> None:
         """A tag tapped on the desk's reader with no form waiting for one: open its owner's record."""
         owner, uid = str(tap.get("attendee_id") or ""), str(tap.get("nfc_uid") or "")
-        if not uid:  # a badge's code read at the desk: the search box is for that
+        if not uid or self.app.screen is not self:  # a code (the search box's), or a form takes it
             return
         if owner:
             self.selected = owner
