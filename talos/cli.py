@@ -1,13 +1,26 @@
-"""``konferenco talos``: the technician's commands (the tools arrive with their issue)."""
+"""``konferenco talos``: the technician's commands, from a venue file to a verified boot stick.
+
+config, validate, bundle, verify and signing-key are :mod:`talos.config.cli` (docs/talos-config.md);
+flash is :mod:`talos.flash.cli` (docs/flashing.md).
+"""
 
 from __future__ import annotations
 
 import click
 
+from talos.config.cli import bundle, config, signing_key, validate, verify
+from talos.flash.cli import flash
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def talos() -> None:
-    """Build, flash and provision Talos Linux images for appliances.
+    """Prepare, check and flash Talos Linux for venue appliances.
 
-    Not built yet: it arrives with the technician's issue; see docs/ for the plan.
+    \b
+    At HQ:   signing-key, config (venue file -> machine config), validate, bundle (signed).
+    On site: verify (the bundle came from HQ), flash (image -> stick or card, read back).
     """
+
+
+for command in (config, validate, signing_key, bundle, verify, flash):
+    talos.add_command(command)
