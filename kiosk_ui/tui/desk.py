@@ -227,9 +227,14 @@ class DeskScreen(SectionScreen):
             self._tapped(payload)
 
     def _tapped(self, tap: dict[str, Any]) -> None:
-        """A tag tapped on the desk's reader with no form waiting for one: open its owner's record."""
+        """A tag tapped on the desk's reader: for the "Link tag" form if open, else its owner's record."""
         owner, uid = str(tap.get("attendee_id") or ""), str(tap.get("nfc_uid") or "")
-        if not uid or self.app.screen is not self:  # a code (the search box's), or a form takes it
+        if not uid:  # a badge's code read at the desk: the search box is for that
+            return
+        if isinstance(self.app.screen, TagForm):  # someone is waiting for exactly this
+            self.app.screen.tapped(uid)
+            return
+        if self.app.screen is not self:  # another form is open: a tap is not for it
             return
         if owner:
             self.selected = owner
@@ -375,7 +380,7 @@ class DeskScreen(SectionScreen):
     @work(group="action", exit_on_error=False)
     async def action_link_tag(self) -> None:
         attendee_id, name = self.selected, self._person()
-        uid = await self.app.push_screen_wait(TagForm(self.client, name))
+        uid = await self.app.push_screen_wait(TagForm(name))
         if not uid:
             return
         path, done = f"{_path(attendee_id)}/tag", f"✔ Tag {uid} linked to {name}."

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from kiosk_ui.tui.client import ApiError, ApplianceClient, Unreachable
+from kiosk_ui.tui.client import ApiError
 
 #: What the appliance accepts as an e-mail (``WalkInRequest.email``), checked before sending.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
@@ -163,18 +163,17 @@ class WalkInForm(ModalScreen[dict[str, Any] | None]):
 
 
 class TagForm(ModalScreen[str | None]):
-    """Wait for a tap on the desk's reader (live feed topic ``tap``) or a typed UID; answer the UID.
+    """Wait for a tap on the desk's reader or a typed UID; answer the UID.
 
-    The form listens to the feed itself while it is open: a tap means "this tag" only
-    while someone is waiting for one.  An appliance without the topic refuses it, and
-    the form says typing is the way.
+    The app already follows the live feed's ``tap`` topic for desk and organizer accounts and
+    hands each event to the desk under this form, which passes it on (:meth:`tapped`): one
+    stream per app, and a tap means "this tag" only while someone is waiting for one.
     """
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
 
-    def __init__(self, client: ApplianceClient, who: str) -> None:
+    def __init__(self, who: str) -> None:
         super().__init__(id="tag-form")
-        self.client = client
         self.who = who
 
     def compose(self) -> ComposeResult:
@@ -190,22 +189,13 @@ class TagForm(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#tag-uid", Input).focus()
-        self.listen()
 
-    @work(exclusive=True, group="tap", exit_on_error=False)
-    async def listen(self) -> None:
-        reader = self.query_one("#tag-reader", Static)
-        try:
-            async for topic, payload in self.client.live(topics="tap"):
-                uid = clean_uid(str(payload.get("nfc_uid") or ""))
-                if topic == "tap" and not uid_problem(uid):
-                    self.query_one("#tag-uid", Input).value = uid
-                    self.dismiss(uid)
-                    return
-        except ApiError:
-            reader.update("No desk reader feed on this appliance: type the UID.")
-        except Unreachable:
-            reader.update("The desk reader cannot be heard now: type the UID.")
+    def tapped(self, uid: str) -> None:
+        """A tag read on the desk's reader while this form waits: it is the one to link."""
+        uid = clean_uid(uid)
+        if not uid_problem(uid):
+            self.query_one("#tag-uid", Input).value = uid
+            self.dismiss(uid)
 
     @on(Input.Submitted, "#tag-uid")
     @on(Button.Pressed, "#confirm")
