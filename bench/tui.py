@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,26 +94,6 @@ def _start_s(code: str, *args: str) -> float:
     return elapsed
 
 
-@dataclass
-class Prepared:
-    data: Path
-    codes: list[str] = field(repr=False)
-    pin: str = field(repr=False)
-
-
-def prepare(root: Path, attendees: int) -> Prepared:
-    box = seed_demo(root, attendees, 23, "tui")
-    return Prepared(box.data, [r["badge_code"] for r in box.badges], box.pins["Desk"])
-
-
-async def _wait(pilot: Any, check: Callable[[], bool], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await pilot.pause(0.001)
-
-
 def _keystroke(app: Any, letter: str) -> None:
     """One key as the terminal driver hands it to the app (no test-harness waiting around it)."""
     from textual import events
@@ -124,7 +103,7 @@ def _keystroke(app: Any, letter: str) -> None:
     app._driver.send_message(event)
 
 
-async def _settle(check: Callable[[], bool], what: str, within: float = 30) -> None:
+async def _settle(check: Callable[[], bool], what: str, within: float = 60) -> None:
     """Poll CHECK on the app's own loop, 1 ms apart (the pilot's waits walk every widget)."""
     deadline = time.monotonic() + within
     while not check():
@@ -137,12 +116,12 @@ async def _signed_in(pilot: Any, pin: str) -> None:
     from textual.widgets import Input
 
     app = pilot.app
-    await _wait(pilot, lambda: bool(app.screen.query("#name")), "the sign-in screen")
+    await _settle(lambda: bool(app.screen.query("#name")), "the sign-in screen")
     app.screen.query_one("#name", Input).value = "Desk"
     app.screen.query_one("#pin", Input).value = pin
     app.screen.query_one("#pin", Input).focus()
     await pilot.press("enter")
-    await _wait(pilot, lambda: app.current_mode == "desk", "the desk")
+    await _settle(lambda: app.current_mode == "desk", "the desk")
 
 
 async def search_latencies(url: str, pin: str) -> list[float]:
@@ -220,14 +199,14 @@ async def memory_mb(url: str, pin: str, token: str, codes: Path) -> tuple[float,
     async with app.run_test(size=(120, 40)) as pilot:
         await _signed_in(pilot, pin)
         await pilot.press("f7")
-        await _wait(pilot, lambda: app.current_mode == "stats", "the stats section")
+        await _settle(lambda: app.current_mode == "stats", "the stats section")
         await pilot.pause(1.0)
         base = me.memory_info().rss / 2**20
         storm = asyncio.ensure_future(_storm(url, token, codes, EVENTS))
-        await _wait(pilot, lambda: app.live_events >= WARM_EVENTS, "the first events", within=600)
+        await _settle(lambda: app.live_events >= WARM_EVENTS, "the first events", within=600)
         warm = me.memory_info().rss / 2**20
         await storm
-        await _wait(pilot, lambda: app.live_events >= EVENTS, "every event", within=120)
+        await _settle(lambda: app.live_events >= EVENTS, "every event", within=120)
         await pilot.pause(2.0)  # the throttled reloads settle
         end = me.memory_info().rss / 2**20
         return base, warm, end, app.live_events
@@ -249,8 +228,9 @@ def _memory_in_a_child(url: str, pin: str, token: str, codes: Path) -> tuple[flo
 def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
     progress(f"tui: seeding {attendees:,} attendees")
     with tempfile.TemporaryDirectory(prefix="kf-bench-tui-") as tmp:
-        prepared = prepare(Path(tmp), attendees)
-        appliance = ApplianceProcess(prepared.data).start(timeout=120)
+        box = seed_demo(Path(tmp), attendees, 23, "tui")
+        pin, codes_all = box.pins["Desk"], [r["badge_code"] for r in box.badges]
+        appliance = ApplianceProcess(box.data).start(timeout=120)
         starts: list[float] = []
         floors: list[float] = []
         search: list[float] = []
@@ -261,7 +241,7 @@ def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
         try:
             login = httpx.post(
                 f"{appliance.url}/api/v1/auth/login",
-                json={"name": "Desk", "secret": prepared.pin},
+                json={"name": "Desk", "secret": pin},
                 timeout=30,
             )
             login.raise_for_status()
@@ -272,7 +252,7 @@ def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
                 starts += [_start_s(_CHILD_TUI, appliance.url) for _ in range(STARTS)]
                 floors += [_start_s(_CHILD_FLOOR) for _ in range(STARTS)]
                 progress(f"tui, repetition {rep + 1}/{repetitions}: search as you type")
-                typed = asyncio.run(search_latencies(appliance.url, prepared.pin))
+                typed = asyncio.run(search_latencies(appliance.url, pin))
                 search += typed
                 search_p95.append(percentile(typed, 95))
                 raw = api_latencies(appliance.url, token)
@@ -280,8 +260,8 @@ def run(repetitions: int = 3, attendees: int = ATTENDEES) -> BenchResult:
                 api_p95.append(percentile(raw, 95))
                 progress(f"tui, repetition {rep + 1}/{repetitions}: {EVENTS:,} live events")
                 codes = Path(tmp) / f"codes-{rep}.txt"
-                codes.write_text("\n".join(prepared.codes[rep * 2000 : (rep + 1) * 2000]), encoding="utf-8")
-                memory.append(_memory_in_a_child(appliance.url, prepared.pin, token, codes))
+                codes.write_text("\n".join(codes_all[rep * 2000 : (rep + 1) * 2000]), encoding="utf-8")
+                memory.append(_memory_in_a_child(appliance.url, pin, token, codes))
         finally:
             appliance.stop()
     start = Series.of(starts, "s")
