@@ -27,6 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bench import (
+    backup,
     badge_render,
     checkin_import,
     checkin_scans,
@@ -74,6 +75,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark("door page", lambda: door_page.run(repetitions=big)),
         Benchmark("room sign page", lambda: sign_page.run(repetitions=big)),
         Benchmark("staff TUI", lambda: tui.run(repetitions=big)),
+        Benchmark("backup and restore", lambda: backup.run(repetitions=big)),
     ]
 
 
