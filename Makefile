@@ -31,10 +31,11 @@ HUB_PORT ?= 8000
 # Debian packages the project and its tests use (real components, not mocks).
 # Fonts: DejaVu for Latin, Greek and Cyrillic badge names, Droid Fallback for Chinese, Japanese, Korean.
 # nftables: the lossy-uplink drill drops packets with it (tests/drills/netns.py).
+# podman, runc, mmdebstrap: the container images, built and run with no registry (docs/images.md).
 APT_PACKAGES := postgresql mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig chromium \
-	fonts-dejavu-core fonts-droid-fallback nftables
+	fonts-dejavu-core fonts-droid-fallback nftables podman runc mmdebstrap
 
-.PHONY: setup system-packages services run hub test bench lint clean fuzz screenshots-kiosk screenshots
+.PHONY: setup system-packages services run hub test bench lint clean fuzz screenshots-kiosk screenshots images
 
 setup: system-packages services $(VENV)/.installed tests/js/node_modules/.installed
 
@@ -107,6 +108,10 @@ test: setup
 FUZZ_SECONDS ?= 360
 fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest tests/fuzz -q
+
+# The appliance and hub container images from a pinned Debian base (docs/images.md).
+images: setup
+	$(PY) -m images.build
 
 bench: setup
 	$(PY) -m bench.run

@@ -101,32 +101,24 @@ def load_schematic(path: Path) -> dict[str, Any]:
 
 
 def compute_lock(hardware: dict[str, dict[str, Any]], talos_version: str) -> dict[str, Any]:
-    """The lock file's content: per hardware class its id, canonical text and asset URLs.
+    """The lock file's content: per hardware class its schematic id, canonical text and installer.
 
-    Asset sha256 and size are ``None``: the community factory publishes no checksums (research
-    section 4) and this machine cannot download the assets, so they are recorded at download time.
+    The boot images' URLs, sha256 and sizes are not here: images/os.yaml owns them
+    (:mod:`talos.config.os_images`), and ``konferenco talos os-image record`` fills them in.
     """
     classes: dict[str, Any] = {}
     for name, spec in sorted(hardware.items()):
         data = load_schematic(SCHEMATICS_DIR.parent / spec["schematic"])
         sid = schematic_id(data)
-        assets = {
-            spec["boot_asset"]: {
-                "url": f"https://factory.talos.dev/image/{sid}/{talos_version}/{spec['boot_asset']}",
-                "sha256": None,
-                "size": None,
-            }
-        }
         classes[name] = {
             "schematic": spec["schematic"],
             "id": sid,
             "canonical": canonical(data),
             "installer": f"factory.talos.dev/metal-installer/{sid}:{talos_version}",
-            "assets": assets,
         }
     return {
         "talos": talos_version,
-        "note": "sha256/size are null until the assets are downloaded and hashed at HQ; never guessed",
+        "note": "boot image URLs, sha256 and sizes are in images/os.yaml (konferenco talos os-image record)",
         "classes": classes,
     }
 
