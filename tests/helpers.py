@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +47,7 @@ class CliResult:
 _CLI = threading.Lock()  # CliRunner swaps sys.stdout for the whole process: one command at a time
 
 
-def _invoke(args: tuple[str, ...], input: str | None) -> CliResult:
+def _invoke(args: tuple[str, ...], input: str | None, env: Mapping[str, str] | None = None) -> CliResult:
     from click.testing import CliRunner
 
     from konferenco.cli import main
@@ -57,7 +57,7 @@ def _invoke(args: tuple[str, ...], input: str | None) -> CliResult:
     with _CLI:
         try:  # ``main`` sets up logging for a process of its own: give the test run its own back
             result = CliRunner().invoke(
-                main, args, input=input, catch_exceptions=False, prog_name="konferenco"
+                main, args, input=input, env=env, catch_exceptions=False, prog_name="konferenco"
             )
         finally:
             root.handlers[:] = saved[0]
@@ -66,8 +66,12 @@ def _invoke(args: tuple[str, ...], input: str | None) -> CliResult:
     return CliResult(args, result.exit_code, result.stdout, result.stderr)
 
 
-def konferenco(*args: str, check: bool = True, input: str | None = None) -> CliResult:
+def konferenco(
+    *args: str, check: bool = True, input: str | None = None, env: Mapping[str, str] | None = None
+) -> CliResult:
     """Run ``konferenco ARGS`` in this process (Click's CliRunner), as a user would from a shell.
+
+    ENV: variables set for the command only (Click reads ``envvar`` options from them).
 
     A one-shot command needs no process of its own: this saves the interpreter start and the
     imports of every call.  Servers run as real processes (:class:`ServiceProcess`).  CHECK: a
@@ -76,10 +80,10 @@ def konferenco(*args: str, check: bool = True, input: str | None = None) -> CliR
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        result = _invoke(args, input)
+        result = _invoke(args, input, env)
     else:  # called from async code: the command runs its own event loop, so not on this thread
         with ThreadPoolExecutor(max_workers=1) as pool:
-            result = pool.submit(_invoke, args, input).result()
+            result = pool.submit(_invoke, args, input, env).result()
     if check and result.returncode != 0:
         raise AssertionError(
             f"konferenco {' '.join(args)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"

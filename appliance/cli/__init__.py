@@ -14,6 +14,8 @@ one-line reason when it cannot do its job.  The modules, by what they do:
 * ``schedule``: ``schedule import|export|findings``;
 * ``kiosk``: ``kiosk pair-code`` (pairing a touch kiosk);
 * ``signage``: ``signage broker-config`` (Mosquitto for the room signs);
+* ``backup``: ``backup run|status`` (Litestream) and ``restore`` (a new box from a backup);
+* ``provision``: a venue box's start-up step (restore from its backup, else enrol, once);
 * ``demo``: ``demo seed``, ``demo credentials``;
 * ``common``: the ``--data`` option and loading the appliance in it.
 """
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 import click
 
+from appliance.cli.backup import backup, restore_command
 from appliance.cli.catalog import badges, import_command
 from appliance.cli.common import DATA_OPTION, provisioned
 from appliance.cli.demo import demo
 from appliance.cli.devices import devices
 from appliance.cli.enrol import enroll
 from appliance.cli.kiosk import kiosk
+from appliance.cli.provision import provision
 from appliance.cli.schedule import schedule
 from appliance.cli.serve import init, peer_token_command, serve, status
 from appliance.cli.signage import signage
@@ -55,5 +59,8 @@ for command in (
     schedule,
     kiosk,
     signage,
+    backup,
+    restore_command,
+    provision,
 ):
     appliance.add_command(command)

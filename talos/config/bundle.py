@@ -31,6 +31,7 @@ SIGNATURE = "manifest.sig"
 CONFIG = "controlplane.yaml"
 TALOSCONFIG = "talosconfig"
 TALOSCONFIG_ADMIN = "talosconfig-admin"  # HQ only, written by `talos config`, never bundled
+KUBECONFIG = "kubeconfig"  # the technician's: the appliance's pods only (talos/config/kube_access.py)
 TALOSCONFIG_BOOTSTRAP = "talosconfig-bootstrap"  # optional, os:admin for a few hours
 CHECKLIST = "CHECKLIST.md"
 FORMAT = 1
@@ -85,7 +86,16 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def checklist(manifest: dict[str, Any]) -> str:
+def _day_one_steps() -> list[str]:
+    return [
+        "8. The first staff account, kiosks, printers, the first scan and backups:",
+        f"   `{KUBECONFIG}` runs `konferenco appliance …` in the box's pod",
+        "   (docs/venue-day-one.md, steps 7-11).",
+        "9. Report back to HQ (flash report, box serial).",
+    ]
+
+
+def checklist(manifest: dict[str, Any], *, kubeconfig: bool = False) -> str:
     boot = manifest["boot_image"]
     ip = manifest["node_ip"]
     pinned = (
@@ -125,11 +135,13 @@ def checklist(manifest: dict[str, Any]) -> str:
             "   (the NUC installs to its NVMe and reboots; remove the stick when the console says so).",
             *step5,
             f"6. Check health: `talosctl --talosconfig {TALOSCONFIG} -n {ip} health`",
-            f"7. Open `http://{ip}:8080/healthz`: the appliance answers when its pod is up.",
-            "8. Report back to HQ (flash report, box serial).",
+            f"7. Open `http://{ip}:8080/healthz`: the appliance answers when its pod is up"
+            " (it enrols itself with the hub first, or restores itself from its backup).",
+            *(_day_one_steps() if kubeconfig else ["8. Report back to HQ (flash report, box serial)."]),
             "",
             f"`{CONFIG}` holds the box's CA keys: keep the bundle on the encrypted technician laptop",
-            "and delete it after step 4.",
+            "and delete it after step 4"
+            + (f"; `{KUBECONFIG}` after the event (it expires in 30 days)." if kubeconfig else "."),
             "",
         ]
     )
@@ -140,6 +152,7 @@ def build(
     config: bytes,
     talosconfig: bytes,
     facts: dict[str, Any],
+    kubeconfig: bytes | None = None,
     bootstrap: bytes | None = None,
     key: ed25519.Ed25519PrivateKey,
     out: Path,
@@ -157,7 +170,10 @@ def build(
         "signer": fingerprint(key.public_key()),
         "files": {},
     }
-    files = {CONFIG: config, TALOSCONFIG: talosconfig, CHECKLIST: checklist(manifest).encode()}
+    files = {CONFIG: config, TALOSCONFIG: talosconfig}
+    if kubeconfig is not None:
+        files[KUBECONFIG] = kubeconfig
+    files[CHECKLIST] = checklist(manifest, kubeconfig=kubeconfig is not None).encode()
     if bootstrap is not None:
         files[TALOSCONFIG_BOOTSTRAP] = bootstrap
     manifest["files"] = {

@@ -10,16 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from talos.config import bundle as bundles
+from talos.config import os_images, yamlio
 from talos.config import secrets as pki
-from talos.config import yamlio
-from talos.config.generate import GenerateError, generate
+from talos.config.generate import BACKUP_SECRET, ENROLMENT_SECRET, GenerateError, generate
+from talos.config.kube_access import TECHNICIAN_GROUP, TECHNICIAN_LIFETIME, technician_kubeconfig
 from talos.config.schematic import read_lock
 from talos.config.validate import validate_text
 from talos.config.venue import Venue, VenueError, load_venue
@@ -33,7 +35,7 @@ _SCHEMA_DIR = click.option(
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
@@ -76,23 +78,47 @@ def _load(venue_file: Path) -> tuple[Versions, Venue]:
     default=None,
     help="secrets.yaml to use; created if missing (default: OUT/secrets.yaml). Keep it at HQ, outside git.",
 )
+@click.option(
+    "--enrolment-token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A file holding the box's one-time enrolment token (ke1_…, from the hub console's Devices page).",
+)
+@click.option(
+    "--backup-credentials-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="access_key_id = … / secret_access_key = … for the venue's S3 backup_url (docs/backup.md).",
+)
 @_SCHEMA_DIR
-def config(venue_file: Path, out: Path, secrets_file: Path | None, schema_dir: Path | None) -> None:
-    """Generate a venue box's Talos machine config, secrets and operator talosconfig.
+def config(
+    venue_file: Path,
+    out: Path,
+    secrets_file: Path | None,
+    enrolment_token_file: Path | None,
+    backup_credentials_file: Path | None,
+    schema_dir: Path | None,
+) -> None:
+    """Generate a venue box's Talos machine config, secrets, talosconfig and kubeconfig.
 
-    Writes OUT/controlplane.yaml, OUT/talosconfig and (when new) the secrets file, all mode 0600,
-    only after the whole config validated against its Talos release's schema.
+    Writes OUT/controlplane.yaml, OUT/talosconfig (os:operator), OUT/kubeconfig (the
+    technician's, limited to the appliance's pods) and (when new) the secrets file, all mode
+    0600, only after the whole config validated against its Talos release's schema. With an
+    enrolment token the box enrols itself with the hub at its first start.
     """
     versions, venue = _load(venue_file)
+    box_secrets = _box_secrets(venue, enrolment_token_file, backup_credentials_file)
     secrets_file = secrets_file or out / "secrets.yaml"
     new_secrets = not secrets_file.exists()
     try:
         secret_bundle = pki.generate_secrets() if new_secrets else pki.load_secrets(secrets_file)
-        generated = generate(venue, secret_bundle, versions)
+        generated = generate(venue, secret_bundle, versions, box_secrets)
         installed = not versions.hardware[venue.hardware].get("install_disk_selector")
         _check(generated.text, generated.release, schema_dir, installed=installed)
         client = pki.talosconfig(venue.name, venue.network.node_ip, secret_bundle)
         admin = pki.talosconfig(venue.name, venue.network.node_ip, secret_bundle, role=pki.ADMIN_ROLE)
+        endpoint = f"https://{venue.network.node_ip}:6443"
+        kubeconfig = technician_kubeconfig(venue.name, endpoint, secret_bundle)
     except (VersionError, GenerateError, pki.SecretsError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -101,6 +127,7 @@ def config(venue_file: Path, out: Path, secrets_file: Path | None, schema_dir: P
         pki.write_private(out / bundles.CONFIG, generated.text)
         pki.write_private(out / bundles.TALOSCONFIG, yamlio.dump_one(client))
         pki.write_private(out / bundles.TALOSCONFIG_ADMIN, yamlio.dump_one(admin))
+        pki.write_private(out / bundles.KUBECONFIG, yamlio.dump_one(kubeconfig))
     except OSError as exc:
         raise click.ClickException(f"cannot write to {out}: {exc.strerror}") from None
     click.echo(f"venue       {venue.name} ({venue.hardware}), Talos {generated.release.version}")
@@ -115,7 +142,66 @@ def config(venue_file: Path, out: Path, secrets_file: Path | None, schema_dir: P
         f"wrote       {out / bundles.TALOSCONFIG} (0600, role {pki.OPERATOR_ROLE}, for the technician)"
     )
     click.echo(f"wrote       {out / bundles.TALOSCONFIG_ADMIN} (0600, role {pki.ADMIN_ROLE}, HQ only)")
+    click.echo(
+        f"wrote       {out / bundles.KUBECONFIG} (0600, group {TECHNICIAN_GROUP}: the appliance's pods, "
+        f"{TECHNICIAN_LIFETIME.days} days)"
+    )
+    if ENROLMENT_SECRET in box_secrets:
+        click.echo("enrolment   the box enrols itself with the hub at its first start (one-time token)")
+    else:
+        click.echo("! no --enrolment-token-file: the box cannot enrol itself; it waits for a token")
+    if venue.backup_url:
+        click.echo(f"backup      {venue.backup_url}")
     click.echo(f"secrets     {secrets_file} ({'new, 0600' if new_secrets else 'reused'})")
+
+
+def _box_secrets(
+    venue: Venue, token_file: Path | None, credentials_file: Path | None
+) -> dict[str, dict[str, str]]:
+    """The Secrets the appliance's pod reads, from the files HQ was given; the values are never printed."""
+    found: dict[str, dict[str, str]] = {}
+    if token_file is not None:
+        token = _read_secret_file(token_file).strip()
+        if not re.fullmatch(r"ke1_[A-Za-z0-9_-]{8,200}", token):
+            _fail(f"{token_file}: not an enrolment token (ke1_… from the hub console's Devices page)")
+        found[ENROLMENT_SECRET] = {"KONFERENCO_ENROL_TOKEN": token}
+    if credentials_file is not None:
+        if not (venue.backup_url or "").startswith("s3://"):
+            _fail("--backup-credentials-file is for an s3:// backup_url; the venue file has none")
+        pairs: dict[str, str] = {}
+        for number, line in enumerate(_read_secret_file(credentials_file).splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition("=")
+            name = _CREDENTIAL_KEYS.get(key.strip().lower())
+            if not sep or name is None:
+                _fail(
+                    f"{credentials_file}, line {number}: expected access_key_id = … or secret_access_key = …",
+                )
+            pairs[name] = value.strip().strip('"')
+        if set(pairs) != set(_CREDENTIAL_KEYS.values()) or not all(pairs.values()):
+            _fail(f"{credentials_file}: needs both access_key_id and secret_access_key")
+        found[BACKUP_SECRET] = pairs
+    return found
+
+
+#: Key names in a credentials file (the same file ``konferenco appliance backup`` reads).
+_CREDENTIAL_KEYS = {
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+}
+
+
+def _read_secret_file(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        _fail(f"{path} is readable by others: chmod 600 {path} first (it holds a secret)")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
 
 
 @click.command("validate")
@@ -175,7 +261,15 @@ def _facts(venue: Venue, versions: Versions) -> dict[str, Any]:
         _fail(f"talos/schematics/lock.json is for {lock['talos']}, the venue uses {release.version}")
     entry = lock["classes"][venue.hardware]
     boot_file = versions.hardware[venue.hardware]["boot_asset"]
-    asset = entry["assets"][boot_file]
+    try:
+        image = os_images.entry(release.version, venue.hardware)
+    except os_images.OsImageError as exc:
+        raise click.ClickException(str(exc)) from None
+    if image.url != os_images.expected_url(entry["id"], release.version, boot_file):
+        _fail(
+            f"images/os.yaml's {venue.hardware} image for Talos {release.version} ({image.url}) is not "
+            f"the factory's for schematic {entry['id']}: fix os.yaml"
+        )
     return {
         "venue": venue.name,
         "hardware": venue.hardware,
@@ -184,10 +278,10 @@ def _facts(venue: Venue, versions: Versions) -> dict[str, Any]:
         "installer": entry["installer"],
         "node_ip": venue.network.node_ip,
         "boot_image": {
-            "file": boot_file,
-            "url": asset["url"],
-            "sha256": asset["sha256"],
-            "size": asset["size"],
+            "file": image.file,
+            "url": image.url,
+            "sha256": image.sha256,
+            "size": image.size,
         },
     }
 
@@ -250,6 +344,8 @@ def bundle(
     try:
         config_bytes = (config_dir / bundles.CONFIG).read_bytes()
         talosconfig_bytes = (config_dir / bundles.TALOSCONFIG).read_bytes()
+        kubeconfig_file = config_dir / bundles.KUBECONFIG
+        kubeconfig_bytes = kubeconfig_file.read_bytes() if kubeconfig_file.exists() else None
         installed = not versions.hardware[venue.hardware].get("install_disk_selector")
         _check(config_bytes.decode(), versions.release(venue.talos), schema_dir, installed=installed)
         _same_venue(config_bytes.decode(), venue)
@@ -278,6 +374,7 @@ def bundle(
             manifest = bundles.build(
                 config=config_bytes,
                 talosconfig=talosconfig_bytes,
+                kubeconfig=kubeconfig_bytes,
                 facts=facts,
                 bootstrap=bootstrap,
                 key=key,
@@ -294,7 +391,9 @@ def bundle(
         click.echo(f"  {entry['sha256']}  {name}")
     if manifest["boot_image"]["sha256"] is None:
         click.echo(
-            f"! boot image {manifest['boot_image']['file']}: no pinned sha256 yet (docs/talos-config.md)"
+            f"! boot image {manifest['boot_image']['file']}: no pinned sha256 yet: download it and run "
+            f"`konferenco talos os-image record {manifest['boot_image']['file']} "
+            f"--class {manifest['hardware']}` (docs/talos-config.md)"
         )
 
 
@@ -327,3 +426,56 @@ def verify(bundle_file: Path, public_key: Path, extract: Path | None) -> None:
         for name, data in result.files.items():
             pki.write_private(extract / name, data.decode())
         click.echo(f"extracted {len(result.files)} files to {extract}")
+
+
+@click.group("os-image")
+def os_image() -> None:
+    """The OS images technicians flash: their URL, sha256 and size in images/os.yaml."""
+
+
+@os_image.command("record")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--class",
+    "hardware",
+    required=True,
+    help="Hardware class the image is for (talos/versions.yaml: nuc-amd64, rpi5-arm64).",
+)
+@click.option("--talos", "talos_version", default=None, help="Talos release (default: the pinned one).")
+@click.option("--url", default=None, help="The URL it was downloaded from: refused unless it is os.yaml's.")
+@click.option("--replace", is_flag=True, help="Record a different hash over an already recorded one.")
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The manifest to update (default: images/os.yaml).",
+)
+def os_image_record(
+    image: Path,
+    hardware: str,
+    talos_version: str | None,
+    url: str | None,
+    replace: bool,
+    manifest: Path | None,
+) -> None:
+    """Hash a downloaded OS image (decompressed, as the flasher does) and record it in images/os.yaml.
+
+    Run at HQ after downloading the image from its os.yaml URL; commit the changed os.yaml.
+    """
+    versions = load_versions()
+    if hardware not in versions.hardware:
+        raise click.BadParameter(
+            f"{hardware!r} is not a hardware class ({', '.join(sorted(versions.hardware))})",
+            param_hint="--class",
+        )
+    try:
+        release = versions.release(talos_version)
+        recorded, changed = os_images.record(
+            image, hardware, release.version, url=url, replace=replace, path=manifest
+        )
+    except (VersionError, os_images.OsImageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    where = manifest or os_images.manifest_path()
+    click.echo(f"{recorded.file}  {hardware}  Talos {recorded.talos}")
+    click.echo(f"sha256 {recorded.sha256}  (decompressed, {recorded.size} bytes)")
+    click.echo(f"{'recorded in' if changed else 'already recorded in'} {where}")

@@ -8,6 +8,7 @@ are never generated: the schema refuses them.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,6 @@ from talos.config.versions import Release, Versions
 APPDATA = "appdata"
 APPDATA_PATH = f"/var/mnt/{APPDATA}"
 NAMESPACE = "konferenco"
-APPLIANCE_PORT = 8080  # `konferenco appliance serve` default
 # USB device access for printers (libusb on usbfs) and PC/SC readers: our pod's group 2000.
 USB_RULES = [
     'SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", MODE="0660", GROUP="2000"',
@@ -53,93 +53,144 @@ def _encryption(venue: Venue, *, lock: bool) -> dict[str, Any]:
     return {"provider": "luks2", "keys": [key]}
 
 
-def _manifests(venue: Venue, versions: Versions) -> list[dict[str, Any]]:
-    """The appliance's workloads, inline so the box needs no internet at bootstrap (research section 2)."""
-    images = versions.workloads
-    env = [
-        {"name": "KONFERENCO_VENUE", "value": venue.name},
-        {"name": "KONFERENCO_HUB_URL", "value": venue.hub_url},
-        {"name": "KONFERENCO_ROLES", "value": ",".join(venue.roles)},
-        {"name": "KONFERENCO_DATA", "value": "/data"},
-        {"name": "TZ", "value": venue.timezone},
-    ]
-    needs_usb = bool({"printing", "readers"} & set(venue.roles))
-    mounts: list[dict[str, Any]] = [{"name": "data", "mountPath": "/data"}]
-    volumes: list[dict[str, Any]] = [
-        {"name": "data", "hostPath": {"path": f"{APPDATA_PATH}/appliance", "type": "DirectoryOrCreate"}}
-    ]
-    if needs_usb:
-        mounts.append({"name": "usb", "mountPath": "/dev/bus/usb"})
-        volumes.append({"name": "usb", "hostPath": {"path": "/dev/bus/usb", "type": "Directory"}})
-    container: dict[str, Any] = {
-        "name": "appliance",
-        "image": images["appliance"],
-        # the image's entrypoint is `konferenco`; the box syncs with the hub when the internet is up
-        "args": [
-            *("appliance", "serve", "--data", "/data", "--host", "0.0.0.0"),
-            *("--port", str(APPLIANCE_PORT), "--upstream", venue.hub_url),
-        ],
-        "env": env,
-        "ports": [{"name": "http", "containerPort": APPLIANCE_PORT}],
-        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 20},
-        "volumeMounts": mounts,
-        "securityContext": {"privileged": True} if needs_usb else {"readOnlyRootFilesystem": True},
+# The appliance's Kubernetes manifests are plain files under images/k8s/appliance (docs/images.md):
+# read as package data, never imported (talos imports only konferenco). Inline manifest name, file,
+# and the roles that need it (None: always).
+MANIFEST_FILES: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("konferenco-namespace", "namespace.yaml", None),
+    ("konferenco-appliance", "appliance.yaml", None),
+    ("konferenco-signage-mqtt", "mosquitto.yaml", frozenset({"signage"})),
+    ("konferenco-technician-role", "technician-role.yaml", None),
+    ("konferenco-technician-rolebinding", "technician-rolebinding.yaml", None),
+)
+#: The Secrets the appliance pod reads when they exist (``optional: true`` in appliance.yaml): the
+#: one-time enrolment token its ``provision`` step spends, and the backup replica's credentials.
+ENROLMENT_SECRET = "konferenco-enrolment"
+BACKUP_SECRET = "konferenco-backup"
+VENUE_CONFIGMAP = "konferenco-venue"
+USB_ROLES = frozenset({"printing", "readers"})
+
+
+def manifest_text(name: str) -> str:
+    """The text of ``images/k8s/appliance/NAME`` (package data of the ``images`` package)."""
+    return importlib.resources.files("images").joinpath("k8s", "appliance", name).read_text(encoding="utf-8")
+
+
+def _backup_url(venue: Venue) -> str | None:
+    """The venue's backup replica URL (``backup_url`` in the venue file), if it has one."""
+    return venue.backup_url
+
+
+def venue_configmap(venue: Venue) -> dict[str, Any]:
+    """The ConfigMap the appliance manifests read their venue-specific values from (envFrom)."""
+    data = {
+        "KONFERENCO_VENUE": venue.name,
+        "KONFERENCO_HUB_URL": venue.hub_url,
+        "KONFERENCO_ROLES": ",".join(venue.roles),
+        "TZ": venue.timezone,
     }
-    namespace = {
+    backup_url = _backup_url(venue)
+    if backup_url:
+        data["KONFERENCO_BACKUP_URL"] = backup_url
+    return {
         "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+        "kind": "ConfigMap",
+        "metadata": {"name": VENUE_CONFIGMAP, "namespace": NAMESPACE},
+        "data": data,
     }
-    appliance = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "appliance", "namespace": NAMESPACE},
-        "spec": {
-            "serviceName": "appliance",
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "appliance"}},
-            "template": {
-                "metadata": {"labels": {"app": "appliance"}},
-                "spec": {
-                    "hostNetwork": True,  # zeroconf/mDNS discovery of kiosks and peer boxes
-                    "dnsPolicy": "ClusterFirstWithHostNet",
-                    "securityContext": {"supplementalGroups": [2000]},
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
-        },
+
+
+def _without_usb(doc: dict[str, Any]) -> dict[str, Any]:
+    """The appliance StatefulSet for a box with no USB role: no /dev/bus/usb, not privileged.
+
+    The file grants USB access (privileged, to lift the device cgroup); a box that prints nothing
+    and reads no cards gets the least privilege instead.
+    """
+    pod = doc["spec"]["template"]["spec"]
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "usb"]
+    for container in pod["containers"]:
+        container["volumeMounts"] = [m for m in container.get("volumeMounts", []) if m["name"] != "usb"]
+        security = container.get("securityContext", {})
+        if security.get("privileged"):
+            security["privileged"] = False
+            security["allowPrivilegeEscalation"] = False
+    return doc
+
+
+def _without_backup(doc: dict[str, Any]) -> dict[str, Any]:
+    """The appliance StatefulSet for a venue with no backup replica: no Litestream sidecar.
+
+    ``backup run`` refuses to start without a replica URL, so the sidecar would only crash-loop.
+    """
+    pod = doc["spec"]["template"]["spec"]
+    pod["containers"] = [c for c in pod["containers"] if c["name"] != "backup"]
+    return doc
+
+
+def _images(docs: list[dict[str, Any]]) -> set[str]:
+    found = set()
+    for doc in docs:
+        pod = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+            found.add(container["image"])
+    return found
+
+
+def box_secret(name: str, values: dict[str, str]) -> dict[str, Any]:
+    """A Secret in the appliance's namespace, read by its pod as environment variables (envFrom)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "type": "Opaque",
+        "stringData": dict(values),
     }
-    out = [
-        {"name": "konferenco-namespace", "doc": namespace},
-        {"name": "konferenco-appliance", "doc": appliance},
-    ]
-    if "signage" in venue.roles:
-        mosquitto = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "mosquitto", "namespace": NAMESPACE},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "mosquitto"}},
-                "template": {
-                    "metadata": {"labels": {"app": "mosquitto"}},
-                    "spec": {
-                        "hostNetwork": True,
-                        "containers": [
-                            {
-                                "name": "mosquitto",
-                                "image": images["mosquitto"],
-                                "ports": [{"containerPort": 1883}],
-                            }
-                        ],
-                    },
-                },
-            },
-        }
-        out.append({"name": "konferenco-signage-mqtt", "doc": mosquitto})
-    return [{"name": m["name"], "contents": yamlio.literal(yamlio.dump_one(m["doc"]))} for m in out]
+
+
+def _manifests(
+    venue: Venue, versions: Versions, secrets: dict[str, dict[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """The appliance's workloads, inline so the box needs no internet at bootstrap (research section 2).
+
+    Each file of images/k8s/appliance is inlined as it is (comments included), except the appliance
+    StatefulSet of a box without USB roles (:func:`_without_usb`) or without a backup replica
+    (:func:`_without_backup`); the venue's values go into the
+    generated konferenco-venue ConfigMap. The images the files name must be the ones pinned in
+    talos/versions.yaml ``workloads`` (what the image cache and registry mirror must hold).
+    """
+    roles = set(venue.roles)
+    out: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []
+    for name, filename, needs in MANIFEST_FILES:
+        if needs is not None and not needs & roles:
+            continue
+        text = manifest_text(filename)
+        doc = yamlio.load_one(text)
+        edits = []
+        if filename == "appliance.yaml" and not USB_ROLES & roles:
+            doc = _without_usb(doc)
+            edits.append("no USB devices (roles: no printing, no readers)")
+        if filename == "appliance.yaml" and not _backup_url(venue):
+            doc = _without_backup(doc)
+            edits.append("no backup sidecar (the venue has no backup_url)")
+        if edits:  # the file's comments do not survive an edit: say where it came from and what changed
+            text = f"# images/k8s/appliance/{filename} as generated for this venue: {'; '.join(edits)}.\n"
+            text += yamlio.dump_one(doc)
+        docs.append(doc)
+        out.append({"name": name, "contents": yamlio.literal(text)})
+        if filename == "namespace.yaml":
+            configmap = venue_configmap(venue)
+            out.append({"name": VENUE_CONFIGMAP, "contents": yamlio.literal(yamlio.dump_one(configmap))})
+            for secret_name, values in sorted((secrets or {}).items()):
+                secret = yamlio.dump_one(box_secret(secret_name, values))
+                out.append({"name": secret_name, "contents": yamlio.literal(secret)})
+    unpinned = _images(docs) - set(versions.workloads.values())
+    if unpinned:
+        raise GenerateError(
+            f"images/k8s/appliance names {', '.join(sorted(unpinned))}, "
+            "not pinned in talos/versions.yaml workloads"
+        )
+    return out
 
 
 def _network_documents(venue: Venue) -> list[dict[str, Any]]:
@@ -185,8 +236,18 @@ def _network_documents(venue: Venue) -> list[dict[str, Any]]:
     return docs
 
 
-def generate(venue: Venue, bundle: dict[str, Any], versions: Versions) -> Generated:
-    """The machine config documents for ``venue`` with the PKI of ``bundle`` (not yet validated)."""
+def generate(
+    venue: Venue,
+    bundle: dict[str, Any],
+    versions: Versions,
+    box_secrets: dict[str, dict[str, str]] | None = None,
+) -> Generated:
+    """The machine config documents for ``venue`` with the PKI of ``bundle`` (not yet validated).
+
+    ``box_secrets``: Secrets for the appliance's pod by name (:data:`ENROLMENT_SECRET`,
+    :data:`BACKUP_SECRET`); they end up in the config, which holds the CA keys already and is
+    kept as a secret (0600, the technician deletes it once applied).
+    """
     release = versions.release(venue.talos)
     if not release.generator:
         raise GenerateError(
@@ -240,7 +301,7 @@ def generate(venue: Venue, bundle: dict[str, Any], versions: Versions) -> Genera
         # discovery reaches discovery.talos.dev over the internet; one node needs no discovery
         "discovery": {"enabled": False},
         "allowSchedulingOnControlPlanes": True,  # the only node runs the workloads
-        "inlineManifests": _manifests(venue, versions),
+        "inlineManifests": _manifests(venue, versions, box_secrets),
     }
     docs: list[dict[str, Any]] = [
         {"version": "v1alpha1", "debug": False, "machine": machine, "cluster": cluster},

@@ -33,6 +33,7 @@ _FIELDS = {
     "registry_mirror",
     "storage",
     "disk_encryption",
+    "backup_url",
 }
 _NET_FIELDS = {"mode", "interface", "vlan", "address", "gateway", "dns", "reserved_address"}
 
@@ -70,6 +71,7 @@ class Venue:
     registry_mirror: str | None
     appdata_size: str
     disk_encryption: str  # "tpm" | "node-id"
+    backup_url: str | None = None  # the appliance's Litestream replica (docs/backup.md)
 
     @property
     def hostname(self) -> str:
@@ -156,6 +158,30 @@ def _network(data: Any) -> Network:
     return Network("dhcp", interface, vlan, None, None, dns, str(reserved))
 
 
+def _backup_url(data: dict[str, Any]) -> str | None:
+    """The replica URL the box's backup sidecar writes to; checked here so a typo fails at HQ.
+
+    The appliance's ``backup run`` is the full check (docs/backup.md); this one refuses what
+    could never work on the box: another scheme, a relative path, credentials in the URL (the URL
+    is printed and logged; credentials go in ``--backup-credentials-file``).
+    """
+    url = _str(data, "backup_url", "backup_url", required=False)
+    if url is None:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme not in ("file", "s3"):
+        raise VenueError("backup_url", f"{url!r} must be s3://BUCKET/PREFIX[?endpoint=…] or file:///PATH")
+    if "@" in parsed.netloc or "@" in (parsed.query or ""):
+        raise VenueError(
+            "backup_url", "holds credentials: put them in the file given to --backup-credentials-file"
+        )
+    if parsed.scheme == "file" and (parsed.netloc or not parsed.path.startswith("/")):
+        raise VenueError("backup_url", f"{url!r}: a file replica is file:///ABSOLUTE/PATH")
+    if parsed.scheme == "s3" and not parsed.netloc:
+        raise VenueError("backup_url", f"{url!r} names no bucket (s3://BUCKET/PREFIX)")
+    return url
+
+
 def parse_venue(data: Any, hardware_classes: dict[str, dict[str, Any]]) -> Venue:
     """Check a loaded venue file; raises ``VenueError`` naming the first wrong field."""
     if not isinstance(data, dict):
@@ -214,6 +240,7 @@ def parse_venue(data: Any, hardware_classes: dict[str, dict[str, Any]]) -> Venue
     appdata = storage.get("appdata", "16GiB")
     if not isinstance(appdata, str) or not re.match(r"^[1-9][0-9]*(GiB|GB|MiB|MB)$", appdata):
         raise VenueError("storage.appdata", f"{appdata!r} must be a size like 16GiB")
+    backup_url = _backup_url(data)
     return Venue(
         name=name,
         hardware=hardware,
@@ -226,6 +253,7 @@ def parse_venue(data: Any, hardware_classes: dict[str, dict[str, Any]]) -> Venue
         registry_mirror=mirror,
         appdata_size=appdata,
         disk_encryption=encryption,
+        backup_url=backup_url,
     )
 
 

@@ -241,6 +241,44 @@ def test_enrolling_a_directory_twice_is_refused_and_changes_nothing(
     assert redeem(http, fresh).status_code == 201  # the refused attempt did not spend the new token
 
 
+def test_a_box_start_up_enrols_once_from_its_environment_then_skips(
+    hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path
+) -> None:
+    """The box's init step runs at every start with the hub and token in its environment."""
+    org = new_org(hub_db_module, http)
+    event = new_event(http, org)
+    box = tmp_path / "box"
+    token = enrolment_token(http, org, event)
+    env = {"KONFERENCO_HUB_URL": hub.url, "KONFERENCO_ENROL_TOKEN": token}
+
+    first = konferenco("appliance", "enroll", "--data", str(box), "--if-missing", env=env, check=False)
+    assert first.returncode == 0, first.stderr
+    device_id = DataDir(box).load().device_id
+    assert f"enrolled as {device_id}" in first.stdout
+    assert token not in first.stdout + first.stderr
+    before = snapshot(box)
+
+    fresh = enrolment_token(http, org, event)
+    again = konferenco(
+        "appliance", "enroll", "--data", str(box), "--if-missing",
+        env={**env, "KONFERENCO_ENROL_TOKEN": fresh}, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"holds appliance {device_id} already: nothing to enrol" in again.stdout
+    assert snapshot(box) == before
+    assert len(devices(http, org, event)) == 1
+    assert redeem(http, fresh).status_code == 201  # the restart did not spend a token
+
+
+def test_enrolling_without_a_token_says_where_to_get_one(hub: HubProcess, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    done = konferenco("appliance", "enroll", "--data", str(box), "--hub", hub.url, check=False)
+    assert done.returncode == 1
+    assert "no enrolment token" in done.stderr and "KONFERENCO_ENROL_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not DataDir(box).exists()
+
+
 def test_a_mistyped_token_leaves_the_directory_ready_for_the_right_one(
     hub_db_module: str, hub: HubProcess, http: httpx.Client, tmp_path: Path
 ) -> None:

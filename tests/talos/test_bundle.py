@@ -77,9 +77,10 @@ def test_bundle_contents_and_manifest(hq: Path) -> None:
         "manifest.sig",
         "controlplane.yaml",
         "talosconfig",
+        "kubeconfig",
         "CHECKLIST.md",
     }
-    assert "secrets.yaml" not in members
+    assert "secrets.yaml" not in members and "talosconfig-admin" not in members
     manifest = json.loads(members["manifest.json"])
     assert manifest["venue"] == "venue-0042" and manifest["talos"] == "v1.13.9"
     assert manifest["boot_image"]["file"] == "metal-amd64.iso" and manifest["boot_image"]["sha256"] is None
@@ -90,6 +91,9 @@ def test_bundle_contents_and_manifest(hq: Path) -> None:
     # no admin credential travels by default: bootstrap is HQ's call
     assert manifest["bootstrap_admin_until"] is None
     assert "Call HQ" in checklist and "talosconfig-bootstrap" not in members
+    # the technician's way into the appliance's pod, and the book that uses it
+    assert members["kubeconfig"] == (hq / "cfg" / "kubeconfig").read_bytes()
+    assert "docs/venue-day-one.md" in checklist
 
 
 def test_verify_accepts_the_signed_bundle_and_extracts(hq: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from talos.config import yamlio
 from talos.config.cli import config, validate
-from talos.config.generate import generate
+from talos.config.generate import APPDATA_PATH, generate
 from talos.config.secrets import generate_secrets
 from talos.config.validate import validate_text
 from talos.config.venue import VenueError, load_venue
@@ -96,16 +96,36 @@ def test_pi_without_tpm_uses_node_id_keys_only_when_asked(bundle: dict[str, Any]
 def test_workloads_follow_the_roles(bundle: dict[str, Any]) -> None:
     docs, _, _ = _docs(VENUES / "nuc-dhcp.yaml", bundle)
     names = [m["name"] for m in docs[0]["cluster"]["inlineManifests"]]
-    assert names == ["konferenco-namespace", "konferenco-appliance"]
-    assert "/dev/bus/usb" not in docs[0]["cluster"]["inlineManifests"][1]["contents"]
-    docs, _, _ = _docs(VENUES / "rpi5-dhcp.yaml", bundle)
+    assert names == [
+        "konferenco-namespace",
+        "konferenco-venue",
+        "konferenco-appliance",
+        "konferenco-technician-role",
+        "konferenco-technician-rolebinding",
+    ]
     manifests = {m["name"]: yamlio.load_one(m["contents"]) for m in docs[0]["cluster"]["inlineManifests"]}
+    assert "/dev/bus/usb" not in docs[0]["cluster"]["inlineManifests"][2]["contents"]
+    for container in manifests["konferenco-appliance"]["spec"]["template"]["spec"]["containers"]:
+        assert not container["securityContext"].get("privileged", False)
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    docs, _, _ = _docs(VENUES / "rpi5-dhcp.yaml", bundle)
+    inline = docs[0]["cluster"]["inlineManifests"]
+    manifests = {m["name"]: yamlio.load_one(m["contents"]) for m in inline}
     assert "konferenco-signage-mqtt" in manifests
     pod = manifests["konferenco-appliance"]["spec"]["template"]["spec"]
     assert pod["hostNetwork"] is True
     assert {"name": "usb", "hostPath": {"path": "/dev/bus/usb", "type": "Directory"}} in pod["volumes"]
+    assert {
+        "name": "data",
+        "hostPath": {"path": f"{APPDATA_PATH}/appliance", "type": "DirectoryOrCreate"},
+    } in pod["volumes"]
     ns = manifests["konferenco-namespace"]["metadata"]["labels"]
     assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
+    # the venue's values reach the pod through the generated ConfigMap, the files stay as they are
+    venue = manifests["konferenco-venue"]
+    assert venue["kind"] == "ConfigMap" and venue["metadata"]["namespace"] == "konferenco"
+    assert venue["data"]["KONFERENCO_HUB_URL"].startswith("http")
+    assert "# images/k8s/appliance/appliance.yaml as generated for this venue" in inline[2]["contents"]
     assert "install" not in docs[0]["machine"] or "diskSelector" not in docs[0]["machine"]["install"]
 
 
