@@ -179,16 +179,22 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
-def _label(ref: str, label: str) -> str | None:
+def _inspect(ref: str, template: str) -> str | None:
+    """``podman image inspect --format TEMPLATE REF``, or None when there is no such image."""
     try:
         out = subprocess.run(
-            [*PODMAN, "image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', ref],
+            [*PODMAN, "image", "inspect", "--format", template, ref],
             check=True,
             text=True,
             capture_output=True,
         ).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
         return None
+    return out or None
+
+
+def _label(ref: str, label: str) -> str | None:
+    out = _inspect(ref, f'{{{{index .Labels "{label}"}}}}')
     return out if out and out != "<no value>" else None
 
 
@@ -201,16 +207,7 @@ def _sha256(path: Path) -> str:
 
 
 def _image_id(ref: str) -> str | None:
-    try:
-        out = subprocess.run(
-            [*PODMAN, "image", "inspect", "--format", "{{.Id}}", ref],
-            check=True,
-            text=True,
-            capture_output=True,
-        ).stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return None
-    return out or None
+    return _inspect(ref, "{{.Id}}")
 
 
 def build_base(work: Path, *, update_lock: bool = False) -> str:

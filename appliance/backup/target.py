@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from konferenco.secret_files import SecretFileError, read_s3_key
 
 
 class BackupError(Exception):
@@ -146,47 +147,18 @@ def parse_url(url: str) -> Target:
     return Target("s3", prefix, bucket=bucket, endpoint=endpoint, region=region)
 
 
-_KEYS = {
-    "access_key_id": "access_key_id",
-    "aws_access_key_id": "access_key_id",
-    "litestream_access_key_id": "access_key_id",
-    "secret_access_key": "secret_access_key",
-    "aws_secret_access_key": "secret_access_key",
-    "litestream_secret_access_key": "secret_access_key",
-}
-
-
 def read_credentials_file(path: Path) -> Credentials:
-    """``key = value`` lines (``access_key_id``, ``secret_access_key``; AWS_* names too).
+    """The S3 key in PATH (the format of :mod:`konferenco.secret_files`, shared with HQ's tools).
 
-    The file must belong to nobody else's eyes: a mode with group or world
-    bits is refused (the fix, ``chmod 600 FILE``, is in the message), since a
-    readable key lets anyone read or erase every backup in the bucket.
+    A file others can read is refused: a readable key lets anyone read or erase every backup.
     """
     try:
-        st = path.stat()
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BackupError(f"cannot read the credentials file {path}: {exc.strerror}") from None
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise BackupError(
-            f"{path} is readable by other accounts (mode {stat.S_IMODE(st.st_mode):04o}): "
-            f"run 'chmod 600 {path}' first"
-        )
-    found: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        name = _KEYS.get(key.strip().lower())
-        if not sep or name is None:
-            # never echo the line: it may be a secret
-            raise BackupError(
-                f"{path} line {number}: expected 'access_key_id = …' or 'secret_access_key = …'"
-            )
-        found[name] = value.strip().strip("'\"")
-    return _checked(found, str(path))
+        key = read_s3_key(path)
+    except SecretFileError as exc:
+        raise BackupError(str(exc)) from None
+    return _checked(
+        {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key}, str(path)
+    )
 
 
 def credentials_from(environ: Mapping[str, str], file: Path | None) -> Credentials | None:

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
+from konferenco.secret_files import SecretFileError, read_private_text, read_s3_key
 from talos.config import bundle as bundles
 from talos.config import os_images, yamlio
 from talos.config import secrets as pki
@@ -168,40 +169,22 @@ def _box_secrets(
     if credentials_file is not None:
         if not (venue.backup_url or "").startswith("s3://"):
             _fail("--backup-credentials-file is for an s3:// backup_url; the venue file has none")
-        pairs: dict[str, str] = {}
-        for number, line in enumerate(_read_secret_file(credentials_file).splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            key, sep, value = line.partition("=")
-            name = _CREDENTIAL_KEYS.get(key.strip().lower())
-            if not sep or name is None:
-                _fail(
-                    f"{credentials_file}, line {number}: expected access_key_id = … or secret_access_key = …",
-                )
-            pairs[name] = value.strip().strip('"')
-        if set(pairs) != set(_CREDENTIAL_KEYS.values()) or not all(pairs.values()):
-            _fail(f"{credentials_file}: needs both access_key_id and secret_access_key")
-        found[BACKUP_SECRET] = pairs
+        try:
+            key = read_s3_key(credentials_file)
+        except SecretFileError as exc:
+            _fail(str(exc))
+        found[BACKUP_SECRET] = {
+            "AWS_ACCESS_KEY_ID": key.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
+        }
     return found
 
 
-#: Key names in a credentials file (the same file ``konferenco appliance backup`` reads).
-_CREDENTIAL_KEYS = {
-    "access_key_id": "AWS_ACCESS_KEY_ID",
-    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
-    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-}
-
-
 def _read_secret_file(path: Path) -> str:
-    if path.stat().st_mode & 0o077:
-        _fail(f"{path} is readable by others: chmod 600 {path} first (it holds a secret)")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {path}: {exc}")
+        return read_private_text(path)
+    except SecretFileError as exc:
+        _fail(str(exc))
 
 
 @click.command("validate")

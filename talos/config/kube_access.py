@@ -21,11 +21,11 @@ import datetime as dt
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
-from talos.config.secrets import load_key_pem
+from talos.config.secrets import client_certificate
 
 #: The Kubernetes group (certificate O=) the technicians' Role is bound to.
 TECHNICIAN_GROUP = "konferenco:technicians"
@@ -49,12 +49,7 @@ def technician_kubeconfig(
     Signed by the Kubernetes CA in ``bundle`` (the secrets), which the API server trusts for
     client certificates; the kube-apiserver reads the user from CN and the groups from O.
     """
-    now = now or dt.datetime.now(dt.UTC)
     k8s_ca = bundle["certs"]["k8s"]
-    ca_cert = x509.load_pem_x509_certificate(base64.b64decode(k8s_ca["crt"]))
-    ca_key = load_key_pem(base64.b64decode(k8s_ca["key"]))
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise ValueError("the Kubernetes CA key in secrets.yaml is not an ECDSA key")
     key = ec.generate_private_key(ec.SECP256R1())
     user = f"technician@{cluster}"
     subject = x509.Name(
@@ -63,18 +58,7 @@ def technician_kubeconfig(
             x509.NameAttribute(NameOID.COMMON_NAME, user),
         ]
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert = client_certificate(k8s_ca, key, subject, now, lifetime)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,

@@ -198,23 +198,24 @@ def load_secrets(path: Path) -> dict[str, Any]:
     return check_secrets(data)
 
 
-def talosconfig(
-    context: str,
-    endpoint: str,
-    bundle: dict[str, Any],
-    role: str = OPERATOR_ROLE,
-    now: dt.datetime | None = None,
-    lifetime: dt.timedelta = CLIENT_LIFETIME,
-) -> dict[str, Any]:
-    """A client config whose certificate carries ``role`` in O=, signed by the box's Talos API CA."""
+def client_certificate(
+    ca: dict[str, str],
+    key: PrivateKey,
+    subject: x509.Name,
+    now: dt.datetime | None,
+    lifetime: dt.timedelta,
+) -> x509.Certificate:
+    """A client certificate for KEY, signed by CA (``{"crt", "key"}`` as in secrets.yaml).
+
+    Valid from five minutes ago (a laptop's clock a little behind the box's) for LIFETIME; the
+    API servers read the role or group from the subject's O= and the user from CN=.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    os_ca = bundle["certs"]["os"]
-    ca_cert = x509.load_pem_x509_certificate(base64.b64decode(os_ca["crt"]))
-    ca_key = load_key_pem(base64.b64decode(os_ca["key"]))
-    key = ed25519.Ed25519PrivateKey.generate()
-    cert = (
+    ca_cert = x509.load_pem_x509_certificate(base64.b64decode(ca["crt"]))
+    ca_key = load_key_pem(base64.b64decode(ca["key"]))
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name(role, common=f"technician@{context}"))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -224,6 +225,20 @@ def talosconfig(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, _sign_alg(ca_key))
     )
+
+
+def talosconfig(
+    context: str,
+    endpoint: str,
+    bundle: dict[str, Any],
+    role: str = OPERATOR_ROLE,
+    now: dt.datetime | None = None,
+    lifetime: dt.timedelta = CLIENT_LIFETIME,
+) -> dict[str, Any]:
+    """A client config whose certificate carries ``role`` in O=, signed by the box's Talos API CA."""
+    os_ca = bundle["certs"]["os"]
+    key = ed25519.Ed25519PrivateKey.generate()
+    cert = client_certificate(os_ca, key, _name(role, common=f"technician@{context}"), now, lifetime)
     return {
         "context": context,
         "contexts": {
