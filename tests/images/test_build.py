@@ -176,7 +176,9 @@ def test_data_owner_init_hands_the_volume_to_10001_with_chown_only(
     from talos.config import yamlio
 
     manifest = (images.HERE / "k8s" / "appliance" / "appliance.yaml").read_text(encoding="utf-8")
-    (init,) = yamlio.load_one(manifest)["spec"]["template"]["spec"]["initContainers"]
+    inits = yamlio.load_one(manifest)["spec"]["template"]["spec"]["initContainers"]
+    (init,) = [c for c in inits if c["name"] == "data-owner"]
+    assert inits[0] is init, "the volume is handed over before anything else runs on it"
     data = tmp_path / "hostpath"
     data.mkdir(mode=0o755)  # as the kubelet makes a DirectoryOrCreate hostPath: root, 0755
     run = [
