@@ -119,8 +119,9 @@ class StaffApp(App[None]):
         once, not at the next action.  The client sets the link state from every answer.
         """
         while True:
+            staff = self.client.staff
             try:
-                if self.client.staff is not None and self._reauth_of is None:
+                if staff is not None and self._reauth_of is None:
                     await self.client.get("/api/v1/auth/me")
                 else:
                     await self.client.ping()
@@ -128,7 +129,7 @@ class StaffApp(App[None]):
                 pass
             except ApiError as exc:
                 if exc.status == 401 and exc.code in SIGN_IN_AGAIN:
-                    self.sign_in_again(exc.message)
+                    self.sign_in_again(exc.message, staff.token if staff is not None else None)
             await asyncio.sleep(self.heartbeat_s)
 
     @work(group="live", exit_on_error=False)
@@ -196,9 +197,16 @@ class StaffApp(App[None]):
             if section.id in self._modes:  # nothing of one person's screens stays for the next
                 await self.remove_mode(section.id)
 
-    def sign_in_again(self, reason: str) -> None:
-        """The token expired mid-shift: ask for the PIN again over the screen, which stays as it was."""
+    def sign_in_again(self, reason: str, token: str | None) -> None:
+        """The token expired mid-shift: ask for the PIN again over the screen, which stays as it was.
+
+        TOKEN is what the refused request was sent with. A refusal that arrives after the person
+        signed in again answers a request sent with the old token (a section's reload in flight):
+        it must not ask for the PIN a second time.
+        """
         if self._reauth_of is not None or self.client.staff is None:
+            return
+        if token != self.client.staff.token:
             return
         self._reauth_of = self.client.staff.staff_id
         self.client.sign_out()

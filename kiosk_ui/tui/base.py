@@ -83,6 +83,8 @@ class SectionScreen(Screen[None]):
         A refusal (:class:`ApiError` other than an expired sign-in) is raised for the
         screen to show beside the action; nothing here swallows it.
         """
+        staff = self.staff_app.client.staff
+        token = staff.token if staff is not None else None  # what this request is sent with
         try:
             return await work
         except Unreachable:
@@ -90,7 +92,7 @@ class SectionScreen(Screen[None]):
             return None
         except ApiError as exc:
             if exc.status == 401 and exc.code in SIGN_IN_AGAIN:
-                self.staff_app.sign_in_again(exc.message)
+                self.staff_app.sign_in_again(exc.message, token)
                 return None
             raise
 
