@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.backup import identity
-from appliance.backup.litestream import Backup, error_line, replica_position
+from appliance.backup.litestream import Backup, Position, error_line, replica_position
 from appliance.backup.target import BackupError
 from appliance.config import DataDir
 
@@ -67,26 +67,37 @@ def _count(conn: sqlite3.Connection, sql: str) -> int:
         return 0
 
 
-def replica_exists(backup: Backup) -> bool:
-    """Whether BACKUP's replica holds a box (both databases); :class:`BackupError` when it cannot tell.
+class NoBackup(BackupError):
+    """The replica holds nothing of this box: a new box may enrol instead (``appliance provision``)."""
 
-    A box's first start asks this before it enrols (``appliance provision``): a replica that
-    cannot be read is an error, never "no backup", or a replacement box would enrol as a new
-    device while its dead predecessor's scans wait in the replica.
+
+def _positions(backup: Backup, config: Path) -> dict[str, Position]:
+    """Both databases' replica positions, read before anything is written.
+
+    Nothing there is :class:`NoBackup`; part of a box (one database without the other) or a
+    replica that cannot be read is a plain :class:`BackupError`, never "no backup": a
+    replacement box must not enrol as a new device while its predecessor's scans wait there.
     """
-    with backup.config_file(identity.DATABASES_BACKED_UP) as config:
-        found = []
-        for name in ("identity", "appliance"):
-            try:
-                found.append(replica_position(backup, config, name) is not None)
-            except BackupError as exc:
-                raise BackupError(f"cannot read the replica {backup.target.url}: {exc}") from None
-    if any(found) and not all(found):
-        raise BackupError(
-            f"the replica {backup.target.url} holds only part of a box (identity or database missing): "
-            "check the URL; restore by hand with 'appliance restore' once it is whole"
+    found: dict[str, Position] = {}
+    for name in identity.DATABASES_BACKED_UP:
+        try:
+            position = replica_position(backup, config, name)
+        except BackupError as exc:
+            raise BackupError(f"cannot read the replica {backup.target.url}: {exc}") from None
+        if position is not None:
+            found[name] = position
+    if not found:
+        raise NoBackup(
+            f"no backup at {backup.target.url}: it holds no database of a box "
+            "(check the URL, and that 'backup run' ever ran for this box)"
         )
-    return all(found)
+    missing = [n for n in identity.DATABASES_BACKED_UP if n not in found]
+    if missing:
+        raise BackupError(
+            f"the replica {backup.target.url} holds only part of a box (no {' and no '.join(missing)} "
+            "database): check the URL; nothing was restored"
+        )
+    return found
 
 
 def restore(backup: Backup) -> Restored:
@@ -99,16 +110,9 @@ def restore(backup: Backup) -> Restored:
     try:
         data.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         with backup.config_file(identity.DATABASES_BACKED_UP) as config:
-            for name in ("identity", "appliance"):
-                try:
-                    position = replica_position(backup, config, name)
-                except BackupError as exc:
-                    raise BackupError(f"cannot read the replica {backup.target.url}: {exc}") from None
-                if position is None:
-                    raise BackupError(
-                        f"no backup at {backup.target.url}: it holds no {name} database "
-                        "(check the URL, and that 'backup run' ever ran for this box)"
-                    )
+            positions = _positions(backup, config)
+            for name in ("identity", "appliance"):  # the identity first: it says whose scans follow
+                position = positions[name]
                 target = backup.database(name)
                 created += [
                     target,

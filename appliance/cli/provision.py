@@ -65,7 +65,7 @@ def provision(
     A venue box's start-up step (it runs before 'appliance serve' at every start); on a box
     that is ready it does nothing.
     """
-    from appliance.backup.restore import replica_exists, restore
+    from appliance.backup.restore import NoBackup, restore
     from appliance.backup.target import BackupError
 
     data = DataDir(data_dir)
@@ -76,13 +76,12 @@ def provision(
         if backup_url:
             backup = backup_of(data_dir, backup_url, credentials, "--backup")
             try:
-                if replica_exists(backup):
-                    for line in restored_lines(restore(backup)):
-                        click.echo(line)
-                    click.echo("a replacement box: it catches up from the hub and LAN peers when it serves")
-                    restored = True
-                else:
-                    click.echo(f"no backup at {backup.target.url} yet: a new box, enrolling")
+                for line in restored_lines(restore(backup)):
+                    click.echo(line)
+                click.echo("a replacement box: it catches up from the hub and LAN peers when it serves")
+                restored = True
+            except NoBackup:
+                click.echo(f"no backup at {backup.target.url} yet: a new box, enrolling")
             except BackupError as exc:
                 raise click.ClickException(
                     f"{exc}. Not enrolling while the backup cannot be read: this may be a replacement box"

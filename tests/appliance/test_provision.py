@@ -7,6 +7,7 @@ these are the decisions around it, with a real file replica and the real Litestr
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from appliance.config import DataDir
@@ -87,3 +88,25 @@ def test_a_replacement_box_restores_itself_from_its_backup_and_writes_the_signs_
     code, said = provision(new, KONFERENCO_BACKUP_URL=url, KONFERENCO_ROLES="checkin,signage")
     assert code == 0 and "ready" in said and "broker configuration" not in said
     assert (new / "mosquitto" / "passwd").read_bytes() == conf
+
+
+def test_half_a_backup_is_refused_and_nothing_is_enrolled_or_left_behind(tmp_path: Path) -> None:
+    """A replica with the identity but no database (a wrong prefix, a bucket half-cleaned) is no "new box"."""
+    dead = seeded(tmp_path, "dead")
+    replica = tmp_path / "replica"
+    runner = BackupProcess(dead, f"file://{replica}").start()
+    try:
+        wait_synced(lambda: status(dead, f"file://{replica}")[1])
+    finally:
+        runner.kill()
+    shutil.rmtree(replica / "appliance")
+    new = tmp_path / "new"
+    code, said = provision(
+        new,
+        KONFERENCO_BACKUP_URL=f"file://{replica}",
+        KONFERENCO_HUB_URL="http://127.0.0.1:9",
+        KONFERENCO_ENROL_TOKEN="ke1_not_to_be_spent",
+    )
+    assert code == 1
+    assert "holds only part of a box (no appliance database)" in said and "Not enrolling" in said
+    assert not new.exists()
