@@ -93,6 +93,26 @@ def lane(url: str, token: str, codes: list[str], number: int, stop: threading.Ev
                     tally.unexpected.append(f"{response.status_code} {response.text[:200]}")
 
 
+def storm_then_kill(box: Box, runner: BackupProcess, codes: list[str]) -> tuple[Tally, float]:
+    """Door lanes scan BOX for STORM_S, then the box dies: its appliance and its backup, at once.
+
+    Returns every answer counted and the moment of the kill.
+    """
+    stop, tally = threading.Event(), Tally()
+    with ThreadPoolExecutor(LANES) as pool:
+        lanes = [pool.submit(lane, box.process.url, box.token, codes, n, stop, tally) for n in range(LANES)]
+        try:
+            time.sleep(STORM_S)
+            killed_at = time.time()
+            box.process.kill()
+            runner.kill()
+        finally:
+            stop.set()
+        for done in lanes:
+            done.result()
+    return tally, killed_at
+
+
 def settled(pair: Any, what: str, timeout: float = 90) -> None:
     """Wait until PAIR() gives two equal values, and again a second later (nothing more arriving)."""
     deadline = time.monotonic() + timeout
@@ -168,20 +188,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
             runner = BackupProcess(a.data, replica).start()
             wait_synced(lambda: status(a.data, replica)[1])
 
-            stop, tally = threading.Event(), Tally()
-            with ThreadPoolExecutor(LANES) as pool:
-                lanes = [
-                    pool.submit(lane, a.process.url, a.token, codes, n, stop, tally) for n in range(LANES)
-                ]
-                try:
-                    time.sleep(STORM_S)
-                    killed_at = time.time()
-                    a.process.kill()  # the box dies: its appliance and its backup, at once
-                    runner.kill()
-                finally:
-                    stop.set()
-                for done in lanes:
-                    done.result()
+            tally, killed_at = storm_then_kill(a, runner, codes)
             lag = status(a.data, replica)[1]  # the dead box's disk against its replica: the RPO
 
             new = root / "B"
@@ -348,19 +355,7 @@ def lan_outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LanOutcome
 
             runner = BackupProcess(a.data, replica).start()
             wait_synced(lambda: status(a.data, replica)[1])
-            stop, tally = threading.Event(), Tally()
-            with ThreadPoolExecutor(LANES) as pool:
-                url = a.process.url
-                lanes = [pool.submit(lane, url, a.token, codes, n, stop, tally) for n in range(LANES)]
-                try:
-                    time.sleep(STORM_S)
-                    killed_at = time.time()
-                    a.process.kill()
-                    runner.kill()
-                finally:
-                    stop.set()
-                for done in lanes:
-                    done.result()
+            tally, killed_at = storm_then_kill(a, runner, codes)
             assert not tally.unexpected, tally.unexpected[:5]
 
             new = root / "B"
